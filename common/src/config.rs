@@ -1,0 +1,361 @@
+//! Fork-agnostic settings: every one is an environment variable (Catalyst's name where the
+//! concept is shared) and a CLI flag. `clap` parses and range-checks; [`CommonConfig::resolve`]
+//! does what `clap` cannot: secrets from files, aliases, cross-field rules.
+
+use std::{net::IpAddr, path::PathBuf, time::Duration};
+
+use alloy::{primitives::Address, signers::local::PrivateKeySigner};
+use url::Url;
+
+use crate::{
+    fork::ForkArgs,
+    secret::{Secret, describe_secret_input},
+};
+
+/// Why the configuration was rejected; the binary prints it and exits with code 2.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    /// A variable holds a value that cannot be used.
+    #[error("invalid {var}={shown}: expected {expected}")]
+    Invalid {
+        /// The environment variable.
+        var: &'static str,
+        /// The rejected value, redacted when it is a secret.
+        shown: String,
+        /// What would have been accepted.
+        expected: String,
+    },
+    /// A required variable is not set.
+    #[error("{var} is not set: {expected}")]
+    Missing {
+        /// The environment variable.
+        var: &'static str,
+        /// What to set.
+        expected: String,
+    },
+    /// Two variables that mean the same thing disagree.
+    #[error("{first} and {second} are both set to different values: set only one of them")]
+    Conflict {
+        /// One variable.
+        first: &'static str,
+        /// The other.
+        second: &'static str,
+    },
+}
+
+/// Parses an RPC URL (http, https, ws or wss).
+pub fn parse_rpc_url(raw: &str) -> Result<Url, String> {
+    let url = Url::parse(raw.trim())
+        .map_err(|e| format!("expected an http(s):// or ws(s):// URL ({e})"))?;
+    match url.scheme() {
+        "http" | "https" | "ws" | "wss" => Ok(url),
+        other => Err(format!(
+            "expected an http(s):// or ws(s):// URL, got scheme '{other}'"
+        )),
+    }
+}
+
+/// Parses a whole number within `min..=max`, naming the unit in the error.
+pub fn parse_bounded(raw: &str, min: u64, max: u64, unit: &str) -> Result<u64, String> {
+    let expected = || format!("expected a whole number of {unit} from {min} to {max}");
+    let value: u64 = raw.trim().parse().map_err(|_| expected())?;
+    if (min..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(expected())
+    }
+}
+
+fn parse_heartbeat_ms(raw: &str) -> Result<u64, String> {
+    parse_bounded(raw, 100, 60_000, "milliseconds")
+}
+
+fn parse_timeout_ms(raw: &str) -> Result<u64, String> {
+    parse_bounded(raw, 50, 600_000, "milliseconds")
+}
+
+fn parse_shutdown_ms(raw: &str) -> Result<u64, String> {
+    // Orchestrators send SIGKILL 10 s after SIGTERM by default; stay well inside it.
+    parse_bounded(raw, 100, 9_500, "milliseconds")
+}
+
+fn parse_restarts(raw: &str) -> Result<u64, String> {
+    parse_bounded(raw, 0, 1_000, "restarts")
+}
+
+fn parse_window_sec(raw: &str) -> Result<u64, String> {
+    parse_bounded(raw, 1, 86_400, "seconds")
+}
+
+fn parse_port(raw: &str) -> Result<u16, String> {
+    parse_bounded(raw, 1, 65_535, "a TCP port").map(|p| p as u16)
+}
+
+/// Parses a 20-byte hex address (`0x` prefix optional).
+pub fn parse_address(raw: &str) -> Result<Address, String> {
+    raw.trim()
+        .parse::<Address>()
+        .map_err(|_| "expected a 20-byte hex address such as 0x00000000000000000000000000000000000000aa".into())
+}
+
+/// Settings shared by every fork, as `clap` reads them from flags and the environment.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonArgs {
+    /// L1 execution JSON-RPC URLs, comma-separated (http, https, ws, wss); the first serves reads
+    #[arg(long, env = "L1_RPC_URLS", value_name = "L1_RPC_URLS", value_delimiter = ',',
+          default_value = "http://127.0.0.1:8545", value_parser = parse_rpc_url, hide_env_values = true)]
+    pub l1_rpc_urls: Vec<Url>,
+
+    /// Timeout of one L1 JSON-RPC call, in milliseconds
+    #[arg(long, env = "L1_RPC_TIMEOUT_MS", value_name = "L1_RPC_TIMEOUT_MS", default_value = "3000",
+          value_parser = parse_timeout_ms, hide_env_values = true)]
+    pub l1_rpc_timeout_ms: u64,
+
+    /// User-facing L2 execution JSON-RPC URL (http, https, ws, wss)
+    #[arg(long, env = "L2_RPC_URL", value_name = "L2_RPC_URL", default_value = "http://127.0.0.1:8547",
+          value_parser = parse_rpc_url, hide_env_values = true)]
+    pub l2_rpc_url: Url,
+
+    /// Timeout of one L2 JSON-RPC call, in milliseconds
+    #[arg(long, env = "RPC_L2_EXECUTION_LAYER_TIMEOUT_MS", value_name = "RPC_L2_EXECUTION_LAYER_TIMEOUT_MS",
+          default_value = "1000", value_parser = parse_timeout_ms, hide_env_values = true)]
+    pub rpc_l2_execution_layer_timeout_ms: u64,
+
+    /// Time between two preconfirmation ticks (the node's heartbeat), in milliseconds
+    #[arg(long, env = "PRECONF_HEARTBEAT_MS", value_name = "PRECONF_HEARTBEAT_MS", default_value = "2000",
+          value_parser = parse_heartbeat_ms, hide_env_values = true)]
+    pub preconf_heartbeat_ms: u64,
+
+    /// Private key (32-byte hex) of the proposer: signs L1 transactions and the node's L2 transactions
+    #[arg(long, env = "CATALYST_NODE_ECDSA_PRIVATE_KEY", value_name = "CATALYST_NODE_ECDSA_PRIVATE_KEY",
+          hide_env_values = true)]
+    pub catalyst_node_ecdsa_private_key: Option<String>,
+
+    /// File holding the proposer private key; alternative to CATALYST_NODE_ECDSA_PRIVATE_KEY
+    #[arg(long, env = "CATALYST_NODE_ECDSA_PRIVATE_KEY_FILE", value_name = "CATALYST_NODE_ECDSA_PRIVATE_KEY_FILE",
+          hide_env_values = true)]
+    pub catalyst_node_ecdsa_private_key_file: Option<PathBuf>,
+
+    /// Directory of the node's one fjall database (statuses, L1 tx journal, unlanded proposals)
+    #[arg(long, env = "DATA_DIR", value_name = "DATA_DIR", hide_env_values = true)]
+    pub data_dir: Option<PathBuf>,
+
+    /// Catalyst's name for DATA_DIR, honoured as an alias
+    #[arg(long, env = "USER_OP_STATUS_DB_PATH", value_name = "USER_OP_STATUS_DB_PATH", hide_env_values = true)]
+    pub user_op_status_db_path: Option<PathBuf>,
+
+    /// Address the metrics and health server binds to (loopback by default)
+    #[arg(long, env = "INTERNAL_SERVER_IP", value_name = "INTERNAL_SERVER_IP", default_value = "127.0.0.1",
+          hide_env_values = true)]
+    pub internal_server_ip: IpAddr,
+
+    /// Port of the metrics and health server
+    #[arg(long, env = "INTERNAL_SERVER_PORT", value_name = "INTERNAL_SERVER_PORT", default_value = "9898",
+          value_parser = parse_port, hide_env_values = true)]
+    pub internal_server_port: u16,
+
+    /// An L1 or L2 endpoint counts as down for /readyz when it has not answered for this long, in milliseconds
+    #[arg(long, env = "HEALTH_STALE_AFTER_MS", value_name = "HEALTH_STALE_AFTER_MS", default_value = "10000",
+          value_parser = parse_timeout_ms, hide_env_values = true)]
+    pub health_stale_after_ms: u64,
+
+    /// Restarts of one actor allowed within SUPERVISOR_RESTART_WINDOW_SEC before the node gives up
+    #[arg(long, env = "SUPERVISOR_MAX_RESTARTS", value_name = "SUPERVISOR_MAX_RESTARTS", default_value = "5",
+          value_parser = parse_restarts, hide_env_values = true)]
+    pub supervisor_max_restarts: u64,
+
+    /// Window in which actor restarts are counted, in seconds
+    #[arg(long, env = "SUPERVISOR_RESTART_WINDOW_SEC", value_name = "SUPERVISOR_RESTART_WINDOW_SEC",
+          default_value = "60", value_parser = parse_window_sec, hide_env_values = true)]
+    pub supervisor_restart_window_sec: u64,
+
+    /// Deadline for a graceful shutdown after SIGTERM/SIGINT, in milliseconds
+    #[arg(long, env = "SHUTDOWN_TIMEOUT_MS", value_name = "SHUTDOWN_TIMEOUT_MS", default_value = "8000",
+          value_parser = parse_shutdown_ms, hide_env_values = true)]
+    pub shutdown_timeout_ms: u64,
+
+    #[command(flatten)]
+    pub fork: ForkArgs,
+}
+
+/// Default of `DATA_DIR`.
+pub const DEFAULT_DATA_DIR: &str = "data/";
+
+/// The validated fork-agnostic configuration.
+#[derive(Debug, Clone)]
+pub struct CommonConfig {
+    /// L1 endpoints; the first serves reads.
+    pub l1_rpc_urls: Vec<Url>,
+    /// Per-call L1 timeout.
+    pub l1_rpc_timeout: Duration,
+    /// User-facing L2 endpoint.
+    pub l2_rpc_url: Url,
+    /// Per-call L2 timeout.
+    pub l2_rpc_timeout: Duration,
+    /// The node's heartbeat.
+    pub heartbeat: Duration,
+    /// The proposer key.
+    pub signer: Secret<PrivateKeySigner>,
+    /// The proposer address (derived from the key; safe to show).
+    pub proposer_address: Address,
+    /// Where the fjall database lives.
+    pub data_dir: PathBuf,
+    /// Bind address of the metrics and health server.
+    pub internal_server: std::net::SocketAddr,
+    /// When an endpoint counts as down.
+    pub health_stale_after: Duration,
+    /// Meltdown threshold.
+    pub supervisor_max_restarts: u32,
+    /// Meltdown window.
+    pub supervisor_restart_window: Duration,
+    /// Graceful shutdown deadline.
+    pub shutdown_timeout: Duration,
+    /// Fork activation times.
+    pub fork: crate::fork::ForkSchedule,
+}
+
+impl CommonConfig {
+    /// Turns parsed arguments into a usable configuration, or says which variable is wrong.
+    pub fn resolve(args: &CommonArgs) -> Result<Self, ConfigError> {
+        let signer = resolve_signer(
+            args.catalyst_node_ecdsa_private_key.as_deref(),
+            args.catalyst_node_ecdsa_private_key_file.as_deref(),
+        )?;
+        let data_dir = match (&args.data_dir, &args.user_op_status_db_path) {
+            (Some(a), Some(b)) if a != b => {
+                return Err(ConfigError::Conflict {
+                    first: "DATA_DIR",
+                    second: "USER_OP_STATUS_DB_PATH",
+                });
+            }
+            (Some(dir), _) | (None, Some(dir)) => dir.clone(),
+            (None, None) => PathBuf::from(DEFAULT_DATA_DIR),
+        };
+        if data_dir.as_os_str().is_empty() {
+            return Err(ConfigError::Invalid {
+                var: "DATA_DIR",
+                shown: "\"\"".into(),
+                expected: "a directory path".into(),
+            });
+        }
+        if args.l1_rpc_urls.is_empty() {
+            return Err(ConfigError::Missing {
+                var: "L1_RPC_URLS",
+                expected: "at least one L1 JSON-RPC URL".into(),
+            });
+        }
+        let fork = args.fork.schedule();
+        Ok(Self {
+            l1_rpc_urls: args.l1_rpc_urls.clone(),
+            l1_rpc_timeout: Duration::from_millis(args.l1_rpc_timeout_ms),
+            l2_rpc_url: args.l2_rpc_url.clone(),
+            l2_rpc_timeout: Duration::from_millis(args.rpc_l2_execution_layer_timeout_ms),
+            heartbeat: Duration::from_millis(args.preconf_heartbeat_ms),
+            proposer_address: signer.address(),
+            signer: Secret::new(signer),
+            data_dir,
+            internal_server: std::net::SocketAddr::new(
+                args.internal_server_ip,
+                args.internal_server_port,
+            ),
+            health_stale_after: Duration::from_millis(args.health_stale_after_ms),
+            supervisor_max_restarts: args.supervisor_max_restarts as u32,
+            supervisor_restart_window: Duration::from_secs(args.supervisor_restart_window_sec),
+            shutdown_timeout: Duration::from_millis(args.shutdown_timeout_ms),
+            fork,
+        })
+    }
+}
+
+const KEY_VAR: &str = "CATALYST_NODE_ECDSA_PRIVATE_KEY";
+const KEY_FILE_VAR: &str = "CATALYST_NODE_ECDSA_PRIVATE_KEY_FILE";
+const KEY_EXPECTED: &str = "a 32-byte hex private key (64 hex digits, 0x optional)";
+
+fn resolve_signer(
+    inline: Option<&str>,
+    file: Option<&std::path::Path>,
+) -> Result<PrivateKeySigner, ConfigError> {
+    let (raw, var) = match (inline, file) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::Conflict {
+                first: KEY_VAR,
+                second: KEY_FILE_VAR,
+            });
+        }
+        (Some(raw), None) => (raw.to_string(), KEY_VAR),
+        (None, Some(path)) => {
+            let raw = std::fs::read_to_string(path).map_err(|e| ConfigError::Invalid {
+                var: KEY_FILE_VAR,
+                shown: path.display().to_string(),
+                expected: format!("a readable file holding {KEY_EXPECTED} ({e})"),
+            })?;
+            (raw, KEY_FILE_VAR)
+        }
+        (None, None) => {
+            return Err(ConfigError::Missing {
+                var: KEY_VAR,
+                expected: format!("set it to {KEY_EXPECTED}, or set {KEY_FILE_VAR} to a file holding it"),
+            });
+        }
+    };
+    raw.trim()
+        .parse::<PrivateKeySigner>()
+        .map_err(|_| ConfigError::Invalid {
+            var,
+            shown: if var == KEY_VAR {
+                describe_secret_input(&raw)
+            } else {
+                format!("<contents of the file: {}>", describe_secret_input(raw.trim()))
+            },
+            expected: KEY_EXPECTED.into(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+
+    #[test]
+    fn bounded_numbers_name_the_expectation() {
+        assert_eq!(parse_heartbeat_ms("2000"), Ok(2000));
+        let err = parse_heartbeat_ms("abc").unwrap_err();
+        assert!(err.contains("milliseconds from 100 to 60000"), "{err}");
+        assert!(parse_heartbeat_ms("50").is_err());
+        assert!(parse_port("0").is_err());
+        assert_eq!(parse_port("9898"), Ok(9898));
+    }
+
+    #[test]
+    fn rpc_urls_must_be_http_or_ws() {
+        assert!(parse_rpc_url("ws://127.0.0.1:8546").is_ok());
+        assert!(parse_rpc_url("ftp://x").unwrap_err().contains("ftp"));
+        assert!(parse_rpc_url("not a url").is_err());
+    }
+
+    #[test]
+    fn signer_from_env_or_file_and_never_echoed() {
+        let signer = resolve_signer(Some(KEY), None).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key");
+        std::fs::write(&path, format!("{KEY}\n")).unwrap();
+        assert_eq!(resolve_signer(None, Some(&path)).unwrap().address(), signer.address());
+
+        let bad = "0xdeadbeefsecret";
+        let err = resolve_signer(Some(bad), None).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains(KEY_VAR) && !text.contains("deadbeef"), "{text}");
+
+        assert!(matches!(
+            resolve_signer(None, None),
+            Err(ConfigError::Missing { var: KEY_VAR, .. })
+        ));
+        assert!(matches!(
+            resolve_signer(Some(KEY), Some(&path)),
+            Err(ConfigError::Conflict { .. })
+        ));
+        let missing = resolve_signer(None, Some(&dir.path().join("nope"))).unwrap_err();
+        assert!(missing.to_string().contains(KEY_FILE_VAR));
+    }
+}

@@ -1,0 +1,123 @@
+//! What the node knows about its chains, as published by the chain monitor and read by the
+//! health server: per-endpoint reachability and the latest heads.
+
+use std::time::Duration;
+
+use alloy::primitives::B256;
+use serde::Serialize;
+use tokio::time::Instant;
+
+/// Reachability of one JSON-RPC endpoint.
+#[derive(Debug, Clone, Default)]
+pub struct EndpointHealth {
+    /// The endpoint, redacted for display.
+    pub endpoint: String,
+    /// Latest block number it returned.
+    pub head: Option<u64>,
+    /// When it last answered.
+    pub last_ok: Option<Instant>,
+    /// Failed polls since it last answered.
+    pub consecutive_failures: u32,
+    /// The latest failure.
+    pub last_error: Option<String>,
+}
+
+impl EndpointHealth {
+    /// A fresh record for `endpoint` that has not been polled yet.
+    pub fn new(endpoint: String) -> Self {
+        Self {
+            endpoint,
+            ..Self::default()
+        }
+    }
+
+    /// Why this endpoint does not count as up at `now`, or `None` if it answered recently.
+    pub fn problem(&self, label: &str, now: Instant, stale_after: Duration) -> Option<String> {
+        let error = self
+            .last_error
+            .as_deref()
+            .map(|e| format!("; last error: {e}"))
+            .unwrap_or_default();
+        match self.last_ok {
+            Some(at) if now.duration_since(at) <= stale_after => None,
+            Some(at) => Some(format!(
+                "{label} endpoint {} has not answered for {} s ({} failed polls{error})",
+                self.endpoint,
+                now.duration_since(at).as_secs(),
+                self.consecutive_failures
+            )),
+            None => Some(format!(
+                "{label} endpoint {} has not answered yet ({} failed polls{error})",
+                self.endpoint, self.consecutive_failures
+            )),
+        }
+    }
+
+    /// The JSON view of this record at `now`.
+    pub fn view(&self, now: Instant) -> EndpointView {
+        EndpointView {
+            endpoint: self.endpoint.clone(),
+            head: self.head,
+            seconds_since_answer: self.last_ok.map(|at| now.duration_since(at).as_secs()),
+            consecutive_failures: self.consecutive_failures,
+            last_error: self.last_error.clone(),
+        }
+    }
+}
+
+/// JSON form of [`EndpointHealth`].
+#[derive(Debug, Clone, Serialize)]
+pub struct EndpointView {
+    /// The endpoint, redacted.
+    pub endpoint: String,
+    /// Latest block number.
+    pub head: Option<u64>,
+    /// Seconds since it last answered.
+    pub seconds_since_answer: Option<u64>,
+    /// Failed polls since then.
+    pub consecutive_failures: u32,
+    /// The latest failure.
+    pub last_error: Option<String>,
+}
+
+/// Everything the chain monitor publishes.
+#[derive(Debug, Clone, Default)]
+pub struct ChainStatus {
+    /// The L1 endpoint used for reads.
+    pub l1: EndpointHealth,
+    /// The L2 endpoint.
+    pub l2: EndpointHealth,
+    /// The latest L2 block the L1 settlement contract considers final, once read.
+    pub last_finalized_l2_block_hash: Option<B256>,
+}
+
+impl ChainStatus {
+    /// Reasons the chains are not usable at `now`; empty when both endpoints answered recently.
+    pub fn problems(&self, now: Instant, stale_after: Duration) -> Vec<String> {
+        [self.l1.problem("L1", now, stale_after), self.l2.problem("L2", now, stale_after)]
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_endpoint_is_up_only_while_its_last_answer_is_recent() {
+        let now = Instant::now();
+        let mut h = EndpointHealth::new("http://127.0.0.1:1".into());
+        h.consecutive_failures = 3;
+        h.last_error = Some("connection refused".into());
+        let problem = h.problem("L1", now, Duration::from_secs(10)).unwrap();
+        assert!(problem.contains("L1 endpoint http://127.0.0.1:1 has not answered yet"), "{problem}");
+        assert!(problem.contains("connection refused"));
+
+        h.last_ok = Some(now);
+        assert_eq!(h.problem("L1", now, Duration::from_secs(10)), None);
+        let later = now + Duration::from_secs(11);
+        assert!(h.problem("L1", later, Duration::from_secs(10)).unwrap().contains("for 11 s"));
+    }
+}

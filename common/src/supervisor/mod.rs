@@ -1,0 +1,562 @@
+//! A one-for-one supervisor for spawned-concurrency actors (spawned 0.5 ships none).
+//!
+//! Children start in the order they were added. A permanent child that panics, fails
+//! ([`ChildLink::fail`]) or stops on its own is restarted after an exponential backoff; more than
+//! `max_restarts` failures within `restart_window` is a meltdown: the supervisor stops every other
+//! child and reports the failing child's last error. Shutdown stops children in reverse start
+//! order, each finishing the message it is handling, within one overall deadline.
+//!
+//! Callers reach a child through a [`Handle`], which always points at the live instance.
+
+mod panic_capture;
+
+use std::{
+    collections::VecDeque,
+    fmt::Display,
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
+
+use futures::{
+    FutureExt, StreamExt,
+    future::{BoxFuture, Shared},
+    stream::FuturesUnordered,
+};
+use serde::Serialize;
+use spawned_concurrency::tasks::{Actor, ActorRef, ActorStart, Context};
+use tokio::{
+    sync::{oneshot, watch},
+    task::JoinHandle,
+    time::Instant,
+};
+
+use crate::metrics;
+
+/// Restart and shutdown policy.
+#[derive(Debug, Clone)]
+pub struct SupervisorConfig {
+    /// Failures of one child tolerated within `restart_window`; one more is a meltdown.
+    pub max_restarts: u32,
+    /// The window in which failures are counted.
+    pub restart_window: Duration,
+    /// Delay before the first restart; doubles with each failure in the window.
+    pub backoff_min: Duration,
+    /// Upper bound of the restart delay.
+    pub backoff_max: Duration,
+    /// Time all children together get to stop.
+    pub shutdown_deadline: Duration,
+}
+
+impl SupervisorConfig {
+    /// A policy with the default backoff (200 ms doubling up to 10 s).
+    pub fn new(max_restarts: u32, restart_window: Duration, shutdown_deadline: Duration) -> Self {
+        Self {
+            max_restarts,
+            restart_window,
+            backoff_min: Duration::from_millis(200),
+            backoff_max: Duration::from_secs(10),
+            shutdown_deadline,
+        }
+    }
+
+    fn backoff(&self, failures_in_window: usize) -> Duration {
+        let doublings = failures_in_window.saturating_sub(1).min(20) as u32;
+        self.backoff_min
+            .saturating_mul(1 << doublings)
+            .min(self.backoff_max)
+    }
+}
+
+/// Whether a child is brought back after it exits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Restart {
+    /// Always restarted; the node is not ready while it is down.
+    Permanent,
+    /// Runs once; its exit is recorded but not acted on.
+    Temporary,
+}
+
+/// Lifecycle state of one child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChildState {
+    /// Being started.
+    Starting,
+    /// Running.
+    Running,
+    /// Crashed; waiting for its backoff to elapse.
+    Restarting,
+    /// Being stopped by a shutdown.
+    Stopping,
+    /// Stopped (shutdown, or a temporary child that ended).
+    Stopped,
+    /// Gave up on it (meltdown) or it did not stop in time.
+    Failed,
+}
+
+/// What `/status` and `/readyz` show about one child.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChildStatus {
+    /// The child's name.
+    pub name: &'static str,
+    /// Its restart policy.
+    pub restart: Restart,
+    /// Its state.
+    pub state: ChildState,
+    /// Restarts performed so far.
+    pub restarts: u32,
+    /// Why it last failed.
+    pub last_error: Option<String>,
+    /// The delay applied before the latest restart, in milliseconds.
+    pub last_backoff_ms: Option<u64>,
+}
+
+/// Why the supervisor stopped on its own, or could not stop cleanly.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum SupervisorError {
+    /// A child failed too often.
+    #[error(
+        "actor {child} failed {failures} times within {window_sec} s and was given up on; its last error: {last_error}"
+    )]
+    Meltdown {
+        /// The child.
+        child: &'static str,
+        /// Failures counted in the window.
+        failures: usize,
+        /// The window, in seconds.
+        window_sec: u64,
+        /// The child's last error.
+        last_error: String,
+    },
+    /// Some children were still running at the shutdown deadline.
+    #[error("actors {children:?} did not stop within the shutdown deadline of {deadline_ms} ms")]
+    ShutdownTimeout {
+        /// The late children.
+        children: Vec<&'static str>,
+        /// The deadline.
+        deadline_ms: u64,
+    },
+    /// The supervisor's own task ended abnormally (a bug).
+    #[error("the supervisor task ended abnormally: {0}")]
+    Aborted(String),
+}
+
+/// Given to a child's factory at each (re)start: how the child talks back to its supervisor.
+#[derive(Clone, Default)]
+pub struct ChildLink {
+    inner: Arc<LinkInner>,
+}
+
+#[derive(Default)]
+struct LinkInner {
+    failure: OnceLock<String>,
+    task: OnceLock<tokio::task::Id>,
+}
+
+impl ChildLink {
+    /// Call from `Actor::started`, so that a later panic's message is attributed to this child.
+    pub fn attach(&self) {
+        if let Some(task) = tokio::task::try_id() {
+            let _ = self.inner.task.set(task);
+        }
+    }
+
+    /// Records why the child cannot go on and stops it; the supervisor restarts it.
+    pub fn fail<A: Actor>(&self, ctx: &Context<A>, reason: impl Into<String>) {
+        let _ = self.inner.failure.set(reason.into());
+        ctx.stop();
+    }
+
+    fn failure(&self) -> Option<String> {
+        if let Some(reason) = self.inner.failure.get() {
+            return Some(reason.clone());
+        }
+        self.inner.task.get().and_then(|task| panic_capture::take(*task))
+    }
+}
+
+/// A child is not running right now (restarting, or the node is stopping).
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("actor {name} is not running right now (restarting or shutting down)")]
+pub struct NotRunning {
+    /// The child.
+    pub name: &'static str,
+}
+
+/// Reaches whichever instance of a child is live; survives restarts.
+pub struct Handle<A: Actor> {
+    name: &'static str,
+    live: watch::Receiver<Option<ActorRef<A>>>,
+}
+
+impl<A: Actor> Clone for Handle<A> {
+    fn clone(&self) -> Self {
+        Self {
+            name: self.name,
+            live: self.live.clone(),
+        }
+    }
+}
+
+impl<A: Actor> Handle<A> {
+    /// The live instance, if the child is running.
+    pub fn current(&self) -> Result<ActorRef<A>, NotRunning> {
+        self.live
+            .borrow()
+            .clone()
+            .ok_or(NotRunning { name: self.name })
+    }
+
+    /// Waits until the child runs, then returns the live instance.
+    pub async fn live(&self) -> Result<ActorRef<A>, NotRunning> {
+        let mut live = self.live.clone();
+        let found = live
+            .wait_for(Option::is_some)
+            .await
+            .map_err(|_| NotRunning { name: self.name })?;
+        found.clone().ok_or(NotRunning { name: self.name })
+    }
+}
+
+type StartFn = Box<dyn FnMut(ChildLink) -> Result<Running, String> + Send>;
+
+struct Running {
+    stop: Box<dyn Fn() + Send + Sync>,
+    exited: Shared<BoxFuture<'static, ()>>,
+    link: ChildLink,
+}
+
+struct Child {
+    start: StartFn,
+    running: Option<Running>,
+    generation: u64,
+    failures: VecDeque<Instant>,
+    status: ChildStatus,
+}
+
+/// Collects child specs; [`SupervisorBuilder::start`] starts them.
+pub struct SupervisorBuilder {
+    config: SupervisorConfig,
+    children: Vec<Child>,
+}
+
+impl SupervisorBuilder {
+    /// A supervisor with no children yet.
+    pub fn new(config: SupervisorConfig) -> Self {
+        panic_capture::install();
+        Self {
+            config,
+            children: Vec::new(),
+        }
+    }
+
+    /// Adds a child. `factory` builds a fresh actor for every (re)start; an error from it counts
+    /// as a failure of the child.
+    pub fn child<A, F, E>(&mut self, name: &'static str, restart: Restart, mut factory: F) -> Handle<A>
+    where
+        A: Actor,
+        F: FnMut(ChildLink) -> Result<A, E> + Send + 'static,
+        E: Display,
+    {
+        let (publish, live) = watch::channel(None);
+        let publish = Arc::new(publish);
+        let start: StartFn = Box::new(move |link: ChildLink| {
+            let actor = factory(link.clone()).map_err(|e| e.to_string())?;
+            let actor_ref = actor.start();
+            publish.send_replace(Some(actor_ref.clone()));
+            let stopper = actor_ref.clone();
+            let unpublish = publish.clone();
+            let exited = async move {
+                actor_ref.join().await;
+                unpublish.send_replace(None);
+            }
+            .boxed()
+            .shared();
+            Ok(Running {
+                stop: Box::new(move || stopper.context().stop()),
+                exited,
+                link,
+            })
+        });
+        self.children.push(Child {
+            start,
+            running: None,
+            generation: 0,
+            failures: VecDeque::new(),
+            status: ChildStatus {
+                name,
+                restart,
+                state: ChildState::Starting,
+                restarts: 0,
+                last_error: None,
+                last_backoff_ms: None,
+            },
+        });
+        Handle { name, live }
+    }
+
+    /// Starts the children in order and supervises them on a task of its own.
+    pub fn start(self) -> Supervisor {
+        let (status_tx, status) =
+            watch::channel(self.children.iter().map(|c| c.status.clone()).collect());
+        let (shutdown, shutdown_rx) = oneshot::channel();
+        let control = Control {
+            config: self.config,
+            children: self.children,
+            status_tx,
+            events: FuturesUnordered::new(),
+        };
+        Supervisor {
+            status,
+            shutdown: Some(shutdown),
+            task: Some(tokio::spawn(control.run(shutdown_rx))),
+            outcome: None,
+        }
+    }
+}
+
+/// A running supervisor.
+pub struct Supervisor {
+    status: watch::Receiver<Vec<ChildStatus>>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), SupervisorError>>>,
+    outcome: Option<Result<(), SupervisorError>>,
+}
+
+impl Supervisor {
+    /// Per-child state, updated on every change.
+    pub fn status(&self) -> watch::Receiver<Vec<ChildStatus>> {
+        self.status.clone()
+    }
+
+    /// Resolves when the supervisor has stopped: after a meltdown, or after [`Self::shutdown`].
+    /// Cancel-safe, so it can sit in a `select!` beside a shutdown signal.
+    pub async fn finished(&mut self) -> Result<(), SupervisorError> {
+        if let Some(task) = self.task.as_mut() {
+            let outcome = task
+                .await
+                .unwrap_or_else(|e| Err(SupervisorError::Aborted(e.to_string())));
+            self.task = None;
+            self.outcome = Some(outcome);
+        }
+        self.outcome
+            .clone()
+            .unwrap_or_else(|| Err(SupervisorError::Aborted("no outcome recorded".into())))
+    }
+
+    /// Stops every child in reverse start order and waits for them (bounded by the deadline).
+    pub async fn shutdown(mut self) -> Result<(), SupervisorError> {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        self.finished().await
+    }
+}
+
+enum Event {
+    Exited { child: usize, generation: u64 },
+    RestartDue { child: usize },
+}
+
+struct Control {
+    config: SupervisorConfig,
+    children: Vec<Child>,
+    status_tx: watch::Sender<Vec<ChildStatus>>,
+    events: FuturesUnordered<BoxFuture<'static, Event>>,
+}
+
+impl Control {
+    async fn run(mut self, mut shutdown: oneshot::Receiver<()>) -> Result<(), SupervisorError> {
+        for child in 0..self.children.len() {
+            if let Err(meltdown) = self.start_child(child) {
+                return self.give_up(meltdown).await;
+            }
+        }
+        loop {
+            tokio::select! {
+                // A dropped Supervisor also means shut down.
+                _ = &mut shutdown => return self.stop_all().await,
+                Some(event) = self.events.next() => {
+                    let outcome = match event {
+                        Event::Exited { child, generation } => self.on_exit(child, generation),
+                        Event::RestartDue { child } => {
+                            let c = &mut self.children[child];
+                            c.status.restarts += 1;
+                            metrics::common().actor_restarts.with_label_values(&[c.status.name]).inc();
+                            self.start_child(child)
+                        }
+                    };
+                    if let Err(meltdown) = outcome {
+                        return self.give_up(meltdown).await;
+                    }
+                }
+            }
+        }
+    }
+
+    fn publish(&self) {
+        self.status_tx
+            .send_replace(self.children.iter().map(|c| c.status.clone()).collect());
+    }
+
+    fn start_child(&mut self, index: usize) -> Result<(), SupervisorError> {
+        let child = &mut self.children[index];
+        child.status.state = ChildState::Starting;
+        match (child.start)(ChildLink::default()) {
+            Ok(running) => {
+                child.generation += 1;
+                let generation = child.generation;
+                let exited = running.exited.clone();
+                self.events.push(
+                    async move {
+                        exited.await;
+                        Event::Exited {
+                            child: index,
+                            generation,
+                        }
+                    }
+                    .boxed(),
+                );
+                child.running = Some(running);
+                child.status.state = ChildState::Running;
+                metrics::common()
+                    .actor_up
+                    .with_label_values(&[child.status.name])
+                    .set(1);
+                tracing::info!(actor = child.status.name, "actor started");
+                self.publish();
+                Ok(())
+            }
+            Err(e) => self.on_failure(index, format!("could not start: {e}")),
+        }
+    }
+
+    fn on_exit(&mut self, index: usize, generation: u64) -> Result<(), SupervisorError> {
+        let child = &mut self.children[index];
+        if child.generation != generation {
+            return Ok(());
+        }
+        let Some(running) = child.running.take() else {
+            return Ok(());
+        };
+        metrics::common()
+            .actor_up
+            .with_label_values(&[child.status.name])
+            .set(0);
+        let failure = running.link.failure();
+        match child.status.restart {
+            Restart::Temporary => {
+                child.status.state = ChildState::Stopped;
+                if failure.is_some() {
+                    child.status.last_error = failure;
+                }
+                self.publish();
+                Ok(())
+            }
+            Restart::Permanent => self.on_failure(
+                index,
+                failure.unwrap_or_else(|| "stopped on its own, but it must keep running".into()),
+            ),
+        }
+    }
+
+    fn on_failure(&mut self, index: usize, reason: String) -> Result<(), SupervisorError> {
+        let now = Instant::now();
+        let window = self.config.restart_window;
+        let child = &mut self.children[index];
+        child.failures.push_back(now);
+        while child
+            .failures
+            .front()
+            .is_some_and(|at| now.duration_since(*at) > window)
+        {
+            child.failures.pop_front();
+        }
+        tracing::error!(actor = child.status.name, error = %reason, "actor failed");
+        child.status.last_error = Some(reason.clone());
+        if child.failures.len() > self.config.max_restarts as usize {
+            child.status.state = ChildState::Failed;
+            let meltdown = SupervisorError::Meltdown {
+                child: child.status.name,
+                failures: child.failures.len(),
+                window_sec: window.as_secs(),
+                last_error: reason,
+            };
+            self.publish();
+            return Err(meltdown);
+        }
+        let delay = self.config.backoff(child.failures.len());
+        child.status.state = ChildState::Restarting;
+        child.status.last_backoff_ms = Some(delay.as_millis() as u64);
+        tracing::warn!(actor = child.status.name, delay_ms = delay.as_millis() as u64, "restarting actor after backoff");
+        self.events.push(
+            async move {
+                tokio::time::sleep(delay).await;
+                Event::RestartDue { child: index }
+            }
+            .boxed(),
+        );
+        self.publish();
+        Ok(())
+    }
+
+    async fn give_up(mut self, meltdown: SupervisorError) -> Result<(), SupervisorError> {
+        if let Err(e) = self.stop_all().await {
+            tracing::error!(error = %e, "shutdown after meltdown was not clean");
+        }
+        Err(meltdown)
+    }
+
+    async fn stop_all(&mut self) -> Result<(), SupervisorError> {
+        let deadline = Instant::now() + self.config.shutdown_deadline;
+        let mut late = Vec::new();
+        for index in (0..self.children.len()).rev() {
+            let Some(running) = self.children[index].running.take() else {
+                let status = &mut self.children[index].status;
+                if status.state != ChildState::Failed {
+                    status.state = ChildState::Stopped;
+                }
+                continue;
+            };
+            self.children[index].status.state = ChildState::Stopping;
+            self.publish();
+            (running.stop)();
+            let stopped = tokio::time::timeout_at(deadline, running.exited.clone()).await;
+            let status = &mut self.children[index].status;
+            metrics::common().actor_up.with_label_values(&[status.name]).set(0);
+            if stopped.is_ok() {
+                status.state = ChildState::Stopped;
+                tracing::info!(actor = status.name, "actor stopped");
+            } else {
+                status.state = ChildState::Failed;
+                status.last_error = Some("did not stop within the shutdown deadline".into());
+                late.push(status.name);
+            }
+            self.publish();
+        }
+        self.publish();
+        if late.is_empty() {
+            Ok(())
+        } else {
+            Err(SupervisorError::ShutdownTimeout {
+                children: late,
+                deadline_ms: self.config.shutdown_deadline.as_millis() as u64,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_per_failure_in_the_window_and_is_capped() {
+        let mut config = SupervisorConfig::new(5, Duration::from_secs(60), Duration::from_secs(1));
+        config.backoff_min = Duration::from_millis(100);
+        config.backoff_max = Duration::from_millis(350);
+        let delays: Vec<_> = (1..=4).map(|n| config.backoff(n).as_millis()).collect();
+        assert_eq!(delays, vec![100, 200, 350, 350]);
+    }
+}
