@@ -88,14 +88,16 @@ fn parse_window_sec(raw: &str) -> Result<u64, String> {
 }
 
 fn parse_port(raw: &str) -> Result<u16, String> {
-    parse_bounded(raw, 1, 65_535, "a TCP port").map(|p| p as u16)
+    raw.trim()
+        .parse()
+        .map_err(|_| "expected a TCP port from 0 to 65535 (0 picks a free port)".into())
 }
 
 /// Parses a 20-byte hex address (`0x` prefix optional).
 pub fn parse_address(raw: &str) -> Result<Address, String> {
-    raw.trim()
-        .parse::<Address>()
-        .map_err(|_| "expected a 20-byte hex address such as 0x00000000000000000000000000000000000000aa".into())
+    raw.trim().parse::<Address>().map_err(|_| {
+        "expected a 20-byte hex address such as 0x00000000000000000000000000000000000000aa".into()
+    })
 }
 
 /// Settings shared by every fork, as `clap` reads them from flags and the environment.
@@ -127,26 +129,49 @@ pub struct CommonArgs {
     pub preconf_heartbeat_ms: u64,
 
     /// Private key (32-byte hex) of the proposer: signs L1 transactions and the node's L2 transactions
-    #[arg(long, env = "CATALYST_NODE_ECDSA_PRIVATE_KEY", value_name = "CATALYST_NODE_ECDSA_PRIVATE_KEY",
-          hide_env_values = true)]
+    #[arg(
+        long,
+        env = "CATALYST_NODE_ECDSA_PRIVATE_KEY",
+        value_name = "CATALYST_NODE_ECDSA_PRIVATE_KEY",
+        hide_env_values = true
+    )]
     pub catalyst_node_ecdsa_private_key: Option<String>,
 
     /// File holding the proposer private key; alternative to CATALYST_NODE_ECDSA_PRIVATE_KEY
-    #[arg(long, env = "CATALYST_NODE_ECDSA_PRIVATE_KEY_FILE", value_name = "CATALYST_NODE_ECDSA_PRIVATE_KEY_FILE",
-          hide_env_values = true)]
+    #[arg(
+        long,
+        env = "CATALYST_NODE_ECDSA_PRIVATE_KEY_FILE",
+        value_name = "CATALYST_NODE_ECDSA_PRIVATE_KEY_FILE",
+        hide_env_values = true
+    )]
     pub catalyst_node_ecdsa_private_key_file: Option<PathBuf>,
 
-    /// Directory of the node's one fjall database (statuses, L1 tx journal, unlanded proposals)
-    #[arg(long, env = "DATA_DIR", value_name = "DATA_DIR", hide_env_values = true)]
+    /// Directory of the node's one fjall database (statuses, L1 tx journal, unlanded proposals) [default: data/]
+    #[arg(
+        long,
+        env = "DATA_DIR",
+        value_name = "DATA_DIR",
+        hide_env_values = true
+    )]
     pub data_dir: Option<PathBuf>,
 
     /// Catalyst's name for DATA_DIR, honoured as an alias
-    #[arg(long, env = "USER_OP_STATUS_DB_PATH", value_name = "USER_OP_STATUS_DB_PATH", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "USER_OP_STATUS_DB_PATH",
+        value_name = "USER_OP_STATUS_DB_PATH",
+        hide_env_values = true
+    )]
     pub user_op_status_db_path: Option<PathBuf>,
 
     /// Address the metrics and health server binds to (loopback by default)
-    #[arg(long, env = "INTERNAL_SERVER_IP", value_name = "INTERNAL_SERVER_IP", default_value = "127.0.0.1",
-          hide_env_values = true)]
+    #[arg(
+        long,
+        env = "INTERNAL_SERVER_IP",
+        value_name = "INTERNAL_SERVER_IP",
+        default_value = "127.0.0.1",
+        hide_env_values = true
+    )]
     pub internal_server_ip: IpAddr,
 
     /// Port of the metrics and health server
@@ -265,6 +290,62 @@ impl CommonConfig {
             fork,
         })
     }
+
+    /// `VAR=value` pairs for the start-up log: URLs redacted, the key replaced by its address.
+    pub fn describe(&self) -> Vec<(&'static str, String)> {
+        let opt = |v: Option<u64>| v.map_or_else(|| "unset".to_string(), |v| v.to_string());
+        vec![
+            (
+                "L1_RPC_URLS",
+                self.l1_rpc_urls
+                    .iter()
+                    .map(crate::rpc::redact_url)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            (
+                "L1_RPC_TIMEOUT_MS",
+                self.l1_rpc_timeout.as_millis().to_string(),
+            ),
+            ("L2_RPC_URL", crate::rpc::redact_url(&self.l2_rpc_url)),
+            (
+                "RPC_L2_EXECUTION_LAYER_TIMEOUT_MS",
+                self.l2_rpc_timeout.as_millis().to_string(),
+            ),
+            (
+                "PRECONF_HEARTBEAT_MS",
+                self.heartbeat.as_millis().to_string(),
+            ),
+            (
+                "CATALYST_NODE_ECDSA_PRIVATE_KEY",
+                format!("<redacted; address {}>", self.proposer_address),
+            ),
+            ("DATA_DIR", self.data_dir.display().to_string()),
+            ("INTERNAL_SERVER", self.internal_server.to_string()),
+            (
+                "HEALTH_STALE_AFTER_MS",
+                self.health_stale_after.as_millis().to_string(),
+            ),
+            (
+                "SUPERVISOR_MAX_RESTARTS",
+                self.supervisor_max_restarts.to_string(),
+            ),
+            (
+                "SUPERVISOR_RESTART_WINDOW_SEC",
+                self.supervisor_restart_window.as_secs().to_string(),
+            ),
+            (
+                "SHUTDOWN_TIMEOUT_MS",
+                self.shutdown_timeout.as_millis().to_string(),
+            ),
+            ("REALTIME_TIMESTAMP_SEC", self.fork.realtime.to_string()),
+            ("SHASTA_TIMESTAMP_SEC", opt(self.fork.shasta)),
+            (
+                "PERMISSIONLESS_TIMESTAMP_SEC",
+                opt(self.fork.permissionless),
+            ),
+        ]
+    }
 }
 
 const KEY_VAR: &str = "CATALYST_NODE_ECDSA_PRIVATE_KEY";
@@ -294,7 +375,9 @@ fn resolve_signer(
         (None, None) => {
             return Err(ConfigError::Missing {
                 var: KEY_VAR,
-                expected: format!("set it to {KEY_EXPECTED}, or set {KEY_FILE_VAR} to a file holding it"),
+                expected: format!(
+                    "set it to {KEY_EXPECTED}, or set {KEY_FILE_VAR} to a file holding it"
+                ),
             });
         }
     };
@@ -305,7 +388,10 @@ fn resolve_signer(
             shown: if var == KEY_VAR {
                 describe_secret_input(&raw)
             } else {
-                format!("<contents of the file: {}>", describe_secret_input(raw.trim()))
+                format!(
+                    "<contents of the file: {}>",
+                    describe_secret_input(raw.trim())
+                )
             },
             expected: KEY_EXPECTED.into(),
         })
@@ -323,7 +409,8 @@ mod tests {
         let err = parse_heartbeat_ms("abc").unwrap_err();
         assert!(err.contains("milliseconds from 100 to 60000"), "{err}");
         assert!(parse_heartbeat_ms("50").is_err());
-        assert!(parse_port("0").is_err());
+        assert!(parse_port("65536").is_err());
+        assert_eq!(parse_port("0"), Ok(0));
         assert_eq!(parse_port("9898"), Ok(9898));
     }
 
@@ -340,12 +427,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("key");
         std::fs::write(&path, format!("{KEY}\n")).unwrap();
-        assert_eq!(resolve_signer(None, Some(&path)).unwrap().address(), signer.address());
+        assert_eq!(
+            resolve_signer(None, Some(&path)).unwrap().address(),
+            signer.address()
+        );
 
         let bad = "0xdeadbeefsecret";
         let err = resolve_signer(Some(bad), None).unwrap_err();
         let text = err.to_string();
-        assert!(text.contains(KEY_VAR) && !text.contains("deadbeef"), "{text}");
+        assert!(
+            text.contains(KEY_VAR) && !text.contains("deadbeef"),
+            "{text}"
+        );
 
         assert!(matches!(
             resolve_signer(None, None),

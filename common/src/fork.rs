@@ -100,7 +100,11 @@ impl ForkSchedule {
         }
         // Until realtime activates, a lower fork with an earlier timestamp would be the active one.
         for (var, fork, ts) in [
-            ("PERMISSIONLESS_TIMESTAMP_SEC", "Permissionless", self.permissionless),
+            (
+                "PERMISSIONLESS_TIMESTAMP_SEC",
+                "Permissionless",
+                self.permissionless,
+            ),
             ("SHASTA_TIMESTAMP_SEC", "Shasta", self.shasta),
         ] {
             if let Some(ts) = ts.filter(|ts| *ts < self.realtime) {
@@ -158,10 +162,20 @@ mod tests {
     fn an_unimplemented_fork_active_before_realtime_is_refused() {
         let err = schedule(1_500, Some(0), None).plan(1_000).unwrap_err();
         assert!(err.to_string().contains("SHASTA_TIMESTAMP_SEC=0"), "{err}");
-        assert!(err.to_string().contains("implements only the realtime fork"));
+        assert!(
+            err.to_string()
+                .contains("implements only the realtime fork")
+        );
         let err = schedule(1_500, None, Some(1_200)).plan(1_000).unwrap_err();
-        assert!(err.to_string().contains("PERMISSIONLESS_TIMESTAMP_SEC"), "{err}");
+        assert!(
+            err.to_string().contains("PERMISSIONLESS_TIMESTAMP_SEC"),
+            "{err}"
+        );
         // Scheduled at or after realtime: realtime outranks it, so it never becomes active.
-        assert!(schedule(1_500, Some(1_500), Some(2_000)).plan(1_000).is_ok());
+        assert!(
+            schedule(1_500, Some(1_500), Some(2_000))
+                .plan(1_000)
+                .is_ok()
+        );
     }
 }

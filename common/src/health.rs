@@ -89,15 +89,20 @@ pub struct ChainStatus {
     pub l2: EndpointHealth,
     /// The latest L2 block the L1 settlement contract considers final, once read.
     pub last_finalized_l2_block_hash: Option<B256>,
+    /// Why the finalized L2 head could not be read (the L1 endpoint itself answered).
+    pub finality_error: Option<String>,
 }
 
 impl ChainStatus {
     /// Reasons the chains are not usable at `now`; empty when both endpoints answered recently.
     pub fn problems(&self, now: Instant, stale_after: Duration) -> Vec<String> {
-        [self.l1.problem("L1", now, stale_after), self.l2.problem("L2", now, stale_after)]
-            .into_iter()
-            .flatten()
-            .collect()
+        [
+            self.l1.problem("L1", now, stale_after),
+            self.l2.problem("L2", now, stale_after),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
     }
 }
 
@@ -112,12 +117,19 @@ mod tests {
         h.consecutive_failures = 3;
         h.last_error = Some("connection refused".into());
         let problem = h.problem("L1", now, Duration::from_secs(10)).unwrap();
-        assert!(problem.contains("L1 endpoint http://127.0.0.1:1 has not answered yet"), "{problem}");
+        assert!(
+            problem.contains("L1 endpoint http://127.0.0.1:1 has not answered yet"),
+            "{problem}"
+        );
         assert!(problem.contains("connection refused"));
 
         h.last_ok = Some(now);
         assert_eq!(h.problem("L1", now, Duration::from_secs(10)), None);
         let later = now + Duration::from_secs(11);
-        assert!(h.problem("L1", later, Duration::from_secs(10)).unwrap().contains("for 11 s"));
+        assert!(
+            h.problem("L1", later, Duration::from_secs(10))
+                .unwrap()
+                .contains("for 11 s")
+        );
     }
 }

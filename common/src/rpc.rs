@@ -31,7 +31,27 @@ pub fn redact_url(url: &Url) -> String {
     let host = url.host_str().unwrap_or("?");
     let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
     let hidden = url.path() != "/" && !url.path().is_empty() || url.query().is_some();
-    format!("{}://{host}{port}{}", url.scheme(), if hidden { "/…" } else { "" })
+    format!(
+        "{}://{host}{port}{}",
+        url.scheme(),
+        if hidden { "/…" } else { "" }
+    )
+}
+
+/// An error and its causes, `outer: inner: root`: transport errors hide the useful part
+/// ("connection refused") in their sources.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// One JSON-RPC endpoint and its per-call timeout.
@@ -53,15 +73,15 @@ impl RpcEndpoint {
     }
 
     /// Runs `call` with this endpoint's timeout, mapping errors to [`RpcError`].
-    pub async fn call<T, E: std::fmt::Display>(
+    pub async fn call<T, E: std::error::Error>(
         &self,
-        call: impl Future<Output = Result<T, E>>,
+        call: impl IntoFuture<Output = Result<T, E>>,
     ) -> Result<T, RpcError> {
-        match tokio::time::timeout(self.timeout, call).await {
+        match tokio::time::timeout(self.timeout, call.into_future()).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => Err(RpcError::Failed {
                 endpoint: self.display(),
-                message: e.to_string(),
+                message: error_chain(&e),
             }),
             Err(_) => Err(RpcError::Timeout {
                 endpoint: self.display(),
@@ -92,7 +112,13 @@ mod tests {
     fn redaction_keeps_host_and_port_only() {
         let u = |s: &str| Url::parse(s).unwrap();
         assert_eq!(redact_url(&u("http://127.0.0.1:1")), "http://127.0.0.1:1");
-        assert_eq!(redact_url(&u("https://user:pw@rpc.example/v3/KEY?x=1")), "https://rpc.example/…");
-        assert_eq!(redact_url(&u("wss://node.example:8546/")), "wss://node.example:8546");
+        assert_eq!(
+            redact_url(&u("https://user:pw@rpc.example/v3/KEY?x=1")),
+            "https://rpc.example/…"
+        );
+        assert_eq!(
+            redact_url(&u("wss://node.example:8546/")),
+            "wss://node.example:8546"
+        );
     }
 }

@@ -4,7 +4,9 @@ use std::path::Path;
 
 /// The database could not be opened.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot open the database in DATA_DIR={path}: {source} (check the directory is writable and that no other preconfer uses it)")]
+#[error(
+    "cannot open the database in DATA_DIR={path}: {source} (check the directory is writable and that no other preconfer uses it)"
+)]
 pub struct StoreError {
     /// The directory.
     pub path: String,
@@ -16,10 +18,12 @@ pub struct StoreError {
 /// Opens (creating if needed) the database. fjall holds a lock file, so a second node on the
 /// same directory fails here instead of corrupting state.
 pub fn open(path: &Path) -> Result<fjall::Database, StoreError> {
-    fjall::Database::builder(path).open().map_err(|source| StoreError {
-        path: path.display().to_string(),
-        source,
-    })
+    fjall::Database::builder(path)
+        .open()
+        .map_err(|source| StoreError {
+            path: path.display().to_string(),
+            source,
+        })
 }
 
 #[cfg(test)]

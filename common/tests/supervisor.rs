@@ -1,6 +1,8 @@
 //! Supervisor behaviour with real spawned actors. Every wait is on a condition (a status change, a
 //! message), bounded by a generous timeout so a regression fails instead of hanging.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
 use std::{
     sync::{
         Arc,
@@ -96,8 +98,11 @@ struct Harness {
 }
 
 fn config(max_restarts: u32, backoff_min_ms: u64) -> SupervisorConfig {
-    let mut config =
-        SupervisorConfig::new(max_restarts, Duration::from_secs(60), Duration::from_secs(2));
+    let mut config = SupervisorConfig::new(
+        max_restarts,
+        Duration::from_secs(60),
+        Duration::from_secs(2),
+    );
     config.backoff_min = Duration::from_millis(backoff_min_ms);
     config.backoff_max = Duration::from_secs(1);
     config
@@ -116,16 +121,15 @@ impl Harness {
     fn worker(&mut self, name: &'static str) -> common::supervisor::Handle<Worker> {
         let instances = Arc::new(AtomicU64::new(0));
         let stopped = self.stopped_tx.clone();
-        self.builder
-            .child(name, Restart::Permanent, move |link| {
-                Ok::<_, String>(Worker {
-                    name,
-                    instance: instances.fetch_add(1, Ordering::SeqCst) + 1,
-                    link,
-                    stopped: stopped.clone(),
-                    finished_slow_work: false,
-                })
+        self.builder.child(name, Restart::Permanent, move |link| {
+            Ok::<_, String>(Worker {
+                name,
+                instance: instances.fetch_add(1, Ordering::SeqCst) + 1,
+                link,
+                stopped: stopped.clone(),
+                finished_slow_work: false,
             })
+        })
     }
 }
 
@@ -160,11 +164,17 @@ async fn a_panicking_child_is_restarted_with_backoff_and_the_handle_reaches_the_
         c.restarts == 1 && c.state == ChildState::Running
     })
     .await;
-    assert!(crashed_at.elapsed() >= Duration::from_millis(100), "restarted before its backoff");
+    assert!(
+        crashed_at.elapsed() >= Duration::from_millis(100),
+        "restarted before its backoff"
+    );
     assert_eq!(after.last_backoff_ms, Some(100));
     let error = after.last_error.unwrap();
     assert!(error.contains("boom from instance 1"), "{error}");
-    assert!(error.contains("supervisor.rs"), "panic location missing: {error}");
+    assert!(
+        error.contains("supervisor.rs"),
+        "panic location missing: {error}"
+    );
 
     // The handle now reaches instance 2; the old reference is dead.
     assert_eq!(worker.current().unwrap().request(Ping).await.unwrap(), 2);
@@ -189,7 +199,12 @@ async fn a_child_that_declares_failure_is_restarted_with_its_reason() {
     let sup = h.builder.start();
     let mut status = sup.status();
 
-    worker.live().await.unwrap().send(Fail("database unreachable")).unwrap();
+    worker
+        .live()
+        .await
+        .unwrap()
+        .send(Fail("database unreachable"))
+        .unwrap();
     let after = wait_for_child(&mut status, "worker", |c| {
         c.restarts == 1 && c.state == ChildState::Running
     })
@@ -266,7 +281,10 @@ async fn shutdown_stops_children_in_reverse_start_order_after_in_flight_work() {
     sup.shutdown().await.unwrap();
     let mut order = Vec::new();
     while order.len() < 3 {
-        let (name, finished) = timeout(PATIENCE, h.stopped_rx.recv()).await.unwrap().unwrap();
+        let (name, finished) = timeout(PATIENCE, h.stopped_rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
         if name == "third" {
             assert!(finished, "in-flight work was cut short");
         }

@@ -172,7 +172,10 @@ impl ChildLink {
         if let Some(reason) = self.inner.failure.get() {
             return Some(reason.clone());
         }
-        self.inner.task.get().and_then(|task| panic_capture::take(*task))
+        self.inner
+            .task
+            .get()
+            .and_then(|task| panic_capture::take(*task))
     }
 }
 
@@ -253,7 +256,12 @@ impl SupervisorBuilder {
 
     /// Adds a child. `factory` builds a fresh actor for every (re)start; an error from it counts
     /// as a failure of the child.
-    pub fn child<A, F, E>(&mut self, name: &'static str, restart: Restart, mut factory: F) -> Handle<A>
+    pub fn child<A, F, E>(
+        &mut self,
+        name: &'static str,
+        restart: Restart,
+        mut factory: F,
+    ) -> Handle<A>
     where
         A: Actor,
         F: FnMut(ChildLink) -> Result<A, E> + Send + 'static,
@@ -489,7 +497,11 @@ impl Control {
         let delay = self.config.backoff(child.failures.len());
         child.status.state = ChildState::Restarting;
         child.status.last_backoff_ms = Some(delay.as_millis() as u64);
-        tracing::warn!(actor = child.status.name, delay_ms = delay.as_millis() as u64, "restarting actor after backoff");
+        tracing::warn!(
+            actor = child.status.name,
+            delay_ms = delay.as_millis() as u64,
+            "restarting actor after backoff"
+        );
         self.events.push(
             async move {
                 tokio::time::sleep(delay).await;
@@ -524,7 +536,10 @@ impl Control {
             (running.stop)();
             let stopped = tokio::time::timeout_at(deadline, running.exited.clone()).await;
             let status = &mut self.children[index].status;
-            metrics::common().actor_up.with_label_values(&[status.name]).set(0);
+            metrics::common()
+                .actor_up
+                .with_label_values(&[status.name])
+                .set(0);
             if stopped.is_ok() {
                 status.state = ChildState::Stopped;
                 tracing::info!(actor = status.name, "actor stopped");

@@ -44,7 +44,9 @@ fn describe(info: &PanicHookInfo<'_>) -> String {
 }
 
 fn record(task: Id, message: String) {
-    let mut recent = RECENT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut recent = RECENT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if recent.len() == KEEP {
         recent.pop_front();
     }
@@ -53,7 +55,9 @@ fn record(task: Id, message: String) {
 
 /// Takes the latest panic message recorded for `task`, if any.
 pub(crate) fn take(task: Id) -> Option<String> {
-    let mut recent = RECENT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut recent = RECENT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let index = recent.iter().rposition(|(id, _)| *id == task)?;
     recent.remove(index).map(|(_, message)| message)
 }
