@@ -1,1 +1,5 @@
-fn main() {}
+//! The `preconfer` binary.
+
+fn main() -> std::process::ExitCode {
+    node::main_entry()
+}

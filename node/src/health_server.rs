@@ -1,0 +1,250 @@
+//! The operator's HTTP surface on `INTERNAL_SERVER_IP:INTERNAL_SERVER_PORT`:
+//! `/metrics` (Prometheus), `/healthz` (alive), `/readyz` (able to do its job), `/status` (JSON).
+
+use std::{net::SocketAddr, time::Duration};
+
+use axum::{
+    Json, Router,
+    extract::State,
+    http::{StatusCode, header},
+    response::IntoResponse,
+    routing::get,
+};
+use common::{
+    health::{ChainStatus, EndpointView},
+    supervisor::{ChildState, ChildStatus, Restart},
+};
+use serde::Serialize;
+use tokio::{
+    sync::{oneshot, watch},
+    task::JoinHandle,
+    time::Instant,
+};
+
+/// Where the node is in its life.
+#[derive(Debug, Clone)]
+pub enum Phase {
+    /// Start-up: the actors are about to start.
+    Starting,
+    /// The realtime fork has not activated yet.
+    WaitingForFork {
+        /// Activation (Unix seconds).
+        at_unix: u64,
+    },
+    /// Actors are running under the root supervisor.
+    Running {
+        /// The supervisor's per-child status.
+        actors: watch::Receiver<Vec<ChildStatus>>,
+    },
+    /// A shutdown is in progress.
+    ShuttingDown {
+        /// The supervisor's per-child status, if it had started.
+        actors: Option<watch::Receiver<Vec<ChildStatus>>>,
+    },
+}
+
+/// What the handlers read.
+#[derive(Clone)]
+pub struct HealthState {
+    /// The node's phase.
+    pub phase: watch::Receiver<Phase>,
+    /// What the chain monitor publishes.
+    pub chain: watch::Receiver<ChainStatus>,
+    /// When an endpoint counts as down.
+    pub stale_after: Duration,
+    /// Realtime activation (Unix seconds).
+    pub fork_activation: u64,
+}
+
+/// The running server; stop it with [`HealthServer::stop`].
+pub struct HealthServer {
+    /// The bound address (useful with port 0).
+    pub local_addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+/// The server could not bind its address.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {addr} (INTERNAL_SERVER_IP / INTERNAL_SERVER_PORT): {source}")]
+pub struct BindError {
+    addr: SocketAddr,
+    #[source]
+    source: std::io::Error,
+}
+
+/// Binds and serves until stopped.
+pub async fn serve(addr: SocketAddr, state: HealthState) -> Result<HealthServer, BindError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| BindError { addr, source })?;
+    let local_addr = listener
+        .local_addr()
+        .map_err(|source| BindError { addr, source })?;
+    let app = Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/status", get(status))
+        .with_state(state);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let server = axum::serve(listener, app).with_graceful_shutdown(async {
+            let _ = stopped.await;
+        });
+        if let Err(e) = server.await {
+            tracing::error!(error = %e, "health server failed");
+        }
+    });
+    tracing::info!(%local_addr, "metrics and health server listening");
+    Ok(HealthServer {
+        local_addr,
+        stop,
+        task,
+    })
+}
+
+impl HealthServer {
+    /// Stops accepting connections and waits briefly for open ones.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.task).await;
+    }
+}
+
+async fn metrics() -> impl IntoResponse {
+    let body = prometheus::TextEncoder::new()
+        .encode_to_string(&common::metrics::registry().gather())
+        .unwrap_or_else(|e| format!("# encoding failed: {e}\n"));
+    ([(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)], body)
+}
+
+async fn healthz() -> impl IntoResponse {
+    Json(serde_json::json!({ "status": "alive" }))
+}
+
+#[derive(Serialize)]
+struct Readiness {
+    ready: bool,
+    reasons: Vec<String>,
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Why the node cannot do its job right now; empty when ready.
+fn not_ready_reasons(state: &HealthState) -> Vec<String> {
+    let phase = state.phase.borrow().clone();
+    match phase {
+        Phase::WaitingForFork { at_unix } => vec![format!(
+            "the realtime fork activates at {at_unix} (in {} s)",
+            at_unix.saturating_sub(unix_now())
+        )],
+        Phase::Starting => vec!["the node is starting".into()],
+        Phase::ShuttingDown { .. } => vec!["the node is shutting down".into()],
+        Phase::Running { actors } => {
+            let mut reasons: Vec<String> = actors
+                .borrow()
+                .iter()
+                .filter(|c| c.restart == Restart::Permanent && c.state != ChildState::Running)
+                .map(|c| {
+                    let error = c
+                        .last_error
+                        .as_deref()
+                        .map(|e| format!(" (last error: {e})"))
+                        .unwrap_or_default();
+                    format!("actor {} is {}{error}", c.name, state_name(c.state))
+                })
+                .collect();
+            reasons.extend(
+                state
+                    .chain
+                    .borrow()
+                    .problems(Instant::now(), state.stale_after),
+            );
+            reasons
+        }
+    }
+}
+
+fn state_name(state: ChildState) -> &'static str {
+    match state {
+        ChildState::Starting => "starting",
+        ChildState::Running => "running",
+        ChildState::Restarting => "restarting",
+        ChildState::Stopping => "stopping",
+        ChildState::Stopped => "stopped",
+        ChildState::Failed => "failed",
+    }
+}
+
+async fn readyz(State(state): State<HealthState>) -> impl IntoResponse {
+    let reasons = not_ready_reasons(&state);
+    let code = if reasons.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        code,
+        Json(Readiness {
+            ready: reasons.is_empty(),
+            reasons,
+        }),
+    )
+}
+
+#[derive(Serialize)]
+struct ForkView {
+    name: &'static str,
+    activates_at: u64,
+    active: bool,
+}
+
+#[derive(Serialize)]
+struct StatusView {
+    version: &'static str,
+    phase: &'static str,
+    fork: ForkView,
+    actors: Vec<ChildStatus>,
+    l1: EndpointView,
+    l2: EndpointView,
+    last_finalized_l2_block_hash: Option<String>,
+    finality_error: Option<String>,
+}
+
+async fn status(State(state): State<HealthState>) -> impl IntoResponse {
+    let phase = state.phase.borrow().clone();
+    let (phase_name, actors) = match &phase {
+        Phase::Starting => ("starting", Vec::new()),
+        Phase::WaitingForFork { .. } => ("waiting_for_fork", Vec::new()),
+        Phase::Running { actors } => ("running", actors.borrow().clone()),
+        Phase::ShuttingDown { actors } => (
+            "shutting_down",
+            actors
+                .as_ref()
+                .map(|a| a.borrow().clone())
+                .unwrap_or_default(),
+        ),
+    };
+    let chain = state.chain.borrow().clone();
+    let now = Instant::now();
+    Json(StatusView {
+        version: env!("CARGO_PKG_VERSION"),
+        phase: phase_name,
+        fork: ForkView {
+            name: "realtime",
+            activates_at: state.fork_activation,
+            active: !matches!(phase, Phase::WaitingForFork { .. }),
+        },
+        actors,
+        l1: chain.l1.view(now),
+        l2: chain.l2.view(now),
+        last_finalized_l2_block_hash: chain.last_finalized_l2_block_hash.map(|h| h.to_string()),
+        finality_error: chain.finality_error,
+    })
+}
