@@ -67,6 +67,19 @@ fn an_invalid_heartbeat_exits_2_naming_the_variable_and_the_expectation() {
 }
 
 #[test]
+fn a_dotenv_file_in_the_working_directory_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".env"), "PRECONF_HEARTBEAT_MS=abc\n").unwrap();
+    let output = command(dir.path(), &[]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("PRECONF_HEARTBEAT_MS"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
 fn a_missing_key_exits_2_and_a_bad_key_is_never_echoed() {
     let output = run_to_end(&[("REALTIME_INBOX_ADDRESS", INBOX)], &[]);
     assert_eq!(output.status.code(), Some(2));
