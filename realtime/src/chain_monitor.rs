@@ -11,7 +11,7 @@ use alloy::{
     primitives::{Address, B256},
     providers::DynProvider,
 };
-use bindings::inbox::IRealTimeInbox;
+use bindings::IRealTimeInbox;
 use common::{
     backoff::Backoff,
     health::{ChainStatus, EndpointHealth},
