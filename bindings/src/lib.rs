@@ -3,6 +3,7 @@
 //! Signatures follow the deployed contracts (`../shared/spec/protocol.md`); the conformance
 //! tests check every selector and topic against the shared vectors.
 
+pub mod doubles;
 pub mod vectors;
 
 alloy::sol! {

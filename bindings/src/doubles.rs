@@ -1,0 +1,66 @@
+//! Deployable test doubles and demo apps compiled from `bindings/contracts` (artifacts committed;
+//! `scripts/compile-contracts` rebuilds them). Used by the devnet and the end-to-end tests, never
+//! by the node itself, which talks to the protocol through the interfaces in the crate root.
+
+#![allow(missing_docs)]
+
+alloy::sol!(
+    #[sol(rpc)]
+    RealTimeInbox,
+    "artifacts/RealTimeInbox.json"
+);
+alloy::sol!(
+    #[sol(rpc)]
+    SurgeVerifier,
+    "artifacts/SurgeVerifier.json"
+);
+alloy::sol!(
+    #[sol(rpc)]
+    ProofVerifierDummy,
+    "artifacts/ProofVerifierDummy.json"
+);
+alloy::sol!(
+    #[sol(rpc)]
+    SignalService,
+    "artifacts/SignalService.json"
+);
+alloy::sol!(
+    #[sol(rpc)]
+    Bridge,
+    "artifacts/Bridge.json"
+);
+alloy::sol!(
+    #[sol(rpc)]
+    Multicall,
+    "artifacts/Multicall.json"
+);
+alloy::sol!(
+    #[sol(rpc)]
+    UserOpsSubmitter,
+    "artifacts/UserOpsSubmitter.json"
+);
+alloy::sol!(
+    #[sol(rpc)]
+    Anchor,
+    "artifacts/Anchor.json"
+);
+alloy::sol!(
+    #[sol(rpc)]
+    PingL1,
+    "artifacts/PingL1.json"
+);
+alloy::sol!(
+    #[sol(rpc)]
+    CounterL2,
+    "artifacts/CounterL2.json"
+);
+alloy::sol!(
+    #[sol(rpc)]
+    FlashSwapL2,
+    "artifacts/FlashSwapL2.json"
+);
+alloy::sol!(
+    #[sol(rpc)]
+    SwapMarketL1,
+    "artifacts/SwapMarketL1.json"
+);
