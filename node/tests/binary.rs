@@ -12,6 +12,7 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
+use devnet::anvil::{Anvil, AnvilOptions};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_preconfer");
@@ -326,60 +327,14 @@ fn the_realtime_node_starts_when_its_fork_activates() {
     assert_eq!(code, Some(0));
 }
 
-/// A real anvil on a free port, killed on drop. Installed by `scripts/install-tools`.
-struct Anvil {
-    child: Child,
-    url: String,
-}
-
-impl Anvil {
-    fn start() -> Self {
-        let bin = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../.tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
-        );
-        assert!(
-            Path::new(bin).exists(),
-            "anvil is missing: run scripts/install-tools (scripts/test does)"
-        );
-        let mut child = Command::new(bin)
-            .args(["--hardfork", "osaka", "--host", "127.0.0.1", "--port", "0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let url = loop {
-            let line = lines
-                .next()
-                .expect("anvil exited before listening")
-                .unwrap();
-            if let Some(addr) = line.strip_prefix("Listening on ") {
-                break format!("http://{}", addr.trim());
-            }
-        };
-        // Keep draining stdout so anvil never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        Self { child, url }
-    }
-}
-
-impl Drop for Anvil {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn with_both_chains_answering_the_node_becomes_ready() {
-    let l1 = Anvil::start();
-    let l2 = Anvil::start();
+    let l1 = Anvil::start(&AnvilOptions::default()).unwrap();
+    let l2 = Anvil::start(&AnvilOptions::default()).unwrap();
     let node = RunningNode::start(&[
         ("REALTIME_TIMESTAMP_SEC", "0"),
-        ("L1_RPC_URLS", &l1.url),
-        ("L2_RPC_URL", &l2.url),
+        ("L1_RPC_URLS", l1.url.as_str()),
+        ("L2_RPC_URL", l2.url.as_str()),
         ("PRECONF_HEARTBEAT_MS", "200"),
     ]);
     let (_, ready) = node.wait_until("/readyz", |code, _| code == 200);
