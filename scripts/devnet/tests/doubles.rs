@@ -9,24 +9,24 @@ use alloy::{
     consensus::{SidecarBuilder, SimpleCoder},
     eips::BlockNumberOrTag,
     hex,
-    network::{EthereumWallet, TransactionBuilder, TransactionBuilder4844},
+    network::{TransactionBuilder, TransactionBuilder4844},
     primitives::{Address, B256, Bytes, U256, keccak256},
-    providers::{DynProvider, Provider, ProviderBuilder, ext::AnvilApi},
+    providers::{DynProvider, Provider, ext::AnvilApi},
     rpc::types::TransactionRequest,
     signers::{SignerSync, local::PrivateKeySigner},
     sol_types::{SolCall, SolError, SolValue},
 };
 use bindings::{
-    BlobReference, BlobSlice, Checkpoint, Commitment, DerivationSource, HopProof, IMulticall,
-    IRealTimeInbox, Message, Proposal, ProposeInput, ProposeInputV2, SubProof, doubles,
+    BlobReference, BlobSlice, Checkpoint, Commitment, DerivationSource, IMulticall, IRealTimeInbox,
+    Message, Proposal, ProposeInput, ProposeInputV2, SubProof, doubles,
 };
 use devnet::anvil::{Anvil, AnvilOptions};
 use serde_json::Value;
 
-/// anvil's first two dev keys: the deployer/owner and the mock prover.
-const OWNER_KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
-const PROVER_KEY: &str = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
-const L2_CHAIN_ID: u64 = 167_001;
+mod support;
+
+use support::{Confirm, L2_CHAIN_ID, OWNER_KEY, PROVER_KEY, hop_proof, u48, wallet_provider};
+
 const PCTG: u8 = 75;
 
 fn vectors() -> Value {
@@ -75,7 +75,7 @@ fn message(v: &Value) -> Message {
 
 fn checkpoint(v: &Value) -> Checkpoint {
     Checkpoint {
-        blockNumber: alloy::primitives::aliases::U48::from(u64_of(&v["blockNumber"])),
+        blockNumber: u48(u64_of(&v["blockNumber"])),
         blockHash: b256(&v["blockHash"]),
         stateRoot: b256(&v["stateRoot"]),
     }
@@ -83,9 +83,7 @@ fn checkpoint(v: &Value) -> Checkpoint {
 
 fn proposal(v: &Value) -> Proposal {
     Proposal {
-        maxAnchorBlockNumber: alloy::primitives::aliases::U48::from(u64_of(
-            &v["maxAnchorBlockNumber"],
-        )),
+        maxAnchorBlockNumber: u48(u64_of(&v["maxAnchorBlockNumber"])),
         maxAnchorBlockHash: b256(&v["maxAnchorBlockHash"]),
         basefeeSharingPctg: u64_of(&v["basefeeSharingPctg"]) as u8,
         sources: v["sources"]
@@ -99,22 +97,12 @@ fn proposal(v: &Value) -> Proposal {
                     offset: alloy::primitives::aliases::U24::from(u64_of(
                         &s["blobSlice"]["offset"],
                     )),
-                    timestamp: alloy::primitives::aliases::U48::from(u64_of(
-                        &s["blobSlice"]["timestamp"],
-                    )),
+                    timestamp: u48(u64_of(&s["blobSlice"]["timestamp"])),
                 },
             })
             .collect(),
         signalSlotsHash: b256(&v["signalSlotsHash"]),
     }
-}
-
-fn wallet_provider(anvil: &Anvil, key: &str) -> DynProvider {
-    let signer: PrivateKeySigner = key.parse().unwrap();
-    ProviderBuilder::new()
-        .wallet(EthereumWallet::from(signer))
-        .connect_http(anvil.url.clone())
-        .erased()
 }
 
 /// An L1 with the inbox, its verifier stack, the SignalService, a Bridge and the Multicall.
@@ -145,14 +133,7 @@ impl L1 {
         let dummy = doubles::ProofVerifierDummy::deploy(&provider, prover, L2_CHAIN_ID)
             .await
             .unwrap();
-        verifier
-            .setVerifier(1, *dummy.address())
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
+        verifier.setVerifier(1, *dummy.address()).confirmed().await;
         let inbox = doubles::RealTimeInbox::deploy(
             &provider,
             owner,
@@ -163,34 +144,17 @@ impl L1 {
         .await
         .unwrap();
         let remote_ss = Address::repeat_byte(0x55);
-        ss.init(*inbox.address(), remote_ss)
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
+        ss.init(*inbox.address(), remote_ss).confirmed().await;
         let bridge = doubles::Bridge::deploy(&provider, owner, *ss.address())
             .await
             .unwrap();
         bridge
             .setRemoteBridge(L2_CHAIN_ID, Address::repeat_byte(0x01))
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
+            .confirmed()
+            .await;
         let multicall = doubles::Multicall::deploy(&provider).await.unwrap();
         let genesis = B256::repeat_byte(0x99);
-        inbox
-            .activate(genesis)
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
+        inbox.activate(genesis).confirmed().await;
         let (inbox, signal_service, bridge, multicall, dummy) = (
             *inbox.address(),
             *ss.address(),
@@ -279,7 +243,7 @@ impl Draft {
         let blob_hash = sidecar.versioned_hashes().next().unwrap();
         let (anchor_number, anchor_hash) = l1.anchor().await;
         let checkpoint = Checkpoint {
-            blockNumber: alloy::primitives::aliases::U48::from(10 + tag as u64),
+            blockNumber: u48(10 + tag as u64),
             blockHash: B256::repeat_byte(tag),
             stateRoot: B256::repeat_byte(tag.wrapping_add(1)),
         };
@@ -300,7 +264,7 @@ impl Draft {
         };
         keccak256(
             Proposal {
-                maxAnchorBlockNumber: alloy::primitives::aliases::U48::from(self.anchor_number),
+                maxAnchorBlockNumber: u48(self.anchor_number),
                 maxAnchorBlockHash: self.anchor_hash,
                 basefeeSharingPctg: PCTG,
                 sources: vec![DerivationSource {
@@ -326,7 +290,7 @@ impl Draft {
             },
             numForcedInclusions: 0,
             signalSlots: signal_slots,
-            maxAnchorBlockNumber: alloy::primitives::aliases::U48::from(self.anchor_number),
+            maxAnchorBlockNumber: u48(self.anchor_number),
         }
         .abi_encode()
         .into()
@@ -479,12 +443,8 @@ async fn the_inbox_accepts_a_proved_blob_proposal_and_rejects_each_broken_one() 
     // Happy path: a sent signal slot, a blob, a proof over the inbox's own head.
     let slot = ss
         .sendSignal(B256::repeat_byte(0x42))
-        .send()
+        .confirmed()
         .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap()
         .decoded_log::<doubles::SignalService::SignalSent>()
         .unwrap()
         .data
@@ -603,7 +563,7 @@ async fn tentative_propose_must_be_finalized_with_the_same_sent_signals() {
             numForcedInclusions: 0,
             existingSignals: vec![],
             requiredReturnSignals: vec![required],
-            maxAnchorBlockNumber: alloy::primitives::aliases::U48::from(draft.anchor_number),
+            maxAnchorBlockNumber: u48(draft.anchor_number),
         }
         .abi_encode()
         .into();
@@ -690,14 +650,7 @@ async fn a_real_storage_proof_from_l2_verifies_against_the_saved_checkpoint_and_
     let owner: Address = OWNER_KEY.parse::<PrivateKeySigner>().unwrap().address();
     let l2_ss = doubles::SignalService::deploy(&l2p, owner).await.unwrap();
     let signal = B256::repeat_byte(0x5a);
-    let receipt = l2_ss
-        .sendSignal(signal)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let receipt = l2_ss.sendSignal(signal).confirmed().await;
     let slot = receipt
         .decoded_log::<doubles::SignalService::SignalSent>()
         .unwrap()
@@ -708,69 +661,46 @@ async fn a_real_storage_proof_from_l2_verifies_against_the_saved_checkpoint_and_
         .await
         .unwrap()
         .unwrap();
-    let proof = l2p
-        .get_proof(*l2_ss.address(), vec![slot])
-        .block_id(block.header.number.into())
-        .await
-        .unwrap();
 
     // On L1 the test plays the inbox (the authorized syncer) and saves L2's checkpoint.
     let l1 = Anvil::start(&AnvilOptions::default()).unwrap();
     let l1p = wallet_provider(&l1, OWNER_KEY);
     let l1_ss = doubles::SignalService::deploy(&l1p, owner).await.unwrap();
-    l1_ss
-        .init(owner, *l2_ss.address())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    l1_ss.init(owner, *l2_ss.address()).confirmed().await;
     let checkpoint = doubles::SignalService::Checkpoint {
-        blockNumber: alloy::primitives::aliases::U48::from(block.header.number),
+        blockNumber: u48(block.header.number),
         blockHash: block.header.hash,
         stateRoot: block.header.state_root,
     };
-    l1_ss
-        .saveCheckpoint(checkpoint)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    l1_ss.saveCheckpoint(checkpoint).confirmed().await;
 
-    let hop = |root: B256| -> Bytes {
-        vec![HopProof {
-            chainId: L2_CHAIN_ID,
-            blockId: block.header.number,
-            rootHash: root,
-            cacheOption: 0,
-            accountProof: proof.account_proof.clone(),
-            storageProof: proof.storage_proof[0].proof.clone(),
-        }]
-        .abi_encode()
-        .into()
-    };
+    let l2_proof = hop_proof(
+        &l2p,
+        L2_CHAIN_ID,
+        *l2_ss.address(),
+        slot,
+        block.header.number,
+        block.header.state_root,
+    )
+    .await;
+    let forged_root = hop_proof(
+        &l2p,
+        L2_CHAIN_ID,
+        *l2_ss.address(),
+        slot,
+        block.header.number,
+        B256::repeat_byte(1),
+    )
+    .await;
     let verify = |signal: B256, proof: Bytes| {
         let call = l1_ss.verifySignalReceived(L2_CHAIN_ID, owner, signal, proof);
         async move { call.call().await }
     };
-    verify(signal, hop(block.header.state_root)).await.unwrap();
+    verify(signal, l2_proof.clone()).await.unwrap();
     // Another signal is not in that slot.
-    assert!(
-        verify(B256::repeat_byte(0x5b), hop(block.header.state_root))
-            .await
-            .is_err()
-    );
+    assert!(verify(B256::repeat_byte(0x5b), l2_proof).await.is_err());
     // A root that is not the saved checkpoint's.
-    let err = format!(
-        "{:?}",
-        verify(signal, hop(B256::repeat_byte(1)))
-            .await
-            .err()
-            .unwrap()
-    );
+    let err = format!("{:?}", verify(signal, forged_root).await.err().unwrap());
     assert!(
         err.contains(&selector_hex(
             doubles::SignalService::SS_INVALID_CHECKPOINT::SELECTOR

@@ -16,17 +16,14 @@ use alloy::{
     signers::local::PrivateKeySigner,
     sol_types::{SolCall, SolError, SolValue},
 };
-use bindings::{Checkpoint, HopProof, IAnchor, IBridge, ISignalService, doubles};
+use bindings::{Checkpoint, IAnchor, IBridge, ISignalService, doubles};
 use devnet::anvil::{Anvil, AnvilOptions};
 
-const OWNER_KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
-const L1_CHAIN_ID: u64 = 31_337;
-const L2_CHAIN_ID: u64 = 167_001;
-const GOLDEN_TOUCH: Address = address!("0x0000777735367b36bC9B61C50022d9D0700dB4Ec");
+mod support;
 
-fn u48(n: u64) -> alloy::primitives::aliases::U48 {
-    alloy::primitives::aliases::U48::from(n)
-}
+use support::{Confirm, L1_CHAIN_ID, L2_CHAIN_ID, OWNER_KEY, hop_proof, u48};
+
+const GOLDEN_TOUCH: Address = address!("0x0000777735367b36bC9B61C50022d9D0700dB4Ec");
 
 async fn send(
     provider: &DynProvider,
@@ -84,61 +81,23 @@ async fn an_l1_message_is_answered_from_l2_and_the_answer_lands_on_l1() {
         .await
         .unwrap();
 
-    ss1.init(owner, *ss2.address())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    ss1.init(owner, *ss2.address()).confirmed().await;
     ss2.init(*anchor.address(), *ss1.address())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .confirmed()
+        .await;
     bridge1
         .setRemoteBridge(L2_CHAIN_ID, *bridge2.address())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .confirmed()
+        .await;
     bridge2
         .setRemoteBridge(L1_CHAIN_ID, *bridge1.address())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    ping.setPeer(*counter.address())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    counter
-        .setPeer(*ping.address())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .confirmed()
+        .await;
+    ping.setPeer(*counter.address()).confirmed().await;
+    counter.setPeer(*ping.address()).confirmed().await;
 
     // 1. L1: the user's call sends the message; the bridge assigns id, from and source chain.
-    let receipt = ping
-        .ping(U256::from(5))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let receipt = ping.ping(U256::from(5)).confirmed().await;
     let sent = receipt.decoded_log::<IBridge::MessageSent>().unwrap().data;
     let outbound = sent.message;
     assert_eq!(outbound.id, 1);
@@ -240,27 +199,17 @@ async fn an_l1_message_is_answered_from_l2_and_the_answer_lands_on_l1() {
         blockHash: l2_block.header.hash,
         stateRoot: l2_block.header.state_root,
     })
-    .send()
-    .await
-    .unwrap()
-    .get_receipt()
-    .await
-    .unwrap();
-    let proof = p2
-        .get_proof(*ss2.address(), vec![answer_slot])
-        .block_id(l2_block.header.number.into())
-        .await
-        .unwrap();
-    let hop: Bytes = vec![HopProof {
-        chainId: L2_CHAIN_ID,
-        blockId: l2_block.header.number,
-        rootHash: l2_block.header.state_root,
-        cacheOption: 0,
-        accountProof: proof.account_proof,
-        storageProof: proof.storage_proof[0].proof.clone(),
-    }]
-    .abi_encode()
-    .into();
+    .confirmed()
+    .await;
+    let hop = hop_proof(
+        &p2,
+        L2_CHAIN_ID,
+        *ss2.address(),
+        answer_slot,
+        l2_block.header.number,
+        l2_block.header.state_root,
+    )
+    .await;
     send(
         &p1,
         TransactionRequest::default()
