@@ -58,20 +58,25 @@ fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
-/// Resolves after the first SIGINT or SIGTERM.
-async fn termination() -> Result<&'static str, NodeError> {
+/// Registers SIGINT/SIGTERM handlers now (so an early signal is not lost to the default action)
+/// and returns a future that resolves with the first one's name.
+fn termination() -> Result<impl Future<Output = &'static str>, NodeError> {
     let mut term = signal(SignalKind::terminate())
         .map_err(|e| NodeError::Startup(format!("cannot listen for SIGTERM: {e}")))?;
     let mut int = signal(SignalKind::interrupt())
         .map_err(|e| NodeError::Startup(format!("cannot listen for SIGINT: {e}")))?;
-    Ok(tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        }
     })
 }
 
 /// Runs the node until a signal or a meltdown.
 pub async fn run(cli: Cli) -> Result<(), NodeError> {
+    let shutdown = termination()?;
+    tokio::pin!(shutdown);
     let config = CommonConfig::resolve(&cli.common)?;
     let realtime_config = RealtimeConfig::resolve(&cli.realtime)?;
     let effective: Vec<String> = config
@@ -84,10 +89,6 @@ pub async fn run(cli: Cli) -> Result<(), NodeError> {
 
     let plan = config.fork.plan(unix_now())?;
     let database = common::store::open(&config.data_dir)?;
-
-    // Signals are registered before anything slow, so an early SIGTERM is not lost.
-    let shutdown = termination();
-    tokio::pin!(shutdown);
 
     let (phase_tx, phase) = watch::channel(match plan {
         ForkPlan::RunNow => Phase::Starting,
@@ -115,7 +116,7 @@ pub async fn run(cli: Cli) -> Result<(), NodeError> {
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             signal = &mut shutdown => {
-                tracing::info!(signal = signal?, "stopping before the realtime fork activated");
+                tracing::info!(signal, "stopping before the realtime fork activated");
                 server.stop().await;
                 return Ok(());
             }
@@ -153,12 +154,12 @@ pub async fn run(cli: Cli) -> Result<(), NodeError> {
 /// gives up on an actor (meltdown).
 pub async fn supervise(
     mut supervisor: Supervisor,
-    shutdown: impl Future<Output = Result<&'static str, NodeError>>,
+    shutdown: impl Future<Output = &'static str>,
     phase: &watch::Sender<Phase>,
 ) -> Result<(), NodeError> {
     let outcome = tokio::select! {
         signal = shutdown => {
-            tracing::info!(signal = signal?, "shutting down");
+            tracing::info!(signal, "shutting down");
             phase.send_replace(Phase::ShuttingDown { actors: Some(supervisor.status()) });
             supervisor.shutdown().await
         }

@@ -49,7 +49,7 @@ async fn meltdown_makes_the_node_exit_non_zero_with_the_actors_error() {
     let supervisor = builder.start();
     let (phase, _) = watch::channel(Phase::Starting);
 
-    let never = std::future::pending::<Result<&'static str, NodeError>>();
+    let never = std::future::pending::<&'static str>();
     let outcome = tokio::time::timeout(
         Duration::from_secs(10),
         supervise(supervisor, never, &phase),
