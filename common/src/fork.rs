@@ -44,6 +44,14 @@ impl ForkArgs {
     }
 }
 
+/// Seconds since the Unix epoch (0 if the clock is before it), the unit of fork timestamps.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
 /// The forks Catalyst knows, lowest rank first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -1,14 +1,10 @@
 //! Start-up, fork choice, supervision and shutdown of the `preconfer` process.
 
-use std::{
-    process::ExitCode,
-    sync::Arc,
-    time::{SystemTime, UNIX_EPOCH},
-};
+use std::{process::ExitCode, sync::Arc};
 
 use common::{
     config::{CommonConfig, ConfigError},
-    fork::ForkPlan,
+    fork::{ForkPlan, unix_now},
     health::ChainStatus,
     metrics,
     supervisor::{Supervisor, SupervisorBuilder, SupervisorConfig, SupervisorError},
@@ -49,13 +45,6 @@ impl NodeError {
             NodeError::Startup(_) | NodeError::Supervisor(_) => ExitCode::FAILURE,
         }
     }
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// Registers SIGINT/SIGTERM handlers now (so an early signal is not lost to the default action)
@@ -160,11 +149,11 @@ pub async fn supervise(
     let outcome = tokio::select! {
         signal = shutdown => {
             tracing::info!(signal, "shutting down");
-            phase.send_replace(Phase::ShuttingDown { actors: Some(supervisor.status()) });
+            phase.send_replace(Phase::ShuttingDown { actors: supervisor.status() });
             supervisor.shutdown().await
         }
         outcome = supervisor.finished() => {
-            phase.send_replace(Phase::ShuttingDown { actors: Some(supervisor.status()) });
+            phase.send_replace(Phase::ShuttingDown { actors: supervisor.status() });
             outcome
         }
     };

@@ -11,6 +11,7 @@ use axum::{
     routing::get,
 };
 use common::{
+    fork::unix_now,
     health::{ChainStatus, EndpointView},
     supervisor::{ChildState, ChildStatus, Restart},
 };
@@ -38,8 +39,8 @@ pub enum Phase {
     },
     /// A shutdown is in progress.
     ShuttingDown {
-        /// The supervisor's per-child status, if it had started.
-        actors: Option<watch::Receiver<Vec<ChildStatus>>>,
+        /// The supervisor's per-child status.
+        actors: watch::Receiver<Vec<ChildStatus>>,
     },
 }
 
@@ -129,13 +130,6 @@ struct Readiness {
     reasons: Vec<String>,
 }
 
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 /// Why the node cannot do its job right now; empty when ready.
 fn not_ready_reasons(state: &HealthState) -> Vec<String> {
     let phase = state.phase.borrow().clone();
@@ -157,7 +151,7 @@ fn not_ready_reasons(state: &HealthState) -> Vec<String> {
                         .as_deref()
                         .map(|e| format!(" (last error: {e})"))
                         .unwrap_or_default();
-                    format!("actor {} is {}{error}", c.name, state_name(c.state))
+                    format!("actor {} is {}{error}", c.name, c.state)
                 })
                 .collect();
             reasons.extend(
@@ -168,17 +162,6 @@ fn not_ready_reasons(state: &HealthState) -> Vec<String> {
             );
             reasons
         }
-    }
-}
-
-fn state_name(state: ChildState) -> &'static str {
-    match state {
-        ChildState::Starting => "starting",
-        ChildState::Running => "running",
-        ChildState::Restarting => "restarting",
-        ChildState::Stopping => "stopping",
-        ChildState::Stopped => "stopped",
-        ChildState::Failed => "failed",
     }
 }
 
@@ -223,13 +206,7 @@ async fn status(State(state): State<HealthState>) -> impl IntoResponse {
         Phase::Starting => ("starting", Vec::new()),
         Phase::WaitingForFork { .. } => ("waiting_for_fork", Vec::new()),
         Phase::Running { actors } => ("running", actors.borrow().clone()),
-        Phase::ShuttingDown { actors } => (
-            "shutting_down",
-            actors
-                .as_ref()
-                .map(|a| a.borrow().clone())
-                .unwrap_or_default(),
-        ),
+        Phase::ShuttingDown { actors } => ("shutting_down", actors.borrow().clone()),
     };
     let chain = state.chain.borrow().clone();
     let now = Instant::now();

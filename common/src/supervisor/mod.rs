@@ -95,6 +95,19 @@ pub enum ChildState {
     Failed,
 }
 
+impl std::fmt::Display for ChildState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ChildState::Starting => "starting",
+            ChildState::Running => "running",
+            ChildState::Restarting => "restarting",
+            ChildState::Stopping => "stopping",
+            ChildState::Stopped => "stopped",
+            ChildState::Failed => "failed",
+        })
+    }
+}
+
 /// What `/status` and `/readyz` show about one child.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChildStatus {
