@@ -1,7 +1,9 @@
 //! Fork-agnostic building blocks of preconfer: configuration, supervision, metrics, health,
 //! JSON-RPC endpoints, retry delays and storage.
 
+pub mod anchor;
 pub mod backoff;
+pub mod codec;
 pub mod config;
 pub mod fork;
 pub mod health;
