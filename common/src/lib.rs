@@ -4,6 +4,7 @@
 pub mod anchor;
 pub mod backoff;
 pub mod codec;
+pub mod commitment;
 pub mod config;
 pub mod fork;
 pub mod health;

@@ -274,3 +274,68 @@ fn conformance_golden_touch_anchor_tx() {
         assert_eq!(signed.recover_signer().unwrap(), sender);
     }
 }
+
+fn checkpoint(v: &Value) -> Checkpoint {
+    Checkpoint {
+        blockNumber: alloy::primitives::Uint::from(num(&v["blockNumber"])),
+        blockHash: b256(&v["blockHash"]),
+        stateRoot: b256(&v["stateRoot"]),
+    }
+}
+
+#[test]
+fn conformance_commitment_hashes() {
+    use bindings::{BlobSlice, DerivationSource, Proposal};
+    use common::commitment;
+    let v = vectors();
+    let h = &v["hashes"];
+    let b256s = |x: &Value| -> Vec<B256> { x.as_array().unwrap().iter().map(b256).collect() };
+    for case in h["hashSignalSlots"].as_array().unwrap() {
+        assert_eq!(
+            commitment::signal_slots_hash(&b256s(&case["slots"])),
+            b256(&case["hash"])
+        );
+    }
+    let p = &h["hashProposal"]["proposal"];
+    let proposal = Proposal {
+        maxAnchorBlockNumber: alloy::primitives::Uint::from(num(&p["maxAnchorBlockNumber"])),
+        maxAnchorBlockHash: b256(&p["maxAnchorBlockHash"]),
+        basefeeSharingPctg: num(&p["basefeeSharingPctg"]) as u8,
+        sources: p["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| DerivationSource {
+                isForcedInclusion: s["isForcedInclusion"].as_bool().unwrap(),
+                blobSlice: BlobSlice {
+                    blobHashes: b256s(&s["blobSlice"]["blobHashes"]),
+                    offset: alloy::primitives::Uint::from(num(&s["blobSlice"]["offset"])),
+                    timestamp: alloy::primitives::Uint::from(num(&s["blobSlice"]["timestamp"])),
+                },
+            })
+            .collect(),
+        signalSlotsHash: b256(&p["signalSlotsHash"]),
+    };
+    assert_eq!(
+        commitment::proposal_hash(&proposal),
+        b256(&h["hashProposal"]["hash"])
+    );
+    let c = &h["hashCommitment"]["commitment"];
+    assert_eq!(
+        commitment::commitment_hash(
+            b256(&c["proposalHash"]),
+            b256(&c["lastFinalizedBlockHash"]),
+            &checkpoint(&c["checkpoint"])
+        ),
+        b256(&h["hashCommitment"]["hash"])
+    );
+    let m = &h["mockProof"];
+    assert_eq!(
+        commitment::public_input(
+            num(&m["l2ChainId"]),
+            m["verifierAddress"].as_str().unwrap().parse().unwrap(),
+            b256(&m["commitmentHash"])
+        ),
+        b256(&m["publicInput"])
+    );
+}
