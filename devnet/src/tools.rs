@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 /// The workspace root (where `.tools/` lives).
 pub fn workspace_root() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
 }
 
 /// The anvil binary from the pinned npm package.

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod anvil;
 pub mod beacon;
+pub mod control;
 pub mod deploy;
 pub mod driver;
 pub mod jwt;
