@@ -8,7 +8,7 @@ use alloy::{
     providers::{DynProvider, Provider, ProviderBuilder, ext::AnvilApi},
 };
 use anyhow::{Context, Result};
-use tokio::{net::TcpListener, sync::Mutex, task::JoinHandle};
+use tokio::{net::TcpListener, sync::Mutex};
 use url::Url;
 
 use crate::{
@@ -75,32 +75,39 @@ pub struct Devnet {
     pub l1: Anvil,
     /// The L2 anvil.
     pub l2: Anvil,
-    servers: Vec<JoinHandle<()>>,
+    /// The stand-ins run on their own runtime: blob handling keeps 128 KiB blobs on the stack
+    /// and debug builds overflow the default 2 MiB worker stacks of a caller's runtime.
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl Drop for Devnet {
     fn drop(&mut self) {
-        for server in &self.servers {
-            server.abort();
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
         }
     }
 }
+
+const STAND_IN_STACK: usize = 16 * 1024 * 1024;
 
 fn provider(url: &Url) -> DynProvider {
     ProviderBuilder::new().connect_http(url.clone()).erased()
 }
 
-async fn serve(router: axum::Router) -> Result<(Url, JoinHandle<()>)> {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .context("binding a stand-in port")?;
+fn serve(runtime: &tokio::runtime::Runtime, router: axum::Router) -> Result<Url> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("binding a stand-in port")?;
+    listener.set_nonblocking(true)?;
     let url = Url::parse(&format!("http://{}/", listener.local_addr()?))?;
-    let handle = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router).await {
+    runtime.spawn(async move {
+        let served = match TcpListener::from_std(listener) {
+            Ok(listener) => axum::serve(listener, router).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = served {
             tracing::error!(error = %e, "stand-in server stopped");
         }
     });
-    Ok((url, handle))
+    Ok(url)
 }
 
 impl Devnet {
@@ -161,11 +168,18 @@ impl Devnet {
             seconds_per_slot: options.l1_block_time,
             l1: l1.url.clone(),
         });
-        let (l2_url, s1) = serve(l2_rpc::user_router(node.clone())).await?;
-        let (auth_url, s2) = serve(l2_rpc::auth_router(node.clone())).await?;
-        let (driver_url, s3) = serve(driver::router(node)).await?;
-        let (raiko_url, s4) = serve(raiko::router(raiko)).await?;
-        let (beacon_url, s5) = serve(beacon::router(beacon)).await?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_stack_size(STAND_IN_STACK)
+            .thread_name("stand-in")
+            .enable_all()
+            .build()
+            .context("starting the stand-ins' runtime")?;
+        let l2_url = serve(&runtime, l2_rpc::user_router(node.clone()))?;
+        let auth_url = serve(&runtime, l2_rpc::auth_router(node.clone()))?;
+        let driver_url = serve(&runtime, driver::router(node))?;
+        let raiko_url = serve(&runtime, raiko::router(raiko))?;
+        let beacon_url = serve(&runtime, beacon::router(beacon))?;
         Ok(Self {
             urls: Urls {
                 l1: l1.url.clone(),
@@ -181,7 +195,7 @@ impl Devnet {
             genesis_time,
             l1,
             l2,
-            servers: vec![s1, s2, s3, s4, s5],
+            runtime: Some(runtime),
         })
     }
 

@@ -14,6 +14,8 @@ use alloy::{
 use bindings::HopProof;
 use devnet::anvil::Anvil;
 
+pub mod chain;
+
 /// anvil's first dev key: deployer and owner of every double.
 pub const OWNER_KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 /// anvil's second dev key: the mock prover.
