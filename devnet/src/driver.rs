@@ -18,7 +18,7 @@ use axum::{
     Json, Router,
     body::Bytes as Body,
     extract::State,
-    http::{HeaderMap, StatusCode},
+    http::StatusCode,
     routing::{get, post},
 };
 use bindings::IAnchor;
@@ -51,6 +51,10 @@ pub fn router(node: Arc<L2Node>) -> Router {
         .route("/preconfBlocks", post(preconf_blocks))
         .route("/reorgStaleBlock", post(reorg_stale_block))
         .route("/status", get(status))
+        .route_layer(axum::middleware::from_fn_with_state(
+            node.jwt,
+            crate::jwt::require,
+        ))
         .with_state(node)
 }
 
@@ -88,10 +92,7 @@ async fn head(node: &L2Node) -> Result<Block, Reply> {
         .ok_or_else(|| internal("the L2 has no head block"))
 }
 
-async fn preconf_blocks(State(node): State<Arc<L2Node>>, headers: HeaderMap, body: Body) -> Reply {
-    if let Err((status, body)) = crate::jwt::check(&node.jwt, &headers) {
-        return (status, Json(body));
-    }
+async fn preconf_blocks(State(node): State<Arc<L2Node>>, body: Body) -> Reply {
     let request: PreconfRequest = match parse(&body) {
         Ok(r) => r,
         Err(reply) => return reply,
@@ -372,14 +373,7 @@ struct ReorgRequest {
     new_head_block_number: u64,
 }
 
-async fn reorg_stale_block(
-    State(node): State<Arc<L2Node>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Reply {
-    if let Err((status, body)) = crate::jwt::check(&node.jwt, &headers) {
-        return (status, Json(body));
-    }
+async fn reorg_stale_block(State(node): State<Arc<L2Node>>, body: Body) -> Reply {
     let request: ReorgRequest = match parse(&body) {
         Ok(r) => r,
         Err(reply) => return reply,
@@ -434,10 +428,7 @@ async fn reorg(node: &L2Node, new_head: u64) -> Result<Value, Reply> {
     Ok(json!({"newHeadBlockHash": new_head_block.header.hash, "blocksRemoved": removed}))
 }
 
-async fn status(State(node): State<Arc<L2Node>>, headers: HeaderMap) -> Reply {
-    if let Err((status, body)) = crate::jwt::check(&node.jwt, &headers) {
-        return (status, Json(body));
-    }
+async fn status(State(node): State<Arc<L2Node>>) -> Reply {
     let head = match head(&node).await {
         Ok(h) => h,
         Err(reply) => return reply,

@@ -4,7 +4,13 @@
 use std::path::Path;
 
 use alloy_rpc_types_engine::JwtSecret;
-use axum::http::{HeaderMap, StatusCode};
+use axum::{
+    Json,
+    extract::{Request, State},
+    http::{HeaderMap, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
 use serde_json::{Value, json};
 
 /// Reads or creates the hex secret file at `path` (shared with the node through
@@ -33,4 +39,12 @@ pub fn check(secret: &JwtSecret, headers: &HeaderMap) -> Result<(), (StatusCode,
     secret
         .validate(token)
         .map_err(|e| unauthorized(format!("invalid JWT: {e}")))
+}
+
+/// Middleware for every route behind the JWT (auth RPC, driver API): 401 with the reason, or on.
+pub async fn require(State(secret): State<JwtSecret>, request: Request, next: Next) -> Response {
+    match check(&secret, request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err((status, body)) => (status, Json(body)).into_response(),
+    }
 }

@@ -15,7 +15,7 @@ use axum::{
     Json, Router,
     body::Bytes,
     extract::State,
-    http::{HeaderMap, StatusCode},
+    http::StatusCode,
     response::{IntoResponse, Response},
     routing::post,
 };
@@ -34,17 +34,20 @@ pub fn user_router(node: Arc<L2Node>) -> Router {
 
 /// The auth RPC (`L2_AUTH_RPC_URL`).
 pub fn auth_router(node: Arc<L2Node>) -> Router {
-    Router::new().route("/", post(auth_rpc)).with_state(node)
+    Router::new()
+        .route("/", post(auth_rpc))
+        .route_layer(axum::middleware::from_fn_with_state(
+            node.jwt,
+            crate::jwt::require,
+        ))
+        .with_state(node)
 }
 
 async fn user_rpc(State(node): State<Arc<L2Node>>, body: Bytes) -> Response {
     dispatch(&node, &body, false).await
 }
 
-async fn auth_rpc(State(node): State<Arc<L2Node>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err((status, body)) = crate::jwt::check(&node.jwt, &headers) {
-        return (status, Json(body)).into_response();
-    }
+async fn auth_rpc(State(node): State<Arc<L2Node>>, body: Bytes) -> Response {
     dispatch(&node, &body, true).await
 }
 

@@ -7,7 +7,7 @@
 
 use alloy::{
     network::{EthereumWallet, TransactionBuilder},
-    primitives::{Address, B256, Bytes, U256, address, keccak256},
+    primitives::{B256, Bytes, U256, address, keccak256},
     providers::{DynProvider, Provider, ProviderBuilder, ext::AnvilApi},
     rpc::types::{
         TransactionRequest,
@@ -23,7 +23,7 @@ mod support;
 
 use support::{Confirm, L1_CHAIN_ID, L2_CHAIN_ID, OWNER_KEY, hop_proof, u48};
 
-const GOLDEN_TOUCH: Address = address!("0x0000777735367b36bC9B61C50022d9D0700dB4Ec");
+use common::anchor::GOLDEN_TOUCH_ADDRESS as GOLDEN_TOUCH;
 
 async fn send(
     provider: &DynProvider,

@@ -19,26 +19,13 @@ use bindings::{BlobReference, Checkpoint, IMulticall, IRealTimeInbox, ProposeInp
 use common::codec::manifest::DerivationSourceManifest;
 use devnet::{
     accounts::{self, PRECONFER_KEY, TEST_KEYS},
-    network::{Devnet, Options},
+    network::Devnet,
 };
 use serde_json::json;
 
 mod support;
 
 use support::chain::{self, BlockPlan};
-
-async fn start() -> (Devnet, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let devnet = Devnet::start(&Options {
-        l1_block_time: 1,
-        jwt_path: dir.path().join("jwt.hex"),
-        proof_delay: Duration::from_millis(200),
-        raiko_api_key: None,
-    })
-    .await
-    .unwrap();
-    (devnet, dir)
-}
 
 /// Preconfirms one block through the driver and returns its checkpoint and manifest entry.
 async fn preconfirm(
@@ -66,7 +53,7 @@ async fn preconfirm(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn smoke_preconfirm_prove_and_propose_by_hand() {
-    let (devnet, _dir) = start().await;
+    let (devnet, _dir) = chain::start(Duration::from_millis(200)).await;
     let user = TEST_KEYS[0];
     let preconfer = accounts::address(PRECONFER_KEY);
     let recipient = Address::repeat_byte(0x42);
@@ -85,14 +72,10 @@ async fn smoke_preconfirm_prove_and_propose_by_hand() {
         *tx.tx_hash(),
         "{sent}"
     );
-    let (_, nonce) = chain::rpc(
-        &devnet.urls.l2,
-        None,
-        "eth_getTransactionCount",
-        json!([accounts::address(user), "pending"]),
-    )
-    .await;
-    assert_eq!(nonce["result"], "0x1");
+    assert_eq!(
+        chain::pending_nonce(&devnet, accounts::address(user)).await,
+        1
+    );
 
     // The auth RPC hands it out behind the JWT, in the engine's shape.
     let params = json!([
@@ -139,14 +122,11 @@ async fn smoke_preconfirm_prove_and_propose_by_hand() {
     let (checkpoint, block) = preconfirm(&devnet, &plan).await;
     let l2 = chain::provider(&devnet.urls.l2);
     assert_eq!(l2.get_balance(recipient).await.unwrap(), U256::from(1));
-    let (_, nonce) = chain::rpc(
-        &devnet.urls.l2,
-        None,
-        "eth_getTransactionCount",
-        json!([accounts::address(user), "pending"]),
-    )
-    .await;
-    assert_eq!(nonce["result"], "0x1", "the included tx left the pool");
+    assert_eq!(
+        chain::pending_nonce(&devnet, accounts::address(user)).await,
+        1,
+        "the included tx left the pool"
+    );
 
     // The blob and the proof.
     let manifest = DerivationSourceManifest {

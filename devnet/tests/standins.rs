@@ -18,26 +18,13 @@ use bindings::Checkpoint;
 use common::{anchor, codec::manifest::DerivationSourceManifest};
 use devnet::{
     accounts::{self, PRECONFER_KEY, TEST_KEYS},
-    network::{Devnet, Options},
+    network::Devnet,
 };
 use serde_json::{Value, json};
 
 mod support;
 
 use support::chain::{self, BlockPlan};
-
-async fn start() -> (Devnet, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let devnet = Devnet::start(&Options {
-        l1_block_time: 1,
-        jwt_path: dir.path().join("jwt.hex"),
-        proof_delay: Duration::from_millis(100),
-        raiko_api_key: None,
-    })
-    .await
-    .unwrap();
-    (devnet, dir)
-}
 
 fn error_of(body: &Value) -> String {
     body["error"].as_str().unwrap_or_default().to_string()
@@ -61,7 +48,7 @@ fn with_txs(mut body: Value, txs: &[TxEnvelope]) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn driver_refuses_bad_blocks_and_reorgs_back() {
-    let (devnet, _dir) = start().await;
+    let (devnet, _dir) = chain::start(Duration::from_millis(100)).await;
     let preconfer = accounts::address(PRECONFER_KEY);
     let user = TEST_KEYS[1];
     let anchor_cp = chain::l1_anchor(&devnet).await;
@@ -235,14 +222,11 @@ async fn driver_refuses_bad_blocks_and_reorgs_back() {
         first
     );
     assert_eq!(head_hash(&devnet).await, first);
-    let (_, nonce) = chain::rpc(
-        &devnet.urls.l2,
-        None,
-        "eth_getTransactionCount",
-        json!([accounts::address(user), "pending"]),
-    )
-    .await;
-    assert_eq!(nonce["result"], "0x1", "the reorged tx is pending again");
+    assert_eq!(
+        chain::pending_nonce(&devnet, accounts::address(user)).await,
+        1,
+        "the reorged tx is pending again"
+    );
 
     let response = reqwest::Client::new()
         .get(devnet.urls.l2_driver.join("status").unwrap())
@@ -259,7 +243,7 @@ async fn driver_refuses_bad_blocks_and_reorgs_back() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn raiko_refuses_what_does_not_derive_and_injects_failures() {
-    let (devnet, _dir) = start().await;
+    let (devnet, _dir) = chain::start(Duration::from_millis(100)).await;
     let preconfer = accounts::address(PRECONFER_KEY);
     let anchor_cp = chain::l1_anchor(&devnet).await;
     let max_anchor: u64 = anchor_cp.blockNumber.to();
@@ -412,7 +396,7 @@ async fn raiko_refuses_what_does_not_derive_and_injects_failures() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn l2_rpc_and_beacon_speak_their_apis() {
-    let (devnet, _dir) = start().await;
+    let (devnet, _dir) = chain::start(Duration::from_millis(100)).await;
     // Wrong chain id.
     let mut tx = alloy::consensus::TxEip1559 {
         chain_id: 1,

@@ -33,6 +33,36 @@ pub const BASE_FEE: u64 = 25_000_000;
 /// Block gas limit without the anchor.
 pub const GAS_LIMIT: u64 = 30_000_000;
 
+/// A devnet with 1 s L1 slots and the given Raiko delay; the temp dir holds its JWT secret.
+pub async fn start(proof_delay: std::time::Duration) -> (Devnet, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let devnet = Devnet::start(&devnet::network::Options {
+        l1_block_time: 1,
+        jwt_path: dir.path().join("jwt.hex"),
+        proof_delay,
+        raiko_api_key: None,
+    })
+    .await
+    .unwrap();
+    (devnet, dir)
+}
+
+/// `eth_getTransactionCount(sender, "pending")` through the L2 stand-in (counts its pool).
+pub async fn pending_nonce(devnet: &Devnet, sender: Address) -> u64 {
+    let (_, reply) = rpc(
+        &devnet.urls.l2,
+        None,
+        "eth_getTransactionCount",
+        json!([sender, "pending"]),
+    )
+    .await;
+    u64::from_str_radix(
+        reply["result"].as_str().unwrap().trim_start_matches("0x"),
+        16,
+    )
+    .unwrap()
+}
+
 /// A read-only provider.
 pub fn provider(url: &url::Url) -> DynProvider {
     ProviderBuilder::new().connect_http(url.clone()).erased()

@@ -16,14 +16,12 @@ use devnet::anvil::Anvil;
 
 pub mod chain;
 
-/// anvil's first dev key: deployer and owner of every double.
-pub const OWNER_KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
-/// anvil's second dev key: the mock prover.
-pub const PROVER_KEY: &str = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
-/// anvil's default chain id, used for L1.
-pub const L1_CHAIN_ID: u64 = 31_337;
-/// The devnet L2 chain id.
-pub const L2_CHAIN_ID: u64 = 167_001;
+/// Keys and chain ids are the devnet's own, so these tests and the devnet cannot drift apart.
+#[allow(unused_imports)] // each test binary uses a different subset
+pub use devnet::{
+    accounts::{OWNER_KEY, PROVER_KEY},
+    network::{L1_CHAIN_ID, L2_CHAIN_ID},
+};
 
 /// A provider that signs with `key`.
 pub fn wallet_provider(anvil: &Anvil, key: &str) -> DynProvider {
