@@ -3,13 +3,18 @@
 
 pub mod anchor;
 pub mod backoff;
+pub mod basefee;
 pub mod codec;
 pub mod commitment;
 pub mod config;
+pub mod driver;
+pub mod engine;
 pub mod fork;
 pub mod health;
+pub mod jwt;
 pub mod metrics;
 pub mod rpc;
 pub mod secret;
+pub mod sidecar;
 pub mod store;
 pub mod supervisor;
