@@ -34,6 +34,13 @@ impl std::fmt::Debug for JwtAuth {
     }
 }
 
+impl JwtError {
+    /// What is wrong with the file, without the variable name.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
 impl JwtAuth {
     /// Reads the hex secret file.
     pub fn from_file(path: &Path) -> Result<Self, JwtError> {

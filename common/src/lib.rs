@@ -11,6 +11,7 @@ pub mod driver;
 pub mod engine;
 pub mod fork;
 pub mod health;
+pub mod ids;
 pub mod jwt;
 pub mod metrics;
 pub mod rpc;

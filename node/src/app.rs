@@ -67,6 +67,7 @@ pub async fn run(cli: Cli) -> Result<(), NodeError> {
     let shutdown = termination()?;
     tokio::pin!(shutdown);
     let config = CommonConfig::resolve(&cli.common)?;
+    let plan = config.fork.plan(unix_now())?;
     let realtime_config = RealtimeConfig::resolve(&cli.realtime)?;
     let effective: Vec<String> = config
         .describe()
@@ -76,7 +77,6 @@ pub async fn run(cli: Cli) -> Result<(), NodeError> {
         .collect();
     tracing::info!(config = %effective.join(" "), "effective configuration");
 
-    let plan = config.fork.plan(unix_now())?;
     let database = common::store::open(&config.data_dir)?;
 
     let (phase_tx, phase) = watch::channel(match plan {
@@ -118,7 +118,9 @@ pub async fn run(cli: Cli) -> Result<(), NodeError> {
         config.supervisor_restart_window,
         config.shutdown_timeout,
     ));
-    realtime::register(&mut builder, &config, &realtime_config, chain_status);
+    realtime::register(&mut builder, &config, &realtime_config, chain_status)?;
+    // Parse the KZG trusted setup now, off the runtime, so no proposal pays for it.
+    tokio::task::spawn_blocking(common::sidecar::load_trusted_setup);
     let supervisor = builder.start();
     phase_tx.send_replace(Phase::Running {
         actors: supervisor.status(),

@@ -132,7 +132,11 @@ struct RunningNode {
 impl RunningNode {
     fn start(extra: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
+        let jwt = dir.path().join("jwt.hex");
+        std::fs::write(&jwt, "0x".to_string() + &"ab".repeat(32)).unwrap();
+        let jwt = jwt.display().to_string();
         let mut env = vec![
+            ("JWT_SECRET_FILE_PATH", jwt.as_str()),
             ("CATALYST_NODE_ECDSA_PRIVATE_KEY", KEY),
             ("REALTIME_INBOX_ADDRESS", INBOX),
             ("INTERNAL_SERVER_PORT", "0"),

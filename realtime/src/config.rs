@@ -1,7 +1,32 @@
-//! Settings of the realtime fork (Catalyst's names).
+//! Settings of the realtime fork (Catalyst's names and defaults where Catalyst has the concept).
+
+use std::{path::PathBuf, time::Duration};
 
 use alloy::primitives::Address;
-use common::config::{ConfigError, parse_address};
+use common::{
+    codec::blob::MAX_BLOB_PAYLOAD,
+    config::{ConfigError, parse_address, parse_bounded, parse_rpc_url},
+    jwt::JwtAuth,
+    rpc::redact_url,
+};
+use url::Url;
+
+/// Most blocks one derivation source may hold (taiko-client-rs `DERIVATION_SOURCE_MAX_BLOCKS`).
+pub const DERIVATION_SOURCE_MAX_BLOCKS: u64 = 192;
+/// Most blobs one L1 transaction may carry (EIP-7594).
+pub const MAX_BLOBS_PER_TX: u64 = 6;
+
+fn parse_bool(raw: &str) -> Result<bool, String> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err("expected true or false".into()),
+    }
+}
+
+fn ms(raw: &str) -> Result<u64, String> {
+    parse_bounded(raw, 50, 600_000, "milliseconds")
+}
 
 /// Realtime settings as `clap` reads them from flags and the environment.
 #[derive(Debug, Clone, clap::Args)]
@@ -10,6 +35,128 @@ pub struct RealtimeArgs {
     #[arg(long, env = "REALTIME_INBOX_ADDRESS", value_name = "REALTIME_INBOX_ADDRESS",
           value_parser = parse_address, hide_env_values = true)]
     pub realtime_inbox_address: Option<Address>,
+
+    /// L2 Anchor contract (the target of every block's first tx)
+    #[arg(long, env = "ANCHOR_ADDRESS", value_name = "ANCHOR_ADDRESS",
+          default_value = "0x1670010000000000000000000000000000010001",
+          value_parser = parse_address, hide_env_values = true)]
+    pub anchor_address: Address,
+
+    /// L2 engine auth JSON-RPC (JWT), serves the tx pool content
+    #[arg(long, env = "L2_AUTH_RPC_URL", value_name = "L2_AUTH_RPC_URL",
+          default_value = "http://127.0.0.1:1235", value_parser = parse_rpc_url, hide_env_values = true)]
+    pub l2_auth_rpc_url: Url,
+
+    /// Taiko driver REST API (JWT)
+    #[arg(long, env = "L2_DRIVER_URL", value_name = "L2_DRIVER_URL",
+          default_value = "http://127.0.0.1:1236", value_parser = parse_rpc_url, hide_env_values = true)]
+    pub l2_driver_url: Url,
+
+    /// File with the 32-byte hex JWT secret shared with the L2 engine and the driver
+    #[arg(
+        long,
+        env = "JWT_SECRET_FILE_PATH",
+        value_name = "JWT_SECRET_FILE_PATH",
+        default_value = "/tmp/jwtsecret",
+        hide_env_values = true
+    )]
+    pub jwt_secret_file_path: PathBuf,
+
+    /// Timeout of POST /preconfBlocks, in milliseconds
+    #[arg(long, env = "RPC_DRIVER_PRECONF_TIMEOUT_MS", value_name = "RPC_DRIVER_PRECONF_TIMEOUT_MS",
+          default_value = "60000", value_parser = ms, hide_env_values = true)]
+    pub rpc_driver_preconf_timeout_ms: u64,
+
+    /// Timeout of the driver's status and reorg calls, in milliseconds
+    #[arg(long, env = "RPC_DRIVER_STATUS_TIMEOUT_MS", value_name = "RPC_DRIVER_STATUS_TIMEOUT_MS",
+          default_value = "1000", value_parser = ms, hide_env_values = true)]
+    pub rpc_driver_status_timeout_ms: u64,
+
+    /// Total time the driver's idempotent calls (status, reorg) are retried for, in milliseconds
+    #[arg(long, env = "RPC_DRIVER_RETRY_TIMEOUT_MS", value_name = "RPC_DRIVER_RETRY_TIMEOUT_MS",
+          default_value = "1000", value_parser = ms, hide_env_values = true)]
+    pub rpc_driver_retry_timeout_ms: u64,
+
+    /// L1 beacon API, for the slot clock the heartbeat aligns to
+    #[arg(long, env = "L1_BEACON_URL", value_name = "L1_BEACON_URL",
+          default_value = "http://127.0.0.1:4000", value_parser = parse_rpc_url, hide_env_values = true)]
+    pub l1_beacon_url: Url,
+
+    /// L1 slot length in seconds (the beacon's SECONDS_PER_SLOT wins when it answers)
+    #[arg(long, env = "L1_SLOT_DURATION_SEC", value_name = "L1_SLOT_DURATION_SEC", default_value = "12",
+          value_parser = |r: &str| parse_bounded(r, 1, 60, "seconds"), hide_env_values = true)]
+    pub l1_slot_duration_sec: u64,
+
+    /// Only preconfirm: seal proposals, log and drop them (no proving, no L1 txs)
+    #[arg(long, env = "PRECONF_ONLY", value_name = "PRECONF_ONLY", default_value = "true",
+          value_parser = parse_bool, hide_env_values = true)]
+    pub preconf_only: bool,
+
+    /// Pending txs that make a block worth building right away
+    #[arg(long, env = "PRECONF_MIN_TXS", value_name = "PRECONF_MIN_TXS", default_value = "3",
+          value_parser = |r: &str| parse_bounded(r, 1, 10_000, "transactions"), hide_env_values = true)]
+    pub preconf_min_txs: u64,
+
+    /// Heartbeats without a block after which any pending tx gets one
+    #[arg(long, env = "PRECONF_MAX_SKIPPED_L2_SLOTS", value_name = "PRECONF_MAX_SKIPPED_L2_SLOTS",
+          default_value = "2", value_parser = |r: &str| parse_bounded(r, 0, 1_000, "slots"), hide_env_values = true)]
+    pub preconf_max_skipped_l2_slots: u64,
+
+    /// Blobs one proposal may fill (its compressed payload limit is this × 130,044 bytes)
+    #[arg(long, env = "BLOBS_PER_BATCH", value_name = "BLOBS_PER_BATCH", default_value = "5",
+          value_parser = |r: &str| parse_bounded(r, 1, MAX_BLOBS_PER_TX, "blobs"), hide_env_values = true)]
+    pub blobs_per_batch: u64,
+
+    /// Most L2 blocks per proposal (0: the derivation limit, 192)
+    #[arg(long, env = "MAX_BLOCKS_PER_BATCH", value_name = "MAX_BLOCKS_PER_BATCH", default_value = "0",
+          value_parser = |r: &str| parse_bounded(r, 0, DERIVATION_SOURCE_MAX_BLOCKS, "blocks"), hide_env_values = true)]
+    pub max_blocks_per_batch: u64,
+
+    /// Largest gap between consecutive L2 block timestamps, in seconds
+    #[arg(long, env = "MAX_TIME_SHIFT_BETWEEN_BLOCKS_SEC", value_name = "MAX_TIME_SHIFT_BETWEEN_BLOCKS_SEC",
+          default_value = "255", value_parser = |r: &str| parse_bounded(r, 2, 3_600, "seconds"), hide_env_values = true)]
+    pub max_time_shift_between_blocks_sec: u64,
+
+    /// Safety margin below the 256-block `blockhash` window for a proposal's anchor block
+    #[arg(long, env = "MAX_ANCHOR_HEIGHT_OFFSET_REDUCTION_VALUE", value_name = "MAX_ANCHOR_HEIGHT_OFFSET_REDUCTION_VALUE",
+          default_value = "10", value_parser = |r: &str| parse_bounded(r, 1, 250, "blocks"), hide_env_values = true)]
+    pub max_anchor_height_offset_reduction_value: u64,
+
+    /// L1 blocks the anchor trails the L1 head by (shallow L1 reorgs then do not orphan it)
+    #[arg(long, env = "ANCHOR_L1_HEIGHT_LAG", value_name = "ANCHOR_L1_HEIGHT_LAG", default_value = "8",
+          value_parser = |r: &str| parse_bounded(r, 2, 200, "blocks"), hide_env_values = true)]
+    pub anchor_l1_height_lag: u64,
+
+    /// Byte budget of one block's tx list (uncompressed), asked of the tx pool
+    #[arg(long, env = "MAX_BYTES_PER_TX_LIST", value_name = "MAX_BYTES_PER_TX_LIST", default_value = "130044",
+          value_parser = |r: &str| parse_bounded(r, 1_024, 10_000_000, "bytes"), hide_env_values = true)]
+    pub max_bytes_per_tx_list: u64,
+}
+
+/// Limits of one proposal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProposalLimits {
+    /// Blob payload bytes (frame and scheme included).
+    pub max_payload_bytes: usize,
+    /// Blocks.
+    pub max_blocks: usize,
+    /// Largest gap between consecutive block timestamps.
+    pub max_time_shift_sec: u64,
+    /// Largest `L1 head − anchor` before the proposal must be sealed.
+    pub max_anchor_age: u64,
+}
+
+/// When a block is worth building.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockPolicy {
+    /// Pending txs that trigger a block.
+    pub min_txs: u64,
+    /// Idle heartbeats after which any pending tx triggers a block.
+    pub max_skipped_slots: u64,
+    /// Largest timestamp gap between consecutive blocks.
+    pub max_time_shift_sec: u64,
+    /// L1 slot length (the empty-block deadline leaves one slot of margin).
+    pub l1_slot_sec: u64,
 }
 
 /// The validated realtime configuration.
@@ -17,20 +164,220 @@ pub struct RealtimeArgs {
 pub struct RealtimeConfig {
     /// The L1 RealTimeInbox.
     pub inbox: Address,
+    /// The L2 Anchor contract.
+    pub anchor: Address,
+    /// Engine auth RPC.
+    pub l2_auth_rpc_url: Url,
+    /// Driver REST base URL.
+    pub l2_driver_url: Url,
+    /// JWT secret file.
+    pub jwt_secret_file: PathBuf,
+    /// The secret read from it.
+    pub jwt: JwtAuth,
+    /// `preconfBlocks` timeout.
+    pub driver_preconf_timeout: Duration,
+    /// status/reorg timeout.
+    pub driver_status_timeout: Duration,
+    /// Retry budget of idempotent driver calls.
+    pub driver_retry_budget: Duration,
+    /// Beacon API.
+    pub l1_beacon_url: Url,
+    /// Fallback L1 slot length.
+    pub l1_slot: Duration,
+    /// Never prove or propose.
+    pub preconf_only: bool,
+    /// When to build a block.
+    pub block_policy: BlockPolicy,
+    /// When to seal a proposal.
+    pub proposal_limits: ProposalLimits,
+    /// Anchor lag behind the L1 head.
+    pub anchor_lag: u64,
+    /// Tx-list byte budget per block.
+    pub max_bytes_per_tx_list: u64,
 }
 
 impl RealtimeConfig {
-    /// Checks required values.
+    /// Checks required values and cross-field rules.
     pub fn resolve(args: &RealtimeArgs) -> Result<Self, ConfigError> {
         let inbox = args.realtime_inbox_address.ok_or(ConfigError::Missing {
             var: "REALTIME_INBOX_ADDRESS",
             expected: "set it to the L1 RealTimeInbox contract address (0x…)".into(),
         })?;
-        Ok(Self { inbox })
+        if !args.preconf_only {
+            return Err(ConfigError::Invalid {
+                var: "PRECONF_ONLY",
+                shown: "false".into(),
+                expected: "true: this build preconfirms only; proving and proposing to L1 are not available yet".into(),
+            });
+        }
+        let max_payload_bytes = args.blobs_per_batch as usize * MAX_BLOB_PAYLOAD;
+        // One block's list must fit a proposal even if it does not compress at all.
+        if args.max_bytes_per_tx_list as usize + 1024 > max_payload_bytes {
+            return Err(ConfigError::Invalid {
+                var: "MAX_BYTES_PER_TX_LIST",
+                shown: args.max_bytes_per_tx_list.to_string(),
+                expected: format!(
+                    "at most {} so one block fits BLOBS_PER_BATCH={} blobs",
+                    max_payload_bytes - 1024,
+                    args.blobs_per_batch
+                ),
+            });
+        }
+        let max_blocks = match args.max_blocks_per_batch {
+            0 => DERIVATION_SOURCE_MAX_BLOCKS,
+            n => n,
+        } as usize;
+        Ok(Self {
+            inbox,
+            anchor: args.anchor_address,
+            l2_auth_rpc_url: args.l2_auth_rpc_url.clone(),
+            l2_driver_url: args.l2_driver_url.clone(),
+            jwt_secret_file: args.jwt_secret_file_path.clone(),
+            jwt: JwtAuth::from_file(&args.jwt_secret_file_path).map_err(|e| {
+                ConfigError::Invalid {
+                    var: "JWT_SECRET_FILE_PATH",
+                    shown: args.jwt_secret_file_path.display().to_string(),
+                    expected: format!(
+                        "a readable file holding 32 bytes as 64 hex digits, 0x optional ({})",
+                        e.reason()
+                    ),
+                }
+            })?,
+            driver_preconf_timeout: Duration::from_millis(args.rpc_driver_preconf_timeout_ms),
+            driver_status_timeout: Duration::from_millis(args.rpc_driver_status_timeout_ms),
+            driver_retry_budget: Duration::from_millis(args.rpc_driver_retry_timeout_ms),
+            l1_beacon_url: args.l1_beacon_url.clone(),
+            l1_slot: Duration::from_secs(args.l1_slot_duration_sec),
+            preconf_only: args.preconf_only,
+            block_policy: BlockPolicy {
+                min_txs: args.preconf_min_txs,
+                max_skipped_slots: args.preconf_max_skipped_l2_slots,
+                max_time_shift_sec: args.max_time_shift_between_blocks_sec,
+                l1_slot_sec: args.l1_slot_duration_sec,
+            },
+            proposal_limits: ProposalLimits {
+                max_payload_bytes,
+                max_blocks,
+                max_time_shift_sec: args.max_time_shift_between_blocks_sec,
+                max_anchor_age: 256 - args.max_anchor_height_offset_reduction_value,
+            },
+            anchor_lag: args.anchor_l1_height_lag,
+            max_bytes_per_tx_list: args.max_bytes_per_tx_list,
+        })
     }
 
     /// `VAR=value` pairs for the start-up log.
     pub fn describe(&self) -> Vec<(&'static str, String)> {
-        vec![("REALTIME_INBOX_ADDRESS", self.inbox.to_string())]
+        let ms = |d: Duration| d.as_millis().to_string();
+        vec![
+            ("REALTIME_INBOX_ADDRESS", self.inbox.to_string()),
+            ("ANCHOR_ADDRESS", self.anchor.to_string()),
+            ("L2_AUTH_RPC_URL", redact_url(&self.l2_auth_rpc_url)),
+            ("L2_DRIVER_URL", redact_url(&self.l2_driver_url)),
+            (
+                "JWT_SECRET_FILE_PATH",
+                self.jwt_secret_file.display().to_string(),
+            ),
+            (
+                "RPC_DRIVER_PRECONF_TIMEOUT_MS",
+                ms(self.driver_preconf_timeout),
+            ),
+            (
+                "RPC_DRIVER_STATUS_TIMEOUT_MS",
+                ms(self.driver_status_timeout),
+            ),
+            ("RPC_DRIVER_RETRY_TIMEOUT_MS", ms(self.driver_retry_budget)),
+            ("L1_BEACON_URL", redact_url(&self.l1_beacon_url)),
+            ("L1_SLOT_DURATION_SEC", self.l1_slot.as_secs().to_string()),
+            ("PRECONF_ONLY", self.preconf_only.to_string()),
+            ("PRECONF_MIN_TXS", self.block_policy.min_txs.to_string()),
+            (
+                "PRECONF_MAX_SKIPPED_L2_SLOTS",
+                self.block_policy.max_skipped_slots.to_string(),
+            ),
+            (
+                "BLOBS_PER_BATCH",
+                (self.proposal_limits.max_payload_bytes / MAX_BLOB_PAYLOAD).to_string(),
+            ),
+            (
+                "MAX_BLOCKS_PER_BATCH",
+                self.proposal_limits.max_blocks.to_string(),
+            ),
+            (
+                "MAX_TIME_SHIFT_BETWEEN_BLOCKS_SEC",
+                self.proposal_limits.max_time_shift_sec.to_string(),
+            ),
+            (
+                "MAX_ANCHOR_HEIGHT_OFFSET_REDUCTION_VALUE",
+                (256 - self.proposal_limits.max_anchor_age).to_string(),
+            ),
+            ("ANCHOR_L1_HEIGHT_LAG", self.anchor_lag.to_string()),
+            (
+                "MAX_BYTES_PER_TX_LIST",
+                self.max_bytes_per_tx_list.to_string(),
+            ),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: RealtimeArgs,
+    }
+
+    fn parse(extra: &[&str]) -> Result<RealtimeArgs, clap::Error> {
+        let jwt =
+            std::env::temp_dir().join(format!("preconfer-config-test-{}.jwt", std::process::id()));
+        std::fs::write(&jwt, "ab".repeat(32)).unwrap();
+        let jwt: &'static str = Box::leak(jwt.display().to_string().into_boxed_str());
+        let mut argv = vec![
+            "x",
+            "--realtime-inbox-address",
+            "0x00000000000000000000000000000000000000aa",
+            "--jwt-secret-file-path",
+            jwt,
+        ];
+        argv.extend_from_slice(extra);
+        Cli::try_parse_from(argv).map(|c| c.args)
+    }
+
+    #[test]
+    fn defaults_follow_catalyst() {
+        let config = RealtimeConfig::resolve(&parse(&[]).unwrap()).unwrap();
+        assert!(config.preconf_only);
+        assert_eq!(config.proposal_limits.max_payload_bytes, 5 * 130_044);
+        assert_eq!(config.proposal_limits.max_blocks, 192);
+        assert_eq!(config.proposal_limits.max_anchor_age, 246);
+        assert_eq!(config.block_policy.min_txs, 3);
+        assert_eq!(config.block_policy.max_skipped_slots, 2);
+    }
+
+    #[test]
+    fn invalid_values_name_the_variable() {
+        let err = parse(&["--blobs-per-batch", "7"]).unwrap_err().to_string();
+        assert!(err.contains("BLOBS_PER_BATCH"), "{err}");
+        let err = parse(&["--preconf-only", "maybe"]).unwrap_err().to_string();
+        assert!(err.contains("PRECONF_ONLY"), "{err}");
+        let args = parse(&[
+            "--blobs-per-batch",
+            "1",
+            "--max-bytes-per-tx-list",
+            "130000",
+        ])
+        .unwrap();
+        let err = RealtimeConfig::resolve(&args).unwrap_err().to_string();
+        assert!(err.contains("MAX_BYTES_PER_TX_LIST"), "{err}");
+        let args = parse(&["--jwt-secret-file-path", "/nonexistent/jwt"]).unwrap();
+        let err = RealtimeConfig::resolve(&args).unwrap_err().to_string();
+        assert!(err.contains("JWT_SECRET_FILE_PATH"), "{err}");
+        let args = parse(&["--preconf-only", "false"]).unwrap();
+        let err = RealtimeConfig::resolve(&args).unwrap_err().to_string();
+        assert!(err.contains("PRECONF_ONLY"), "{err}");
     }
 }

@@ -1,13 +1,22 @@
 //! The Surge real-time fork: its actors, wired under the node's root supervisor.
 
+pub mod batch_manager;
+pub mod block_build;
+pub mod block_policy;
 pub mod chain_monitor;
 pub mod config;
+pub mod metrics;
+pub mod proposal;
+pub mod slot_clock;
 
 use std::sync::Arc;
 
+use batch_manager::{BatchManager, BatchManagerSetup, Clients};
 use chain_monitor::{ChainMonitor, ChainMonitorSetup};
 use common::{
-    config::CommonConfig,
+    config::{CommonConfig, ConfigError},
+    driver::{DriverClient, DriverTimeouts},
+    engine::EngineClient,
     health::ChainStatus,
     rpc::RpcEndpoint,
     supervisor::{Handle, Restart, SupervisorBuilder},
@@ -19,6 +28,8 @@ use tokio::sync::watch;
 pub struct RealtimeHandles {
     /// The chain monitor.
     pub chain_monitor: Handle<ChainMonitor>,
+    /// The heartbeat and proposal builder.
+    pub batch_manager: Handle<BatchManager>,
 }
 
 /// Adds the realtime actors to `supervisor` in start order. `chain_status` is where the chain
@@ -28,11 +39,21 @@ pub fn register(
     common: &CommonConfig,
     config: &RealtimeConfig,
     chain_status: Arc<watch::Sender<ChainStatus>>,
-) -> RealtimeHandles {
+) -> Result<RealtimeHandles, ConfigError> {
+    let jwt = config.jwt.clone();
+    let http = reqwest::Client::builder()
+        .build()
+        .map_err(|e| ConfigError::Invalid {
+            var: "L2_DRIVER_URL",
+            shown: String::new(),
+            expected: format!("an HTTP client could not be created: {e}"),
+        })?;
+    let l1 = RpcEndpoint::new(common.l1_rpc_urls[0].clone(), common.l1_rpc_timeout);
+    let l2 = RpcEndpoint::new(common.l2_rpc_url.clone(), common.l2_rpc_timeout);
     let setup = ChainMonitorSetup {
         // Validation guarantees at least one L1 URL; the first one serves reads.
-        l1: RpcEndpoint::new(common.l1_rpc_urls[0].clone(), common.l1_rpc_timeout),
-        l2: RpcEndpoint::new(common.l2_rpc_url.clone(), common.l2_rpc_timeout),
+        l1: l1.clone(),
+        l2: l2.clone(),
         inbox: config.inbox,
         interval: common.heartbeat,
         status: chain_status,
@@ -40,5 +61,37 @@ pub fn register(
     let chain_monitor = supervisor.child("chain_monitor", Restart::Permanent, move |link| {
         Ok::<_, std::convert::Infallible>(ChainMonitor::new(setup.clone(), link))
     });
-    RealtimeHandles { chain_monitor }
+    let batch_setup = BatchManagerSetup {
+        clients: Clients {
+            l1,
+            l2,
+            engine: EngineClient::new(
+                http.clone(),
+                config.l2_auth_rpc_url.clone(),
+                jwt.clone(),
+                common.l2_rpc_timeout,
+            ),
+            driver: DriverClient::new(
+                http.clone(),
+                config.l2_driver_url.clone(),
+                jwt,
+                DriverTimeouts {
+                    preconf: config.driver_preconf_timeout,
+                    status: config.driver_status_timeout,
+                    retry_budget: config.driver_retry_budget,
+                },
+            ),
+            http,
+        },
+        config: config.clone(),
+        heartbeat: common.heartbeat,
+        coinbase: common.proposer_address,
+    };
+    let batch_manager = supervisor.child("batch_manager", Restart::Permanent, move |link| {
+        Ok::<_, std::convert::Infallible>(BatchManager::new(batch_setup.clone(), link))
+    });
+    Ok(RealtimeHandles {
+        chain_monitor,
+        batch_manager,
+    })
 }

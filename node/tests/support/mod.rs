@@ -1,0 +1,304 @@
+//! A devnet with a `preconfer` process running against it, for end-to-end tests: start, logs,
+//! metrics, L2 txs from the devnet's funded keys, and a watcher of L2 blocks.
+
+#![allow(dead_code)] // each test file uses a different part
+
+pub mod fault_proxy;
+
+use std::{
+    collections::HashMap,
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use alloy::{
+    consensus::{SignableTransaction, Transaction as _, TxEip1559, TxEnvelope},
+    eips::{BlockNumberOrTag, Encodable2718},
+    network::TxSignerSync,
+    primitives::{Address, B256, TxKind, U256},
+    providers::{DynProvider, Provider, ProviderBuilder},
+};
+use devnet::{
+    accounts::{self, TEST_KEYS},
+    network::{Devnet, L2_CHAIN_ID, Options},
+};
+use serde_json::Value;
+use url::Url;
+
+/// Heartbeat the e2e tests run the node with.
+pub const HEARTBEAT: Duration = Duration::from_millis(1000);
+
+/// A devnet and the node under test; dropping it stops both.
+pub struct Network {
+    pub devnet: Devnet,
+    pub node: Child,
+    pub logs: Arc<Mutex<Vec<Value>>>,
+    pub metrics_url: String,
+    pub l2: DynProvider,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        let _ = self.node.kill();
+        let _ = self.node.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts a devnet and a node against it.
+pub async fn start(overrides: &[(&str, String)]) -> Network {
+    let (devnet, dir) = start_devnet().await;
+    spawn_node(devnet, dir, overrides).await
+}
+
+/// Starts a devnet (1 s L1 blocks) in a fresh temporary directory.
+pub async fn start_devnet() -> (Devnet, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let devnet = Devnet::start(&Options {
+        l1_block_time: 1,
+        jwt_path: dir.path().join("jwt.hex"),
+        proof_delay: Duration::ZERO,
+        raiko_api_key: None,
+    })
+    .await
+    .unwrap();
+    (devnet, dir)
+}
+
+/// Starts a node whose env is the devnet's plus `overrides` (e.g. a fault proxy's URL in place
+/// of a stand-in's). Returns once the batch manager runs.
+pub async fn spawn_node(
+    devnet: Devnet,
+    dir: tempfile::TempDir,
+    overrides: &[(&str, String)],
+) -> Network {
+    let health_port = free_port();
+    let bridge = Url::parse(&format!("http://127.0.0.1:{}", free_port())).unwrap();
+    let mut env: HashMap<String, String> = devnet
+        .env(&bridge)
+        .into_iter()
+        .chain(devnet.node_env(&bridge, health_port))
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    env.insert("PRECONF_ONLY".into(), "true".into());
+    env.insert(
+        "PRECONF_HEARTBEAT_MS".into(),
+        HEARTBEAT.as_millis().to_string(),
+    );
+    env.insert("LOG_FORMAT".into(), "json".into());
+    env.insert("RUST_LOG".into(), "info,realtime=debug".into());
+    env.insert(
+        "DATA_DIR".into(),
+        dir.path().join("data").display().to_string(),
+    );
+    for (k, v) in overrides {
+        env.insert(k.to_string(), v.clone());
+    }
+    let mut node = Command::new(env!("CARGO_BIN_EXE_preconfer"))
+        .env_clear()
+        .envs(&env)
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let logs = Arc::new(Mutex::new(Vec::new()));
+    let stderr = node.stderr.take().unwrap();
+    let sink = logs.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let value = serde_json::from_str(&line).unwrap_or(Value::String(line));
+            sink.lock().unwrap().push(value);
+        }
+    });
+    let l2 = ProviderBuilder::new()
+        .connect_http(devnet.urls.l2.clone())
+        .erased();
+    let network = Network {
+        devnet,
+        node,
+        logs,
+        metrics_url: format!("http://127.0.0.1:{health_port}/metrics"),
+        l2,
+        _dir: dir,
+    };
+    network
+        .wait_for_log(
+            |l| message(l) == "batch manager started",
+            Duration::from_secs(60),
+        )
+        .await;
+    network
+}
+
+/// The `message` field of a JSON log line.
+pub fn message(line: &Value) -> &str {
+    line["fields"]["message"].as_str().unwrap_or_default()
+}
+
+impl Network {
+    /// Waits until a log line satisfies `ok`; returns it.
+    pub async fn wait_for_log(&self, ok: impl Fn(&Value) -> bool, within: Duration) -> Value {
+        let deadline = Instant::now() + within;
+        let mut seen = 0;
+        loop {
+            {
+                let logs = self.logs.lock().unwrap();
+                if let Some(line) = logs[seen..].iter().find(|l| ok(l)) {
+                    return line.clone();
+                }
+                seen = logs.len();
+            }
+            if Instant::now() > deadline {
+                let logs = self.logs.lock().unwrap();
+                let tail: Vec<String> = logs.iter().rev().take(30).map(|l| l.to_string()).collect();
+                panic!(
+                    "no matching log line within {within:?}; last lines:\n{}",
+                    tail.join("\n")
+                );
+            }
+            assert!(
+                self.node_alive(),
+                "the node exited; logs:\n{:?}",
+                self.logs.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Whether the node process still runs.
+    pub fn node_alive(&self) -> bool {
+        // `try_wait` needs `&mut`; a signal-0 kill asks the same without reaping.
+        Command::new("kill")
+            .args(["-0", &self.node.id().to_string()])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    }
+
+    /// The node's Prometheus text.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(&self.metrics_url)
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Sum of a metric's samples whose line contains `filter`.
+    pub async fn metric(&self, name: &str, filter: &str) -> f64 {
+        self.metrics()
+            .await
+            .lines()
+            .filter(|l| l.starts_with(name) && l.contains(filter))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    /// Sends a signed 1-wei transfer from `key` with `nonce`; returns its hash and the send time.
+    pub async fn send_transfer(&self, key: &str, nonce: u64) -> (B256, Instant) {
+        let signer = accounts::signer(key);
+        let mut tx = TxEip1559 {
+            chain_id: L2_CHAIN_ID,
+            nonce,
+            gas_limit: 21_000,
+            max_fee_per_gas: 2_000_000_000,
+            max_priority_fee_per_gas: 1,
+            to: TxKind::Call(Address::repeat_byte(0x42)),
+            value: U256::from(1),
+            ..Default::default()
+        };
+        let signature = signer.sign_transaction_sync(&mut tx).unwrap();
+        let envelope = TxEnvelope::Eip1559(tx.into_signed(signature));
+        let raw = envelope.encoded_2718();
+        let sent = Instant::now();
+        let hash = *self
+            .l2
+            .send_raw_transaction(&raw)
+            .await
+            .unwrap_or_else(|e| {
+                let from =
+                    alloy::consensus::transaction::SignerRecoverable::recover_signer(&envelope);
+                panic!(
+                    "sending from {} key {key} (recovers to {from:?}) nonce {nonce}: {e}",
+                    signer.address()
+                )
+            })
+            .tx_hash();
+        (hash, sent)
+    }
+
+    /// `Bearer <JWT>` for calling the devnet's driver directly.
+    pub fn bearer(&self) -> String {
+        let secret = alloy_rpc_types_engine::JwtSecret::from_file(&self.devnet.jwt_path).unwrap();
+        common::jwt::JwtAuth::new(secret).bearer()
+    }
+
+    /// The L2 head number.
+    pub async fn l2_head(&self) -> u64 {
+        self.l2.get_block_number().await.unwrap()
+    }
+}
+
+/// A sender key of the devnet's funded test accounts.
+pub fn sender(i: usize) -> &'static str {
+    TEST_KEYS[i]
+}
+
+/// One L2 block as the watcher saw it.
+#[derive(Debug, Clone)]
+pub struct SeenBlock {
+    pub number: u64,
+    pub txs: Vec<(B256, Address, u64, Option<Address>)>,
+    pub seen_at: Instant,
+}
+
+/// Polls the L2 for new blocks (every 25 ms) from `from` on, until `done` holds or `within`.
+pub async fn watch_blocks(
+    l2: &DynProvider,
+    from: u64,
+    within: Duration,
+    mut done: impl FnMut(&[SeenBlock]) -> bool,
+) -> Vec<SeenBlock> {
+    let deadline = Instant::now() + within;
+    let mut next = from;
+    let mut seen = Vec::new();
+    while Instant::now() < deadline {
+        let head = l2.get_block_number().await.unwrap();
+        while next <= head {
+            let block = l2
+                .get_block_by_number(BlockNumberOrTag::Number(next))
+                .full()
+                .await
+                .unwrap()
+                .unwrap();
+            let txs = block
+                .transactions
+                .txns()
+                .map(|tx| (*tx.inner.tx_hash(), tx.inner.signer(), tx.nonce(), tx.to()))
+                .collect();
+            seen.push(SeenBlock {
+                number: next,
+                txs,
+                seen_at: Instant::now(),
+            });
+            next += 1;
+        }
+        if done(&seen) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    seen
+}

@@ -1,0 +1,328 @@
+//! The BatchManager's I/O, run on spawned tasks so the actor never waits on the network:
+//! start-up facts, the per-tick observation (L2 head, pool, L1 head), building one block, and
+//! the reorg that recovers a head that moved under us.
+
+use std::time::Duration;
+
+use alloy::{
+    consensus::{BlockHeader, Transaction as _},
+    eips::{BlockId, BlockNumberOrTag},
+    primitives::{Address, B256},
+    providers::{DynProvider, Provider},
+    sol_types::SolCall,
+};
+use bindings::{IAnchor, IRealTimeInbox};
+use common::{
+    anchor::GOLDEN_TOUCH_ADDRESS,
+    basefee::{self, ParentFacts},
+    driver::{DriverClient, DriverError, InsertedBlock, ReorgOutcome},
+    engine::{EngineClient, EngineError, PoolQuery},
+    rpc::{RpcEndpoint, RpcError},
+};
+use tokio::time::Instant;
+
+use crate::{
+    block_build::{self, AssembledBlock, BlockFrame, ParentBlock},
+    proposal::L1Anchor,
+    slot_clock::SlotClock,
+};
+
+/// Why a tick could not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum TickError {
+    /// An L1 read failed.
+    #[error("L1: {0}")]
+    L1(RpcError),
+    /// An L2 read failed.
+    #[error("L2: {0}")]
+    L2(RpcError),
+    /// A block or value that must exist does not.
+    #[error("{0}")]
+    Missing(String),
+    /// The pool could not be read.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The driver did not accept the block; `block` is set when it may still have been inserted.
+    #[error(transparent)]
+    Driver(DriverError),
+}
+
+impl TickError {
+    /// Label for the failure metric.
+    pub fn cause(&self) -> &'static str {
+        match self {
+            TickError::L1(_) => "l1_rpc",
+            TickError::L2(_) => "l2_rpc",
+            TickError::Missing(_) => "missing_data",
+            TickError::Engine(EngineError::Malformed { .. }) => "pool_malformed",
+            TickError::Engine(_) => "pool_unavailable",
+            TickError::Driver(DriverError::Timeout { .. }) => "driver_timeout",
+            TickError::Driver(DriverError::Rejected { .. }) => "driver_rejected",
+            TickError::Driver(DriverError::Server { .. }) => "driver_error",
+            TickError::Driver(_) => "driver_unavailable",
+        }
+    }
+}
+
+/// The clients a BatchManager uses.
+#[derive(Clone)]
+pub struct Clients {
+    /// L1 reads.
+    pub l1: RpcEndpoint,
+    /// L2 reads.
+    pub l2: RpcEndpoint,
+    /// Pool content.
+    pub engine: EngineClient,
+    /// Block insertion and reorgs.
+    pub driver: DriverClient,
+    /// For the beacon API.
+    pub http: reqwest::Client,
+}
+
+/// Facts read once at start-up.
+pub struct StartFacts {
+    /// Connected L1 provider.
+    pub l1: DynProvider,
+    /// Connected L2 provider.
+    pub l2: DynProvider,
+    /// L2 chain id.
+    pub l2_chain_id: u64,
+    /// The inbox's basefee-sharing percentage.
+    pub basefee_sharing_pctg: u8,
+    /// The L1 block the current L2 head anchors to (0 at genesis).
+    pub last_anchor: u64,
+    /// The L1 slot clock, if the beacon answered.
+    pub clock: Result<SlotClock, String>,
+}
+
+/// Reads the start-up facts.
+pub async fn start_facts(
+    clients: &Clients,
+    inbox: Address,
+    beacon: &url::Url,
+    fallback_slot: Duration,
+) -> Result<StartFacts, TickError> {
+    let l1 = clients.l1.connect().await.map_err(TickError::L1)?;
+    let l2 = clients.l2.connect().await.map_err(TickError::L2)?;
+    let l2_chain_id = clients
+        .l2
+        .call(l2.get_chain_id())
+        .await
+        .map_err(TickError::L2)?;
+    let config = clients
+        .l1
+        .call(IRealTimeInbox::new(inbox, &l1).getConfig().call())
+        .await
+        .map_err(TickError::L1)?;
+    let head = clients
+        .l2
+        .call(l2.get_block_by_number(BlockNumberOrTag::Latest).full())
+        .await
+        .map_err(TickError::L2)?
+        .ok_or_else(|| TickError::Missing("the L2 has no latest block".into()))?;
+    let last_anchor = head
+        .transactions
+        .txns()
+        .next()
+        .and_then(|tx| IAnchor::anchorV4WithSignalSlotsCall::abi_decode(&tx.input()).ok())
+        .map_or(0, |call| call._checkpoint.blockNumber.to::<u64>());
+    let clock =
+        SlotClock::fetch(&clients.http, beacon, fallback_slot, Duration::from_secs(2)).await;
+    Ok(StartFacts {
+        l1,
+        l2,
+        l2_chain_id,
+        basefee_sharing_pctg: config.basefeeSharingPctg,
+        last_anchor,
+        clock,
+    })
+}
+
+/// What one tick sees.
+pub struct Observation {
+    /// The L2 head (the next block's parent).
+    pub parent: ParentBlock,
+    /// Its state root.
+    pub state_root: B256,
+    /// Hash of its first tx (the anchor), if any.
+    pub first_tx: Option<B256>,
+    /// The next block's base fee.
+    pub base_fee: u64,
+    /// Txs the pool offers.
+    pub pool: Vec<alloy::consensus::TxEnvelope>,
+    /// The L1 head number.
+    pub l1_head: u64,
+    /// The tick's time (the next block's timestamp), seconds.
+    pub now: u64,
+}
+
+/// Inputs of an observation that come from the actor.
+pub struct ObserveArgs {
+    /// Fee recipient.
+    pub coinbase: Address,
+    /// Tx-list byte budget.
+    pub max_bytes: u64,
+    /// Lower base fee clamp.
+    pub min_base_fee: u64,
+    /// A block whose timestamp is known (saves a grandparent fetch): (hash, timestamp).
+    pub known: Option<(B256, u64)>,
+}
+
+/// Reads the L2 head, the pool for the next block, and the L1 head.
+pub async fn observe(
+    clients: &Clients,
+    l1: &DynProvider,
+    l2: &DynProvider,
+    args: ObserveArgs,
+) -> Result<Observation, TickError> {
+    let head = clients
+        .l2
+        .call(l2.get_block_by_number(BlockNumberOrTag::Latest))
+        .await
+        .map_err(TickError::L2)?
+        .ok_or_else(|| TickError::Missing("the L2 has no latest block".into()))?;
+    let h = &head.header;
+    let grandparent_timestamp = match args.known {
+        Some((hash, ts)) if hash == h.parent_hash => ts,
+        _ if h.number == 0 => h.timestamp,
+        _ => {
+            clients
+                .l2
+                .call(l2.get_block_by_number(BlockNumberOrTag::Number(h.number - 1)))
+                .await
+                .map_err(TickError::L2)?
+                .ok_or_else(|| TickError::Missing(format!("L2 block {} is missing", h.number - 1)))?
+                .header
+                .timestamp
+        }
+    };
+    let parent = ParentBlock {
+        number: h.number,
+        hash: h.hash,
+        facts: ParentFacts {
+            number: h.number,
+            timestamp: h.timestamp,
+            gas_limit: h.gas_limit,
+            gas_used: h.gas_used,
+            base_fee: h
+                .base_fee_per_gas
+                .unwrap_or(basefee::SHASTA_INITIAL_BASE_FEE),
+            grandparent_timestamp,
+        },
+    };
+    let base_fee = parent.next_base_fee(args.min_base_fee);
+    let pool = clients
+        .engine
+        .pool_content(&PoolQuery {
+            beneficiary: args.coinbase,
+            base_fee,
+            max_gas: parent.gas_limit_without_anchor(),
+            max_bytes: args.max_bytes,
+        })
+        .await?;
+    let l1_head = clients.l1.block_number(l1).await.map_err(TickError::L1)?;
+    Ok(Observation {
+        first_tx: head.transactions.hashes().next(),
+        state_root: h.state_root(),
+        parent,
+        base_fee,
+        pool,
+        l1_head,
+        now: common::fork::unix_now(),
+    })
+}
+
+/// Which L1 block the block anchors to.
+pub enum AnchorChoice {
+    /// The open proposal's anchor.
+    Known(L1Anchor),
+    /// A new proposal's: this L1 block number, to be fetched.
+    Fetch(u64),
+}
+
+/// A block the driver inserted.
+pub struct BuiltBlock {
+    /// What was sent.
+    pub assembled: AssembledBlock,
+    /// The anchor used.
+    pub anchor: L1Anchor,
+    /// What the driver returned.
+    pub inserted: InsertedBlock,
+    /// Node-side assembly time.
+    pub node_time: Duration,
+    /// The driver call's time.
+    pub driver_time: Duration,
+}
+
+/// A failed build; `sent` is the block when the driver may have inserted it anyway.
+pub struct BuildFailure {
+    /// The cause.
+    pub error: TickError,
+    /// The block and anchor, if the outcome is unknown.
+    pub sent: Option<(AssembledBlock, L1Anchor)>,
+}
+
+impl From<TickError> for BuildFailure {
+    fn from(error: TickError) -> Self {
+        Self { error, sent: None }
+    }
+}
+
+/// Fetches what is missing (anchor block, golden-touch nonce), assembles and sends the block.
+pub async fn build(
+    clients: &Clients,
+    l1: &DynProvider,
+    l2: &DynProvider,
+    parent: ParentBlock,
+    mut frame: BlockFrame,
+    anchor: AnchorChoice,
+    txs: Vec<alloy::consensus::TxEnvelope>,
+) -> Result<BuiltBlock, BuildFailure> {
+    frame.anchor = match anchor {
+        AnchorChoice::Known(anchor) => anchor,
+        AnchorChoice::Fetch(number) => {
+            let block = clients
+                .l1
+                .call(l1.get_block_by_number(BlockNumberOrTag::Number(number)))
+                .await
+                .map_err(TickError::L1)?
+                .ok_or_else(|| TickError::Missing(format!("L1 block {number} is missing")))?;
+            L1Anchor {
+                number,
+                hash: block.header.hash,
+                state_root: block.header.state_root,
+            }
+        }
+    };
+    frame.golden_touch_nonce = clients
+        .l2
+        .call(
+            l2.get_transaction_count(GOLDEN_TOUCH_ADDRESS)
+                .block_id(BlockId::hash(parent.hash)),
+        )
+        .await
+        .map_err(TickError::L2)?;
+    let started = Instant::now();
+    let anchor = frame.anchor;
+    let assembled = block_build::assemble(&parent, &frame, txs);
+    let node_time = started.elapsed();
+    let started = Instant::now();
+    match clients.driver.preconf_blocks(&assembled.request).await {
+        Ok(inserted) => Ok(BuiltBlock {
+            assembled,
+            anchor,
+            inserted,
+            node_time,
+            driver_time: started.elapsed(),
+        }),
+        Err(error) => Err(BuildFailure {
+            sent: error.outcome_unknown().then_some((assembled, anchor)),
+            error: TickError::Driver(error),
+        }),
+    }
+}
+
+/// Rolls the L2 back to `number` through the driver.
+pub async fn reorg(clients: &Clients, number: u64) -> Result<ReorgOutcome, DriverError> {
+    clients.driver.reorg_stale_block(number).await
+}

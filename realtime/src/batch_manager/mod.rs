@@ -1,0 +1,595 @@
+//! The BatchManager actor: the heartbeat that turns pending L2 txs into preconfirmed blocks and
+//! groups the blocks into proposals (catalyst-reference §2).
+//!
+//! Each tick runs in two steps on spawned tasks, with the decisions in between taken by the
+//! actor on its own state: observe (L2 head, pool, L1 head) → decide (policy, sealing, anchor)
+//! → build (anchor tx, driver call) → record. A tick that is still running when the next one is
+//! due makes that one a missed tick.
+//!
+//! Recovery: a `preconfBlocks` whose outcome is unknown (timeout, 5xx) is reconciled against the
+//! L2 head before anything else is built; a head that moved under us is reorged back to the last
+//! head we verified (foreign blocks on top) or adopted (our blocks were removed).
+
+mod io;
+
+use std::time::Duration;
+
+use alloy::{
+    primitives::{Address, B256},
+    providers::DynProvider,
+};
+use common::{
+    backoff::Backoff,
+    basefee,
+    driver::{DriverError, InsertedBlock, ReorgOutcome},
+    supervisor::ChildLink,
+};
+pub use io::Clients;
+use io::{AnchorChoice, BuildFailure, BuiltBlock, Observation, ObserveArgs, StartFacts, TickError};
+use spawned_concurrency::{
+    message::Message,
+    tasks::{Actor, Context, Handler, send_after},
+};
+
+use crate::{
+    block_build::{AssembledBlock, BlockFrame, ParentBlock},
+    block_policy::{self, Decision, TickView},
+    config::RealtimeConfig,
+    metrics,
+    proposal::{L1Anchor, PreconfirmedBlock, Proposals, SealedProposal},
+};
+
+/// Ticks to wait for a block whose driver answer was lost before treating it as not inserted.
+const UNKNOWN_OUTCOME_GRACE_TICKS: u32 = 2;
+/// Blocks kept between the anchor and the L1 head (`blockhash` needs a past block).
+const MIN_ANCHOR_OFFSET: u64 = 2;
+
+/// What the BatchManager needs to run.
+#[derive(Clone)]
+pub struct BatchManagerSetup {
+    /// Its clients.
+    pub clients: Clients,
+    /// The realtime settings.
+    pub config: RealtimeConfig,
+    /// Time between ticks.
+    pub heartbeat: Duration,
+    /// Coinbase of every block (the proposer address).
+    pub coinbase: Address,
+}
+
+/// A block sent to the driver without a definite answer.
+struct UnknownOutcome {
+    block: AssembledBlock,
+    anchor: L1Anchor,
+    ticks_waited: u32,
+}
+
+/// Facts that hold once start-up succeeded.
+struct Running {
+    l1: DynProvider,
+    l2: DynProvider,
+    l2_chain_id: u64,
+    basefee_sharing_pctg: u8,
+}
+
+/// The heartbeat and the proposal under construction.
+pub struct BatchManager {
+    setup: BatchManagerSetup,
+    link: ChildLink,
+    running: Option<Running>,
+    start_retry: Backoff,
+    /// The last L2 head we verified: the next block must extend it.
+    head: Option<ParentBlock>,
+    last_anchor: u64,
+    proposals: Proposals,
+    idle_ticks: u64,
+    busy: bool,
+    missed_ticks: u64,
+    unknown: Option<UnknownOutcome>,
+}
+
+impl BatchManager {
+    /// A BatchManager reporting to its supervisor through `link`.
+    pub fn new(setup: BatchManagerSetup, link: ChildLink) -> Self {
+        let retry_max = Duration::from_secs(30).max(setup.heartbeat);
+        Self {
+            proposals: Proposals::new(setup.config.proposal_limits, 1),
+            start_retry: Backoff::new(setup.heartbeat, retry_max),
+            setup,
+            link,
+            running: None,
+            head: None,
+            last_anchor: 0,
+            idle_ticks: 0,
+            busy: false,
+            missed_ticks: 0,
+            unknown: None,
+        }
+    }
+}
+
+/// Read the start-up facts (internal).
+#[derive(Clone)]
+struct Start;
+impl Message for Start {
+    type Result = ();
+}
+
+struct Started(Result<StartFacts, TickError>);
+impl Message for Started {
+    type Result = ();
+}
+
+/// One heartbeat.
+#[derive(Clone)]
+pub struct Tick;
+impl Message for Tick {
+    type Result = ();
+}
+
+struct Observed(Result<Observation, TickError>);
+impl Message for Observed {
+    type Result = ();
+}
+
+struct Built {
+    parent: ParentBlock,
+    outcome: Result<BuiltBlock, BuildFailure>,
+}
+impl Message for Built {
+    type Result = ();
+}
+
+struct Reorged {
+    to: u64,
+    outcome: Result<ReorgOutcome, DriverError>,
+}
+impl Message for Reorged {
+    type Result = ();
+}
+
+impl Actor for BatchManager {
+    async fn started(&mut self, ctx: &Context<Self>) {
+        self.link.attach();
+        let _ = ctx.send(Start);
+    }
+}
+
+impl Handler<Start> for BatchManager {
+    async fn handle(&mut self, _: Start, ctx: &Context<Self>) {
+        let clients = self.setup.clients.clone();
+        let config = self.setup.config.clone();
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let facts = io::start_facts(
+                &clients,
+                config.inbox,
+                &config.l1_beacon_url,
+                config.l1_slot,
+            )
+            .await;
+            let _ = ctx.send(Started(facts));
+        });
+    }
+}
+
+impl Handler<Started> for BatchManager {
+    async fn handle(&mut self, Started(facts): Started, ctx: &Context<Self>) {
+        let facts = match facts {
+            Ok(facts) => facts,
+            Err(error) => {
+                let delay = self.start_retry.next_delay();
+                tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64,
+                    "batch manager cannot start yet; retrying");
+                send_after(delay, ctx.clone(), Start);
+                return;
+            }
+        };
+        let first_tick = match &facts.clock {
+            Ok(clock) => clock.until_next_slot(std::time::SystemTime::now()),
+            Err(error) => {
+                tracing::warn!(%error, "L1 beacon API unavailable: heartbeat not aligned to L1 slots");
+                Duration::ZERO
+            }
+        };
+        self.last_anchor = facts.last_anchor;
+        self.running = Some(Running {
+            l1: facts.l1,
+            l2: facts.l2,
+            l2_chain_id: facts.l2_chain_id,
+            basefee_sharing_pctg: facts.basefee_sharing_pctg,
+        });
+        tracing::info!(
+            l2_chain_id = facts.l2_chain_id,
+            basefee_sharing_pctg = facts.basefee_sharing_pctg,
+            last_anchor = facts.last_anchor,
+            first_tick_in_ms = first_tick.as_millis() as u64,
+            heartbeat_ms = self.setup.heartbeat.as_millis() as u64,
+            preconf_only = self.setup.config.preconf_only,
+            "batch manager started"
+        );
+        spawn_heartbeat(ctx.clone(), first_tick, self.setup.heartbeat);
+    }
+}
+
+/// Sends `Tick` on every heartbeat, starting at `first`; a late tick is skipped, not bunched.
+/// Ends when the actor is gone (the send fails).
+fn spawn_heartbeat(ctx: Context<BatchManager>, first: Duration, period: Duration) {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + first, period);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            interval.tick().await;
+            if ctx.send(Tick).is_err() {
+                break;
+            }
+        }
+    });
+}
+
+impl Handler<Tick> for BatchManager {
+    async fn handle(&mut self, _: Tick, ctx: &Context<Self>) {
+        let Some(running) = &self.running else {
+            return;
+        };
+        self.idle_ticks += 1;
+        if self.busy {
+            self.missed_ticks += 1;
+            tracing::debug!(
+                missed = self.missed_ticks,
+                "previous tick still running; tick skipped"
+            );
+            return;
+        }
+        self.busy = true;
+        let clients = self.setup.clients.clone();
+        let (l1, l2) = (running.l1.clone(), running.l2.clone());
+        let args = ObserveArgs {
+            coinbase: self.setup.coinbase,
+            max_bytes: self.setup.config.max_bytes_per_tx_list,
+            min_base_fee: basefee::min_base_fee(running.l2_chain_id),
+            known: self.head.map(|h| (h.hash, h.facts.timestamp)),
+        };
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let observed = io::observe(&clients, &l1, &l2, args).await;
+            let _ = ctx.send(Observed(observed));
+        });
+    }
+}
+
+impl Handler<Observed> for BatchManager {
+    async fn handle(&mut self, Observed(observed): Observed, ctx: &Context<Self>) {
+        let observation = match observed {
+            Ok(o) => o,
+            Err(error) => {
+                self.fail(&error, "could not observe the chains");
+                return;
+            }
+        };
+        if let Some(unknown) = self.unknown.take() {
+            match self.reconcile(unknown, &observation) {
+                Reconciled::Inserted => {}
+                Reconciled::Wait => {
+                    self.busy = false;
+                    return;
+                }
+                Reconciled::NotInserted => {}
+            }
+        }
+        if !self.check_head(&observation, ctx) {
+            return;
+        }
+        self.decide_and_build(observation, ctx);
+    }
+}
+
+enum Reconciled {
+    Inserted,
+    Wait,
+    NotInserted,
+}
+
+impl BatchManager {
+    fn fail(&mut self, error: &TickError, what: &str) {
+        metrics::preconf()
+            .block_failures
+            .with_label_values(&[error.cause()])
+            .inc();
+        tracing::warn!(%error, cause = error.cause(), "{what}; block production resumes on the next tick");
+        self.busy = false;
+    }
+
+    /// A block whose driver answer was lost: is it the L2 head now?
+    fn reconcile(&mut self, mut unknown: UnknownOutcome, seen: &Observation) -> Reconciled {
+        let data = &unknown.block.request.executable_data;
+        if seen.parent.number == data.block_number
+            && seen.parent.facts.timestamp == data.timestamp
+            && seen.first_tx == Some(unknown.block.anchor_tx_hash)
+        {
+            tracing::info!(number = data.block_number, hash = %seen.parent.hash,
+                "the driver inserted the block whose answer was lost; recording it");
+            let inserted = InsertedBlock {
+                number: seen.parent.number,
+                hash: seen.parent.hash,
+                state_root: seen.state_root,
+                parent_hash: data.parent_hash,
+            };
+            self.record(unknown.block, unknown.anchor, inserted);
+            return Reconciled::Inserted;
+        }
+        if self.head.is_some_and(|h| h.hash == seen.parent.hash) {
+            unknown.ticks_waited += 1;
+            if unknown.ticks_waited <= UNKNOWN_OUTCOME_GRACE_TICKS {
+                tracing::info!(
+                    number = data.block_number,
+                    waited = unknown.ticks_waited,
+                    "block outcome still unknown; not building on top until it is settled"
+                );
+                self.unknown = Some(unknown);
+                return Reconciled::Wait;
+            }
+            tracing::warn!(
+                number = data.block_number,
+                "the driver did not insert the block whose answer was lost; its txs stay in the pool"
+            );
+        }
+        Reconciled::NotInserted
+    }
+
+    /// Compares the L2 head with the head we verified; recovers when it moved. True: go on.
+    fn check_head(&mut self, seen: &Observation, ctx: &Context<Self>) -> bool {
+        let ours = match self.head {
+            None => {
+                self.head = Some(seen.parent);
+                return true;
+            }
+            Some(ours) if ours.hash == seen.parent.hash => {
+                self.head = Some(seen.parent);
+                return true;
+            }
+            Some(ours) => ours,
+        };
+        metrics::preconf()
+            .block_failures
+            .with_label_values(&["head_moved"])
+            .inc();
+        if seen.parent.number > ours.number {
+            tracing::warn!(cause = "head_moved", ours = ours.number, our_hash = %ours.hash, head = seen.parent.number,
+                head_hash = %seen.parent.hash,
+                "L2 head moved under us (blocks we did not build); reorging back to our last head");
+            let clients = self.setup.clients.clone();
+            let ctx = ctx.clone();
+            let to = ours.number;
+            tokio::spawn(async move {
+                let outcome = io::reorg(&clients, to).await;
+                let _ = ctx.send(Reorged { to, outcome });
+            });
+            return false;
+        }
+        let dropped = self.proposals.discard_open();
+        tracing::error!(cause = "head_moved", ours = ours.number, our_hash = %ours.hash, head = seen.parent.number,
+            head_hash = %seen.parent.hash, dropped_proposal = ?dropped,
+            "our L2 blocks were removed (reorg); continuing from the new head");
+        self.head = Some(seen.parent);
+        true
+    }
+
+    fn decide_and_build(&mut self, seen: Observation, ctx: &Context<Self>) {
+        let Some(running) = &self.running else {
+            self.busy = false;
+            return;
+        };
+        let view = TickView {
+            pending_txs: seen.pool.len(),
+            timestamp: seen.now,
+            head_timestamp: seen.parent.facts.timestamp,
+            idle_ticks: self.idle_ticks,
+            proposal_open: self.proposals.open_anchor().is_some(),
+            has_node_content: false,
+        };
+        let reason = match block_policy::decide(&self.setup.config.block_policy, &view) {
+            Decision::Wait(why) => {
+                tracing::trace!(?why, pending = view.pending_txs, "no block this tick");
+                self.busy = false;
+                return;
+            }
+            Decision::Build(reason) => reason,
+        };
+        let sealed = self.proposals.seal_before(seen.l1_head, seen.now, false);
+        report_sealed(sealed);
+        let anchor = match self.proposals.open_anchor() {
+            Some(anchor) => AnchorChoice::Known(anchor),
+            None => AnchorChoice::Fetch(choose_anchor(
+                seen.l1_head,
+                self.last_anchor,
+                self.setup.config.anchor_lag,
+            )),
+        };
+        let frame = BlockFrame {
+            chain_id: running.l2_chain_id,
+            anchor_contract: self.setup.config.anchor,
+            coinbase: self.setup.coinbase,
+            basefee_sharing_pctg: running.basefee_sharing_pctg,
+            golden_touch_nonce: 0,
+            anchor: L1Anchor {
+                number: 0,
+                hash: B256::ZERO,
+                state_root: B256::ZERO,
+            },
+            signal_slots: Vec::new(),
+            timestamp: seen.now,
+            base_fee: seen.base_fee,
+            gas_limit: seen.parent.gas_limit_without_anchor(),
+        };
+        tracing::debug!(
+            ?reason,
+            txs = seen.pool.len(),
+            number = seen.parent.number + 1,
+            "building a block"
+        );
+        let clients = self.setup.clients.clone();
+        let (l1, l2) = (running.l1.clone(), running.l2.clone());
+        let parent = seen.parent;
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let outcome = io::build(&clients, &l1, &l2, parent, frame, anchor, seen.pool).await;
+            let _ = ctx.send(Built { parent, outcome });
+        });
+    }
+
+    /// Records a block the driver inserted into the open proposal.
+    fn record(&mut self, block: AssembledBlock, anchor: L1Anchor, inserted: InsertedBlock) {
+        let m = metrics::preconf();
+        m.blocks_preconfirmed.inc();
+        m.txs_per_block
+            .observe(block.manifest.transactions.len() as f64);
+        tracing::info!(
+            number = inserted.number,
+            hash = %inserted.hash,
+            txs = block.manifest.transactions.len(),
+            anchor = anchor.number,
+            "preconfirmed L2 block"
+        );
+        self.head = Some(ParentBlock {
+            number: inserted.number,
+            hash: inserted.hash,
+            facts: basefee::ParentFacts {
+                number: inserted.number,
+                timestamp: block.manifest.timestamp,
+                ..self.head.map(|h| h.facts).unwrap_or(basefee::ParentFacts {
+                    number: 0,
+                    timestamp: 0,
+                    gas_limit: 0,
+                    gas_used: 0,
+                    base_fee: 0,
+                    grandparent_timestamp: 0,
+                })
+            },
+        });
+        self.last_anchor = anchor.number;
+        self.idle_ticks = 0;
+        let sealed = self.proposals.push(
+            anchor,
+            PreconfirmedBlock {
+                manifest: block.manifest,
+                header: inserted,
+                signal_slots: Vec::new(),
+            },
+        );
+        report_sealed(sealed);
+    }
+}
+
+/// Logs and counts sealed proposals. PRECONF_ONLY is the only mode this build runs (start-up
+/// refuses the other), so they are dropped here.
+fn report_sealed(sealed: Vec<SealedProposal>) {
+    for proposal in sealed {
+        let m = metrics::preconf();
+        m.proposals_sealed
+            .with_label_values(&[&format!("{:?}", proposal.reason)])
+            .inc();
+        m.proposal_bytes.observe(proposal.payload.len() as f64);
+        m.proposal_blocks.observe(proposal.blocks.len() as f64);
+        let first = proposal.blocks.first().map(|b| b.header.number);
+        let last = proposal.checkpoint().map(|c| c.number);
+        tracing::info!(
+            proposal = %proposal.id,
+            reason = ?proposal.reason,
+            blocks = proposal.blocks.len(),
+            first_block = ?first,
+            last_block = ?last,
+            anchor = proposal.anchor.number,
+            payload_bytes = proposal.payload.len(),
+            blobs = common::codec::blob::blobs_needed(proposal.payload.len()),
+            "proposal sealed; PRECONF_ONLY: not proved or proposed, dropped"
+        );
+    }
+}
+
+/// The anchor of a new proposal: `ANCHOR_L1_HEIGHT_LAG` behind the L1 head, never before the
+/// previous anchor (the Anchor contract ignores a lower number), and at least
+/// `MIN_ANCHOR_OFFSET` below the head.
+pub fn choose_anchor(l1_head: u64, last_anchor: u64, lag: u64) -> u64 {
+    l1_head
+        .saturating_sub(lag)
+        .max(last_anchor)
+        .min(l1_head.saturating_sub(MIN_ANCHOR_OFFSET))
+}
+
+impl Handler<Built> for BatchManager {
+    async fn handle(&mut self, built: Built, ctx: &Context<Self>) {
+        match built.outcome {
+            Ok(block) => {
+                let m = metrics::preconf();
+                m.block_build_seconds
+                    .with_label_values(&["node"])
+                    .observe(block.node_time.as_secs_f64());
+                m.block_build_seconds
+                    .with_label_values(&["driver"])
+                    .observe(block.driver_time.as_secs_f64());
+                let inserted = block.inserted;
+                if inserted.parent_hash != built.parent.hash
+                    || inserted.number != built.parent.number + 1
+                {
+                    tracing::error!(
+                        expected_parent = %built.parent.hash,
+                        expected_number = built.parent.number + 1,
+                        got_parent = %inserted.parent_hash,
+                        got_number = inserted.number,
+                        "driver returned a header that does not continue our head; reorging back"
+                    );
+                    m.block_failures.with_label_values(&["bad_header"]).inc();
+                    let clients = self.setup.clients.clone();
+                    let to = built.parent.number;
+                    let ctx = ctx.clone();
+                    tokio::spawn(async move {
+                        let outcome = io::reorg(&clients, to).await;
+                        let _ = ctx.send(Reorged { to, outcome });
+                    });
+                    return;
+                }
+                self.record(block.assembled, block.anchor, inserted);
+                self.busy = false;
+            }
+            Err(failure) => {
+                if let Some((block, anchor)) = failure.sent {
+                    tracing::warn!(error = %failure.error,
+                        number = block.request.executable_data.block_number,
+                        "preconfBlocks outcome unknown; reconciling with the L2 head before building again");
+                    self.unknown = Some(UnknownOutcome {
+                        block,
+                        anchor,
+                        ticks_waited: 0,
+                    });
+                }
+                self.fail(&failure.error, "block not preconfirmed");
+            }
+        }
+    }
+}
+
+impl Handler<Reorged> for BatchManager {
+    async fn handle(&mut self, reorged: Reorged, _: &Context<Self>) {
+        match reorged.outcome {
+            Ok(outcome) => tracing::info!(to = reorged.to, new_head = %outcome.new_head_block_hash,
+                removed = outcome.blocks_removed, "L2 reorged back to our last head"),
+            Err(error) => tracing::warn!(%error, to = reorged.to,
+                "reorg to our last head failed; retrying on the next tick"),
+        }
+        self.busy = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anchor_lags_never_goes_back_and_stays_below_the_head() {
+        assert_eq!(choose_anchor(100, 0, 8), 92);
+        assert_eq!(choose_anchor(100, 95, 8), 95);
+        assert_eq!(choose_anchor(100, 99, 8), 98);
+        assert_eq!(choose_anchor(3, 0, 8), 1);
+    }
+}

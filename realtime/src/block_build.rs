@@ -1,0 +1,204 @@
+//! Assembles one L2 block from the pool's txs: the golden-touch anchor tx, the driver's
+//! `preconfBlocks` request and the block's manifest entry. Pure and synchronous: this is the
+//! node-side work per block that benchmark P2 measures.
+
+use std::io::Write;
+
+use alloy::{
+    consensus::TxEnvelope,
+    primitives::{Address, B256, Bytes, aliases::U48},
+};
+use bindings::Checkpoint;
+use common::{
+    anchor::{self, ANCHOR_GAS_LIMIT, AnchorParams},
+    basefee::{self, ParentFacts},
+    codec::manifest::BlockManifest,
+    driver::{ExecutableData, PreconfBlockRequest},
+    ids::SignalSlot,
+};
+use flate2::{Compression, write::ZlibEncoder};
+
+use crate::proposal::L1Anchor;
+
+/// The L2 head a block is built on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParentBlock {
+    /// Number.
+    pub number: u64,
+    /// Hash.
+    pub hash: B256,
+    /// What the base fee depends on.
+    pub facts: ParentFacts,
+}
+
+impl ParentBlock {
+    /// Gas the next block offers to txs: the parent's limit less the anchor's share (genesis has
+    /// no anchor).
+    pub fn gas_limit_without_anchor(&self) -> u64 {
+        if self.number == 0 {
+            self.facts.gas_limit
+        } else {
+            self.facts.gas_limit.saturating_sub(ANCHOR_GAS_LIMIT)
+        }
+    }
+
+    /// The next block's base fee.
+    pub fn next_base_fee(&self, min_base_fee: u64) -> u64 {
+        basefee::next_base_fee(&self.facts, min_base_fee)
+    }
+}
+
+/// Everything about the block except its txs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockFrame {
+    /// L2 chain id.
+    pub chain_id: u64,
+    /// The L2 Anchor contract.
+    pub anchor_contract: Address,
+    /// Coinbase (the proposer).
+    pub coinbase: Address,
+    /// The inbox's basefee-sharing percentage (first byte of `extraData`).
+    pub basefee_sharing_pctg: u8,
+    /// Golden-touch nonce at the parent.
+    pub golden_touch_nonce: u64,
+    /// The proposal's anchor.
+    pub anchor: L1Anchor,
+    /// Fast signals (only a proposal's first block).
+    pub signal_slots: Vec<SignalSlot>,
+    /// Block timestamp.
+    pub timestamp: u64,
+    /// Block base fee.
+    pub base_fee: u64,
+    /// Gas limit without the anchor.
+    pub gas_limit: u64,
+}
+
+/// A block ready for the driver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssembledBlock {
+    /// Body of `POST /preconfBlocks`.
+    pub request: PreconfBlockRequest,
+    /// What the proposal's blob will carry for this block.
+    pub manifest: BlockManifest,
+    /// Hash of the anchor tx: identifies the block if the driver's answer is lost.
+    pub anchor_tx_hash: B256,
+}
+
+/// `extraData`: basefee-sharing percentage, then the 6-byte proposal id (0 in real time).
+pub fn extra_data(basefee_sharing_pctg: u8) -> Bytes {
+    Bytes::from(vec![basefee_sharing_pctg, 0, 0, 0, 0, 0, 0])
+}
+
+/// Builds the anchor tx, the compressed tx list and the manifest entry.
+pub fn assemble(parent: &ParentBlock, frame: &BlockFrame, txs: Vec<TxEnvelope>) -> AssembledBlock {
+    let anchor_tx = anchor::signed(&AnchorParams {
+        chain_id: frame.chain_id,
+        nonce: frame.golden_touch_nonce,
+        base_fee: u128::from(frame.base_fee),
+        anchor: frame.anchor_contract,
+        checkpoint: Checkpoint {
+            blockNumber: U48::from(frame.anchor.number),
+            blockHash: frame.anchor.hash,
+            stateRoot: frame.anchor.state_root,
+        },
+        signal_slots: frame.signal_slots.iter().map(|s| s.0).collect(),
+    });
+    let anchor_tx_hash = *anchor_tx.tx_hash();
+    let transactions = compressed_tx_list(&anchor_tx, &txs);
+    AssembledBlock {
+        request: PreconfBlockRequest {
+            executable_data: ExecutableData {
+                base_fee_per_gas: frame.base_fee,
+                block_number: parent.number + 1,
+                extra_data: extra_data(frame.basefee_sharing_pctg),
+                fee_recipient: frame.coinbase,
+                gas_limit: frame.gas_limit + ANCHOR_GAS_LIMIT,
+                parent_hash: parent.hash,
+                timestamp: frame.timestamp,
+                transactions,
+            },
+            end_of_sequencing: false,
+            is_forced_inclusion: false,
+        },
+        manifest: BlockManifest {
+            timestamp: frame.timestamp,
+            coinbase: frame.coinbase,
+            anchor_block_number: frame.anchor.number,
+            gas_limit: frame.gas_limit,
+            transactions: txs,
+        },
+        anchor_tx_hash,
+    }
+}
+
+/// zlib(RLP([anchor, txs…])). The driver only inflates it, so the fast level is used: this
+/// list is compressed once per block on the hot path (the blob payload uses the default level).
+fn compressed_tx_list(anchor_tx: &TxEnvelope, txs: &[TxEnvelope]) -> Bytes {
+    use alloy::rlp::Encodable;
+    let payload_len = anchor_tx.length() + txs.iter().map(Encodable::length).sum::<usize>();
+    let mut rlp = Vec::with_capacity(payload_len + 9);
+    alloy::rlp::Header {
+        list: true,
+        payload_length: payload_len,
+    }
+    .encode(&mut rlp);
+    anchor_tx.encode(&mut rlp);
+    for tx in txs {
+        tx.encode(&mut rlp);
+    }
+    let mut zlib = ZlibEncoder::new(Vec::with_capacity(rlp.len() / 2), Compression::fast());
+    // Writing into a Vec cannot fail.
+    let _ = zlib.write_all(&rlp);
+    Bytes::from(zlib.finish().unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::{consensus::transaction::SignerRecoverable, rlp::Decodable};
+    use common::{anchor::GOLDEN_TOUCH_ADDRESS, codec::payload};
+
+    #[test]
+    fn request_carries_anchor_first_then_txs_and_the_manifest_omits_the_anchor() {
+        let parent = ParentBlock {
+            number: 5,
+            hash: B256::repeat_byte(9),
+            facts: ParentFacts {
+                number: 5,
+                timestamp: 100,
+                gas_limit: 31_000_000,
+                gas_used: 0,
+                base_fee: 25_000_000,
+                grandparent_timestamp: 98,
+            },
+        };
+        let frame = BlockFrame {
+            chain_id: 167_001,
+            anchor_contract: Address::repeat_byte(0xaa),
+            coinbase: Address::repeat_byte(0xbb),
+            basefee_sharing_pctg: 75,
+            golden_touch_nonce: 4,
+            anchor: L1Anchor {
+                number: 12,
+                hash: B256::repeat_byte(1),
+                state_root: B256::repeat_byte(2),
+            },
+            signal_slots: vec![],
+            timestamp: 102,
+            base_fee: parent.next_base_fee(basefee::MIN_BASE_FEE),
+            gas_limit: parent.gas_limit_without_anchor(),
+        };
+        let block = assemble(&parent, &frame, vec![]);
+        let data = &block.request.executable_data;
+        assert_eq!(data.block_number, 6);
+        assert_eq!(data.gas_limit, 31_000_000);
+        assert_eq!(block.manifest.gas_limit, 30_000_000);
+        assert_eq!(data.extra_data.as_ref(), &[75, 0, 0, 0, 0, 0, 0]);
+        let rlp = payload::decompress(&data.transactions).unwrap();
+        let txs = Vec::<TxEnvelope>::decode(&mut rlp.as_slice()).unwrap();
+        assert_eq!(txs.len(), 1);
+        assert_eq!(txs[0].recover_signer().unwrap(), GOLDEN_TOUCH_ADDRESS);
+        assert_eq!(*txs[0].tx_hash(), block.anchor_tx_hash);
+        assert!(block.manifest.transactions.is_empty());
+    }
+}

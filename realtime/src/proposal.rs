@@ -1,0 +1,286 @@
+//! Proposals under construction: which blocks go together, when a proposal is sealed, and its
+//! blob payload. Pure state, no I/O, so every sealing rule is unit-tested.
+//!
+//! Sealing rules (protocol.md §5 and §7, catalyst-reference §2):
+//! - the compressed payload must fit `BLOBS_PER_BATCH` blobs. Size is tracked incrementally: each
+//!   block's RLP is fed once to a running zlib stream (sync-flushed to read its length), instead of
+//!   re-compressing the whole proposal per block. The payload itself is compressed once, at seal
+//!   time, and checked; a block that does not fit moves to the next proposal;
+//! - at most `MAX_BLOCKS_PER_BATCH` blocks;
+//! - the anchor block must stay inside L1's `blockhash` window;
+//! - a block carrying fast signals must be the first of its proposal (the driver gives only
+//!   block 0 the signal list);
+//! - consecutive timestamps at most `MAX_TIME_SHIFT_BETWEEN_BLOCKS_SEC` apart.
+
+use std::io::Write;
+
+use alloy::{primitives::B256, rlp::Encodable};
+use common::{
+    codec::{
+        manifest::{BlockManifest, DerivationSourceManifest},
+        payload::FRAME_HEADER,
+    },
+    driver::InsertedBlock,
+    ids::{ProposalId, SignalSlot},
+};
+use flate2::{Compression, write::ZlibEncoder};
+
+use crate::config::ProposalLimits;
+
+/// Bytes the final payload may exceed the running estimate by: the manifest's two RLP list
+/// headers (≤ 9 bytes each) and the zlib trailer.
+const ESTIMATE_SLACK: usize = 32;
+
+/// The L1 block all blocks of a proposal anchor to (`maxAnchorBlockNumber`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct L1Anchor {
+    /// L1 block number.
+    pub number: u64,
+    /// Its hash.
+    pub hash: B256,
+    /// Its state root.
+    pub state_root: B256,
+}
+
+/// A block the driver accepted, as its proposal records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreconfirmedBlock {
+    /// What the blob carries for it.
+    pub manifest: BlockManifest,
+    /// The header the driver returned.
+    pub header: InsertedBlock,
+    /// Fast signals its anchor carried (only a proposal's first block has any).
+    pub signal_slots: Vec<SignalSlot>,
+}
+
+/// Why a proposal was sealed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SealReason {
+    /// It holds `MAX_BLOCKS_PER_BATCH` blocks.
+    MaxBlocks,
+    /// The next block would not fit the blobs.
+    PayloadFull,
+    /// Its anchor block is about to leave the `blockhash` window.
+    AnchorAge,
+    /// The next block carries fast signals and must start a proposal.
+    FastSignals,
+    /// The next block's timestamp is too far from the last one.
+    TimeShift,
+    /// Asked to (shutdown, end of sequencing).
+    Requested,
+}
+
+/// A proposal that takes no more blocks: what the submitter proves and posts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedProposal {
+    /// The node's sequence number.
+    pub id: ProposalId,
+    /// Its anchor.
+    pub anchor: L1Anchor,
+    /// Its blocks, in chain order.
+    pub blocks: Vec<PreconfirmedBlock>,
+    /// The union of the blocks' signal slots, in order.
+    pub signal_slots: Vec<SignalSlot>,
+    /// `frame(0x00 ‖ zlib(rlp(manifest)))`, the bytes packed into blobs.
+    pub payload: Vec<u8>,
+    /// Why it was sealed.
+    pub reason: SealReason,
+}
+
+impl SealedProposal {
+    /// The last block: the proposal's checkpoint.
+    pub fn checkpoint(&self) -> Option<&InsertedBlock> {
+        self.blocks.last().map(|b| &b.header)
+    }
+}
+
+/// Running compressed size of the blocks fed so far.
+struct SizeEstimator {
+    zlib: ZlibEncoder<Vec<u8>>,
+    scratch: Vec<u8>,
+}
+
+impl SizeEstimator {
+    fn new() -> Self {
+        Self {
+            zlib: ZlibEncoder::new(Vec::new(), Compression::default()),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Feeds one block and returns the estimated payload size of everything fed.
+    fn add(&mut self, block: &BlockManifest) -> usize {
+        self.scratch.clear();
+        block.encode(&mut self.scratch);
+        // Writing to a Vec cannot fail; a failure would only make the estimate too small, and
+        // the seal-time check catches that.
+        let _ = self.zlib.write_all(&self.scratch);
+        let _ = self.zlib.flush();
+        self.estimate()
+    }
+
+    fn estimate(&self) -> usize {
+        FRAME_HEADER + 1 + self.zlib.get_ref().len() + ESTIMATE_SLACK
+    }
+}
+
+struct OpenProposal {
+    id: ProposalId,
+    anchor: L1Anchor,
+    blocks: Vec<PreconfirmedBlock>,
+    size: SizeEstimator,
+}
+
+impl OpenProposal {
+    fn new(id: ProposalId, anchor: L1Anchor) -> Self {
+        Self {
+            id,
+            anchor,
+            blocks: Vec::new(),
+            size: SizeEstimator::new(),
+        }
+    }
+}
+
+/// The open proposal and the rules that seal it.
+pub struct Proposals {
+    limits: ProposalLimits,
+    next_id: u64,
+    open: Option<OpenProposal>,
+}
+
+fn payload_of(blocks: &[PreconfirmedBlock]) -> Vec<u8> {
+    DerivationSourceManifest {
+        blocks: blocks.iter().map(|b| b.manifest.clone()).collect(),
+    }
+    .plaintext_payload()
+}
+
+impl Proposals {
+    /// No open proposal yet; ids start at `first_id`.
+    pub fn new(limits: ProposalLimits, first_id: u64) -> Self {
+        Self {
+            limits,
+            next_id: first_id,
+            open: None,
+        }
+    }
+
+    /// The open proposal's anchor, if one is open.
+    pub fn open_anchor(&self) -> Option<L1Anchor> {
+        self.open.as_ref().map(|o| o.anchor)
+    }
+
+    /// Blocks in the open proposal.
+    pub fn open_blocks(&self) -> usize {
+        self.open.as_ref().map_or(0, |o| o.blocks.len())
+    }
+
+    /// Seals the open proposal if a block at `timestamp` (carrying fast signals or not) cannot
+    /// join it while the L1 head is `l1_head`.
+    pub fn seal_before(
+        &mut self,
+        l1_head: u64,
+        timestamp: u64,
+        has_signals: bool,
+    ) -> Vec<SealedProposal> {
+        let Some(open) = &self.open else {
+            return Vec::new();
+        };
+        let reason = if l1_head.saturating_sub(open.anchor.number) > self.limits.max_anchor_age {
+            Some(SealReason::AnchorAge)
+        } else if has_signals && !open.blocks.is_empty() {
+            Some(SealReason::FastSignals)
+        } else if open.blocks.last().is_some_and(|b| {
+            timestamp.saturating_sub(b.manifest.timestamp) > self.limits.max_time_shift_sec
+        }) {
+            Some(SealReason::TimeShift)
+        } else {
+            None
+        };
+        match reason {
+            Some(reason) => self.seal(reason),
+            None => Vec::new(),
+        }
+    }
+
+    /// Opens a proposal anchored at `anchor` unless one is open.
+    pub fn open(&mut self, anchor: L1Anchor) {
+        if self.open.is_none() {
+            self.open = Some(OpenProposal::new(ProposalId(self.next_id), anchor));
+            self.next_id += 1;
+        }
+    }
+
+    /// Adds a preconfirmed block to the open proposal (opened at `anchor` if none is). Returns
+    /// the proposals this seals.
+    pub fn push(&mut self, anchor: L1Anchor, block: PreconfirmedBlock) -> Vec<SealedProposal> {
+        self.open(anchor);
+        let mut sealed = Vec::new();
+        let Some(open) = self.open.as_mut() else {
+            return sealed;
+        };
+        let estimate = open.size.add(&block.manifest);
+        open.blocks.push(block);
+        if estimate > self.limits.max_payload_bytes && open.blocks.len() > 1 {
+            sealed.extend(self.seal_carrying(SealReason::PayloadFull, 1));
+        }
+        if self.open_blocks() >= self.limits.max_blocks {
+            sealed.extend(self.seal(SealReason::MaxBlocks));
+        }
+        sealed
+    }
+
+    /// Seals the open proposal, if it has blocks.
+    pub fn seal(&mut self, reason: SealReason) -> Vec<SealedProposal> {
+        self.seal_carrying(reason, 0)
+    }
+
+    /// Seals all but the last `carry` blocks; those (and any that still do not fit once really
+    /// compressed) open the next proposal on the same anchor.
+    fn seal_carrying(&mut self, reason: SealReason, carry: usize) -> Vec<SealedProposal> {
+        let Some(mut open) = self.open.take() else {
+            return Vec::new();
+        };
+        let mut carried = open
+            .blocks
+            .split_off(open.blocks.len().saturating_sub(carry));
+        let mut payload = payload_of(&open.blocks);
+        let mut reason = reason;
+        while payload.len() > self.limits.max_payload_bytes && open.blocks.len() > 1 {
+            if let Some(last) = open.blocks.pop() {
+                carried.insert(0, last);
+            }
+            payload = payload_of(&open.blocks);
+            reason = SealReason::PayloadFull;
+        }
+        let mut sealed = Vec::new();
+        if !open.blocks.is_empty() {
+            let signal_slots = open
+                .blocks
+                .iter()
+                .flat_map(|b| b.signal_slots.iter().copied())
+                .collect();
+            sealed.push(SealedProposal {
+                id: open.id,
+                anchor: open.anchor,
+                blocks: open.blocks,
+                signal_slots,
+                payload,
+                reason,
+            });
+        }
+        if !carried.is_empty() {
+            let anchor = open.anchor;
+            for block in carried {
+                sealed.extend(self.push(anchor, block));
+            }
+        }
+        sealed
+    }
+
+    /// Forgets the open proposal (its blocks were reorged away).
+    pub fn discard_open(&mut self) -> Option<(ProposalId, usize)> {
+        self.open.take().map(|o| (o.id, o.blocks.len()))
+    }
+}
