@@ -89,7 +89,7 @@ pub struct RealtimeArgs {
 
     /// Only preconfirm: seal proposals, log and drop them (no proving, no L1 txs)
     #[arg(long, env = "PRECONF_ONLY", value_name = "PRECONF_ONLY", default_value = "true",
-          value_parser = parse_bool, hide_env_values = true)]
+          value_parser = parse_bool, action = clap::ArgAction::Set, hide_env_values = true)]
     pub preconf_only: bool,
 
     /// Pending txs that make a block worth building right away
@@ -332,17 +332,22 @@ mod tests {
     }
 
     fn parse(extra: &[&str]) -> Result<RealtimeArgs, clap::Error> {
-        let jwt =
-            std::env::temp_dir().join(format!("preconfer-config-test-{}.jwt", std::process::id()));
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let jwt = std::env::temp_dir().join(format!(
+            "preconfer-config-test-{}-{n}.jwt",
+            std::process::id()
+        ));
         std::fs::write(&jwt, "ab".repeat(32)).unwrap();
         let jwt: &'static str = Box::leak(jwt.display().to_string().into_boxed_str());
         let mut argv = vec![
             "x",
             "--realtime-inbox-address",
             "0x00000000000000000000000000000000000000aa",
-            "--jwt-secret-file-path",
-            jwt,
         ];
+        if !extra.contains(&"--jwt-secret-file-path") {
+            argv.extend(["--jwt-secret-file-path", jwt]);
+        }
         argv.extend_from_slice(extra);
         Cli::try_parse_from(argv).map(|c| c.args)
     }

@@ -76,15 +76,32 @@ async fn forward(
     } else {
         Fault::Pass
     };
-    match fault {
+    let delay = match fault {
         Fault::Body(text) => return (StatusCode::OK, text).into_response(),
         Fault::Status(code) => {
             let status = StatusCode::from_u16(code).unwrap();
             return (status, format!("{{\"error\":\"injected {code}\"}}")).into_response();
         }
-        Fault::Delay(ms) => tokio::time::sleep(std::time::Duration::from_millis(ms)).await,
-        Fault::Pass => {}
-    }
+        Fault::Delay(ms) => std::time::Duration::from_millis(ms),
+        Fault::Pass => std::time::Duration::ZERO,
+    };
+    // Forward on a detached task: like a real server, the request is processed even when the
+    // client gives up waiting (hyper drops this handler when the client disconnects).
+    let task = tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        send(&shared, method, uri, headers, body).await
+    });
+    task.await
+        .unwrap_or_else(|e| (StatusCode::BAD_GATEWAY, e.to_string()).into_response())
+}
+
+async fn send(
+    shared: &Shared,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let url = format!(
         "{}{}",
         shared.target.as_str().trim_end_matches('/'),

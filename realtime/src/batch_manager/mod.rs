@@ -590,6 +590,6 @@ mod tests {
         assert_eq!(choose_anchor(100, 0, 8), 92);
         assert_eq!(choose_anchor(100, 95, 8), 95);
         assert_eq!(choose_anchor(100, 99, 8), 98);
-        assert_eq!(choose_anchor(3, 0, 8), 1);
+        assert_eq!(choose_anchor(3, 0, 8), 0);
     }
 }
