@@ -2,34 +2,24 @@
 //! blob payload. Pure state, no I/O, so every sealing rule is unit-tested.
 //!
 //! Sealing rules (protocol.md §5 and §7, catalyst-reference §2):
-//! - the compressed payload must fit `BLOBS_PER_BATCH` blobs. Size is tracked incrementally: each
-//!   block's RLP is fed once to a running zlib stream (sync-flushed to read its length), instead of
-//!   re-compressing the whole proposal per block. The payload itself is compressed once, at seal
-//!   time, and checked; a block that does not fit moves to the next proposal;
+//! - the compressed payload must fit `BLOBS_PER_BATCH` blobs. Each block's RLP is deflated once,
+//!   when it joins ([`ManifestStream`]), so the payload's size is exact at every step and sealing
+//!   re-compresses nothing. A block that might not fit (worst-case compression) starts the next
+//!   proposal;
 //! - at most `MAX_BLOCKS_PER_BATCH` blocks;
 //! - the anchor block must stay inside L1's `blockhash` window;
 //! - a block carrying fast signals must be the first of its proposal (the driver gives only
 //!   block 0 the signal list);
 //! - consecutive timestamps at most `MAX_TIME_SHIFT_BETWEEN_BLOCKS_SEC` apart.
 
-use std::io::Write;
-
-use alloy::{primitives::B256, rlp::Encodable};
+use alloy::primitives::B256;
 use common::{
-    codec::{
-        manifest::{BlockManifest, DerivationSourceManifest},
-        payload::FRAME_HEADER,
-    },
+    codec::{manifest::BlockManifest, manifest_stream::ManifestStream},
     driver::InsertedBlock,
     ids::{ProposalId, SignalSlot},
 };
-use flate2::{Compression, write::ZlibEncoder};
 
 use crate::config::ProposalLimits;
-
-/// Bytes the final payload may exceed the running estimate by: the manifest's two RLP list
-/// headers (≤ 9 bytes each) and the zlib trailer.
-const ESTIMATE_SLACK: usize = 32;
 
 /// The L1 block all blocks of a proposal anchor to (`maxAnchorBlockNumber`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,52 +84,11 @@ impl SealedProposal {
     }
 }
 
-/// Running compressed size of the blocks fed so far.
-struct SizeEstimator {
-    zlib: ZlibEncoder<Vec<u8>>,
-    scratch: Vec<u8>,
-}
-
-impl SizeEstimator {
-    fn new() -> Self {
-        Self {
-            zlib: ZlibEncoder::new(Vec::new(), Compression::default()),
-            scratch: Vec::new(),
-        }
-    }
-
-    /// Feeds one block and returns the estimated payload size of everything fed.
-    fn add(&mut self, block: &BlockManifest) -> usize {
-        self.scratch.clear();
-        block.encode(&mut self.scratch);
-        // Writing to a Vec cannot fail; a failure would only make the estimate too small, and
-        // the seal-time check catches that.
-        let _ = self.zlib.write_all(&self.scratch);
-        let _ = self.zlib.flush();
-        self.estimate()
-    }
-
-    fn estimate(&self) -> usize {
-        FRAME_HEADER + 1 + self.zlib.get_ref().len() + ESTIMATE_SLACK
-    }
-}
-
 struct OpenProposal {
     id: ProposalId,
     anchor: L1Anchor,
     blocks: Vec<PreconfirmedBlock>,
-    size: SizeEstimator,
-}
-
-impl OpenProposal {
-    fn new(id: ProposalId, anchor: L1Anchor) -> Self {
-        Self {
-            id,
-            anchor,
-            blocks: Vec::new(),
-            size: SizeEstimator::new(),
-        }
-    }
+    stream: ManifestStream,
 }
 
 /// The open proposal and the rules that seal it.
@@ -147,13 +96,6 @@ pub struct Proposals {
     limits: ProposalLimits,
     next_id: u64,
     open: Option<OpenProposal>,
-}
-
-fn payload_of(blocks: &[PreconfirmedBlock]) -> Vec<u8> {
-    DerivationSourceManifest {
-        blocks: blocks.iter().map(|b| b.manifest.clone()).collect(),
-    }
-    .plaintext_payload()
 }
 
 impl Proposals {
@@ -207,7 +149,12 @@ impl Proposals {
     /// Opens a proposal anchored at `anchor` unless one is open.
     pub fn open(&mut self, anchor: L1Anchor) {
         if self.open.is_none() {
-            self.open = Some(OpenProposal::new(ProposalId(self.next_id), anchor));
+            self.open = Some(OpenProposal {
+                id: ProposalId(self.next_id),
+                anchor,
+                blocks: Vec::new(),
+                stream: ManifestStream::new(),
+            });
             self.next_id += 1;
         }
     }
@@ -215,15 +162,20 @@ impl Proposals {
     /// Adds a preconfirmed block to the open proposal (opened at `anchor` if none is). Returns
     /// the proposals this seals.
     pub fn push(&mut self, anchor: L1Anchor, block: PreconfirmedBlock) -> Vec<SealedProposal> {
-        self.open(anchor);
+        let rlp = ManifestStream::encode_block(&block.manifest);
         let mut sealed = Vec::new();
-        let Some(open) = self.open.as_mut() else {
-            return sealed;
-        };
-        let estimate = open.size.add(&block.manifest);
-        open.blocks.push(block);
-        if estimate > self.limits.max_payload_bytes && open.blocks.len() > 1 {
-            sealed.extend(self.seal_carrying(SealReason::PayloadFull, 1));
+        if let Some(open) = &self.open
+            && !open.blocks.is_empty()
+            && open.stream.payload_len_with(rlp.len()) > self.limits.max_payload_bytes
+        {
+            let anchor = open.anchor;
+            sealed.extend(self.seal(SealReason::PayloadFull));
+            self.open(anchor);
+        }
+        self.open(anchor);
+        if let Some(open) = self.open.as_mut() {
+            open.stream.push_encoded(&rlp);
+            open.blocks.push(block);
         }
         if self.open_blocks() >= self.limits.max_blocks {
             sealed.extend(self.seal(SealReason::MaxBlocks));
@@ -233,50 +185,25 @@ impl Proposals {
 
     /// Seals the open proposal, if it has blocks.
     pub fn seal(&mut self, reason: SealReason) -> Vec<SealedProposal> {
-        self.seal_carrying(reason, 0)
-    }
-
-    /// Seals all but the last `carry` blocks; those (and any that still do not fit once really
-    /// compressed) open the next proposal on the same anchor.
-    fn seal_carrying(&mut self, reason: SealReason, carry: usize) -> Vec<SealedProposal> {
-        let Some(mut open) = self.open.take() else {
+        let Some(open) = self.open.take() else {
             return Vec::new();
         };
-        let mut carried = open
+        if open.blocks.is_empty() {
+            return Vec::new();
+        }
+        let signal_slots = open
             .blocks
-            .split_off(open.blocks.len().saturating_sub(carry));
-        let mut payload = payload_of(&open.blocks);
-        let mut reason = reason;
-        while payload.len() > self.limits.max_payload_bytes && open.blocks.len() > 1 {
-            if let Some(last) = open.blocks.pop() {
-                carried.insert(0, last);
-            }
-            payload = payload_of(&open.blocks);
-            reason = SealReason::PayloadFull;
-        }
-        let mut sealed = Vec::new();
-        if !open.blocks.is_empty() {
-            let signal_slots = open
-                .blocks
-                .iter()
-                .flat_map(|b| b.signal_slots.iter().copied())
-                .collect();
-            sealed.push(SealedProposal {
-                id: open.id,
-                anchor: open.anchor,
-                blocks: open.blocks,
-                signal_slots,
-                payload,
-                reason,
-            });
-        }
-        if !carried.is_empty() {
-            let anchor = open.anchor;
-            for block in carried {
-                sealed.extend(self.push(anchor, block));
-            }
-        }
-        sealed
+            .iter()
+            .flat_map(|b| b.signal_slots.iter().copied())
+            .collect();
+        vec![SealedProposal {
+            id: open.id,
+            payload: open.stream.payload(),
+            anchor: open.anchor,
+            blocks: open.blocks,
+            signal_slots,
+            reason,
+        }]
     }
 
     /// Forgets the open proposal (its blocks were reorged away).

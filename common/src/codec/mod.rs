@@ -3,4 +3,5 @@
 
 pub mod blob;
 pub mod manifest;
+pub mod manifest_stream;
 pub mod payload;

@@ -124,7 +124,7 @@ pub async fn start_facts(
         .transactions
         .txns()
         .next()
-        .and_then(|tx| IAnchor::anchorV4WithSignalSlotsCall::abi_decode(&tx.input()).ok())
+        .and_then(|tx| IAnchor::anchorV4WithSignalSlotsCall::abi_decode(tx.input()).ok())
         .map_or(0, |call| call._checkpoint.blockNumber.to::<u64>());
     let clock =
         SlotClock::fetch(&clients.http, beacon, fallback_slot, Duration::from_secs(2)).await;
