@@ -168,9 +168,7 @@ impl Proposals {
             && !open.blocks.is_empty()
             && open.stream.payload_len_with(rlp.len()) > self.limits.max_payload_bytes
         {
-            let anchor = open.anchor;
             sealed.extend(self.seal(SealReason::PayloadFull));
-            self.open(anchor);
         }
         self.open(anchor);
         if let Some(open) = self.open.as_mut() {

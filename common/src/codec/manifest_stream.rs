@@ -90,8 +90,8 @@ impl ManifestStream {
             + 4
     }
 
-    /// Exact size of the payload [`Self::payload`] would return (up to the list headers'
-    /// length, bounded by their maximum).
+    /// Size of the payload [`Self::payload`] would return, counting the two RLP list headers
+    /// at their longest: exact but for at most 18 bytes, never below the real size.
     pub fn payload_len(&self) -> usize {
         self.fixed_overhead() + self.deflate.get_ref().len()
     }

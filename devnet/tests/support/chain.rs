@@ -11,7 +11,6 @@ use alloy::{
     providers::{DynProvider, Provider, ProviderBuilder},
     rlp::Encodable,
 };
-use alloy_rpc_types_engine::{Claims, JwtSecret};
 use bindings::Checkpoint;
 use common::{
     anchor::{self, ANCHOR_GAS_LIMIT, AnchorParams, GOLDEN_TOUCH_ADDRESS},
@@ -70,8 +69,9 @@ pub fn provider(url: &url::Url) -> DynProvider {
 
 /// A bearer token for the auth RPC and driver.
 pub fn bearer(devnet: &Devnet) -> String {
-    let secret = JwtSecret::from_file(&devnet.jwt_path).unwrap();
-    format!("Bearer {}", secret.encode(&Claims::default()).unwrap())
+    common::jwt::JwtAuth::from_file(&devnet.jwt_path)
+        .unwrap()
+        .bearer()
 }
 
 /// A signed L2 transfer from a dev key.

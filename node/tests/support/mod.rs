@@ -241,8 +241,9 @@ impl Network {
 
     /// `Bearer <JWT>` for calling the devnet's driver directly.
     pub fn bearer(&self) -> String {
-        let secret = alloy_rpc_types_engine::JwtSecret::from_file(&self.devnet.jwt_path).unwrap();
-        common::jwt::JwtAuth::new(secret).bearer()
+        common::jwt::JwtAuth::from_file(&self.devnet.jwt_path)
+            .unwrap()
+            .bearer()
     }
 
     /// The L2 head number.

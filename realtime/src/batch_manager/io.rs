@@ -15,7 +15,7 @@ use bindings::{IAnchor, IRealTimeInbox};
 use common::{
     anchor::GOLDEN_TOUCH_ADDRESS,
     basefee::{self, ParentFacts},
-    driver::{DriverClient, DriverError, InsertedBlock, ReorgOutcome},
+    driver::{DriverClient, DriverError, InsertedBlock},
     engine::{EngineClient, EngineError, PoolQuery},
     rpc::{RpcEndpoint, RpcError},
 };
@@ -320,9 +320,4 @@ pub async fn build(
             error: TickError::Driver(error),
         }),
     }
-}
-
-/// Rolls the L2 back to `number` through the driver.
-pub async fn reorg(clients: &Clients, number: u64) -> Result<ReorgOutcome, DriverError> {
-    clients.driver.reorg_stale_block(number).await
 }

@@ -64,6 +64,24 @@ struct UnknownOutcome {
     ticks_waited: u32,
 }
 
+/// The L2 head the node last verified: the next block must extend it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Head {
+    number: u64,
+    hash: B256,
+    timestamp: u64,
+}
+
+impl From<&ParentBlock> for Head {
+    fn from(parent: &ParentBlock) -> Self {
+        Self {
+            number: parent.number,
+            hash: parent.hash,
+            timestamp: parent.facts.timestamp,
+        }
+    }
+}
+
 /// Facts that hold once start-up succeeded.
 struct Running {
     l1: DynProvider,
@@ -78,8 +96,8 @@ pub struct BatchManager {
     link: ChildLink,
     running: Option<Running>,
     start_retry: Backoff,
-    /// The last L2 head we verified: the next block must extend it.
-    head: Option<ParentBlock>,
+    /// The last L2 head we verified.
+    head: Option<Head>,
     last_anchor: u64,
     proposals: Proposals,
     idle_ticks: u64,
@@ -248,7 +266,7 @@ impl Handler<Tick> for BatchManager {
             coinbase: self.setup.coinbase,
             max_bytes: self.setup.config.max_bytes_per_tx_list,
             min_base_fee: basefee::min_base_fee(running.l2_chain_id),
-            known: self.head.map(|h| (h.hash, h.facts.timestamp)),
+            known: self.head.map(|h| (h.hash, h.timestamp)),
         };
         let ctx = ctx.clone();
         tokio::spawn(async move {
@@ -267,15 +285,11 @@ impl Handler<Observed> for BatchManager {
                 return;
             }
         };
-        if let Some(unknown) = self.unknown.take() {
-            match self.reconcile(unknown, &observation) {
-                Reconciled::Inserted => {}
-                Reconciled::Wait => {
-                    self.busy = false;
-                    return;
-                }
-                Reconciled::NotInserted => {}
-            }
+        if let Some(unknown) = self.unknown.take()
+            && self.reconcile(unknown, &observation) == Settled::Wait
+        {
+            self.busy = false;
+            return;
         }
         if !self.check_head(&observation, ctx) {
             return;
@@ -284,10 +298,13 @@ impl Handler<Observed> for BatchManager {
     }
 }
 
-enum Reconciled {
-    Inserted,
+/// Whether a block with an unknown outcome still blocks building.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Settled {
+    /// Recorded as inserted, or given up on: build as usual.
+    Yes,
+    /// Still unknown: do not build on top yet.
     Wait,
-    NotInserted,
 }
 
 impl BatchManager {
@@ -301,7 +318,7 @@ impl BatchManager {
     }
 
     /// A block whose driver answer was lost: is it the L2 head now?
-    fn reconcile(&mut self, mut unknown: UnknownOutcome, seen: &Observation) -> Reconciled {
+    fn reconcile(&mut self, mut unknown: UnknownOutcome, seen: &Observation) -> Settled {
         let data = &unknown.block.request.executable_data;
         if seen.parent.number == data.block_number
             && seen.parent.facts.timestamp == data.timestamp
@@ -316,7 +333,7 @@ impl BatchManager {
                 parent_hash: data.parent_hash,
             };
             self.record(unknown.block, unknown.anchor, inserted);
-            return Reconciled::Inserted;
+            return Settled::Yes;
         }
         if self.head.is_some_and(|h| h.hash == seen.parent.hash) {
             unknown.ticks_waited += 1;
@@ -327,27 +344,34 @@ impl BatchManager {
                     "block outcome still unknown; not building on top until it is settled"
                 );
                 self.unknown = Some(unknown);
-                return Reconciled::Wait;
+                return Settled::Wait;
             }
             tracing::warn!(
                 number = data.block_number,
                 "the driver did not insert the block whose answer was lost; its txs stay in the pool"
             );
         }
-        Reconciled::NotInserted
+        Settled::Yes
+    }
+
+    /// Rolls the L2 back to block `to` on a task; the outcome comes back as `Reorged`.
+    fn spawn_reorg(&self, to: u64, ctx: &Context<Self>) {
+        let clients = self.setup.clients.clone();
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let outcome = clients.driver.reorg_stale_block(to).await;
+            let _ = ctx.send(Reorged { to, outcome });
+        });
     }
 
     /// Compares the L2 head with the head we verified; recovers when it moved. True: go on.
     fn check_head(&mut self, seen: &Observation, ctx: &Context<Self>) -> bool {
         let ours = match self.head {
             None => {
-                self.head = Some(seen.parent);
+                self.head = Some(Head::from(&seen.parent));
                 return true;
             }
-            Some(ours) if ours.hash == seen.parent.hash => {
-                self.head = Some(seen.parent);
-                return true;
-            }
+            Some(ours) if ours.hash == seen.parent.hash => return true,
             Some(ours) => ours,
         };
         metrics::preconf()
@@ -358,20 +382,14 @@ impl BatchManager {
             tracing::warn!(cause = "head_moved", ours = ours.number, our_hash = %ours.hash, head = seen.parent.number,
                 head_hash = %seen.parent.hash,
                 "L2 head moved under us (blocks we did not build); reorging back to our last head");
-            let clients = self.setup.clients.clone();
-            let ctx = ctx.clone();
-            let to = ours.number;
-            tokio::spawn(async move {
-                let outcome = io::reorg(&clients, to).await;
-                let _ = ctx.send(Reorged { to, outcome });
-            });
+            self.spawn_reorg(ours.number, ctx);
             return false;
         }
         let dropped = self.proposals.discard_open();
         tracing::error!(cause = "head_moved", ours = ours.number, our_hash = %ours.hash, head = seen.parent.number,
             head_hash = %seen.parent.hash, dropped_proposal = ?dropped,
             "our L2 blocks were removed (reorg); continuing from the new head");
-        self.head = Some(seen.parent);
+        self.head = Some(Head::from(&seen.parent));
         true
     }
 
@@ -451,21 +469,10 @@ impl BatchManager {
             anchor = anchor.number,
             "preconfirmed L2 block"
         );
-        self.head = Some(ParentBlock {
+        self.head = Some(Head {
             number: inserted.number,
             hash: inserted.hash,
-            facts: basefee::ParentFacts {
-                number: inserted.number,
-                timestamp: block.manifest.timestamp,
-                ..self.head.map(|h| h.facts).unwrap_or(basefee::ParentFacts {
-                    number: 0,
-                    timestamp: 0,
-                    gas_limit: 0,
-                    gas_used: 0,
-                    base_fee: 0,
-                    grandparent_timestamp: 0,
-                })
-            },
+            timestamp: block.manifest.timestamp,
         });
         self.last_anchor = anchor.number;
         self.idle_ticks = 0;
@@ -540,13 +547,7 @@ impl Handler<Built> for BatchManager {
                         "driver returned a header that does not continue our head; reorging back"
                     );
                     m.block_failures.with_label_values(&["bad_header"]).inc();
-                    let clients = self.setup.clients.clone();
-                    let to = built.parent.number;
-                    let ctx = ctx.clone();
-                    tokio::spawn(async move {
-                        let outcome = io::reorg(&clients, to).await;
-                        let _ = ctx.send(Reorged { to, outcome });
-                    });
+                    self.spawn_reorg(built.parent.number, ctx);
                     return;
                 }
                 self.record(block.assembled, block.anchor, inserted);
