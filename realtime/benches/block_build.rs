@@ -20,6 +20,7 @@ use common::{
     codec::{
         blob::MAX_BLOB_PAYLOAD,
         manifest::{BlockManifest, DerivationSourceManifest},
+        manifest_stream::DeflatedTxs,
     },
     driver::InsertedBlock,
     engine::parse_pool_content,
@@ -78,8 +79,16 @@ const ANCHOR: L1Anchor = L1Anchor {
     state_root: B256::repeat_byte(2),
 };
 
-/// One block's node-side work; `size` adds the block to the proposal and returns blocks sealed.
-fn one_block(body: &[u8], n: u64, size: &mut impl FnMut(PreconfirmedBlock) -> usize) -> usize {
+/// What `size` hands on: proposals sealed, and what to drop after the clock stops (sealed
+/// proposals go to the submitter actor in the node, which frees them there).
+type Handed = (usize, Box<dyn std::any::Any>);
+
+/// One block's node-side work; `size` adds the block to the proposal.
+fn one_block(
+    body: &[u8],
+    n: u64,
+    size: &mut impl FnMut(Option<DeflatedTxs>, PreconfirmedBlock) -> Handed,
+) -> Handed {
     let txs = parse_pool_content(body).unwrap();
     assert_eq!(txs.len(), POOL_TXS);
     let parent = ParentBlock {
@@ -108,29 +117,37 @@ fn one_block(body: &[u8], n: u64, size: &mut impl FnMut(PreconfirmedBlock) -> us
     };
     let block = block_build::assemble(&parent, &frame, txs);
     std::hint::black_box(serde_json::to_vec(&block.request).unwrap());
-    size(PreconfirmedBlock {
-        manifest: block.manifest,
-        header: InsertedBlock {
-            number: n + 1,
-            hash: B256::with_last_byte(n as u8 + 1),
-            state_root: B256::ZERO,
-            parent_hash: parent.hash,
+    size(
+        block.txs,
+        PreconfirmedBlock {
+            manifest: block.manifest,
+            header: InsertedBlock {
+                number: n + 1,
+                hash: B256::with_last_byte(n as u8 + 1),
+                state_root: B256::ZERO,
+                parent_hash: parent.hash,
+            },
+            signal_slots: vec![],
         },
-        signal_slots: vec![],
-    })
+    )
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-fn run(body: &[u8], mut size: impl FnMut(PreconfirmedBlock) -> usize) -> (Vec<Duration>, usize) {
+fn run(
+    body: &[u8],
+    mut size: impl FnMut(Option<DeflatedTxs>, PreconfirmedBlock) -> Handed,
+) -> (Vec<Duration>, usize) {
     let mut times = Vec::with_capacity(BLOCKS);
     let mut sealed = 0;
     for n in 0..BLOCKS as u64 {
         let started = Instant::now();
-        sealed += one_block(body, n, &mut size);
+        let (count, handed) = one_block(body, n, &mut size);
         times.push(started.elapsed());
+        sealed += count;
+        drop(handed);
     }
     times.sort();
     (times, sealed)
@@ -140,11 +157,14 @@ fn main() {
     let body = pool_body();
     // Ours: the proposal builder the BatchManager uses.
     let mut proposals = Proposals::new(limits(), 1);
-    let (ours, sealed) = run(&body, |block| proposals.push(ANCHOR, block).len());
+    let (ours, sealed) = run(&body, |txs, block| {
+        let sealed = proposals.push(ANCHOR, block, txs);
+        (sealed.len(), Box::new(sealed))
+    });
 
     // Baseline: every block re-compresses the whole open proposal to check its size.
     let mut open: Vec<BlockManifest> = Vec::new();
-    let (baseline, baseline_sealed) = run(&body, |block| {
+    let (baseline, baseline_sealed) = run(&body, |_, block| {
         open.push(block.manifest);
         let size = DerivationSourceManifest {
             blocks: open.clone(),
@@ -153,10 +173,9 @@ fn main() {
         .len();
         if size > limits().max_payload_bytes {
             let last = open.pop().unwrap();
-            open = vec![last];
-            1
+            (1, Box::new(std::mem::replace(&mut open, vec![last])))
         } else {
-            0
+            (0, Box::new(()))
         }
     });
 

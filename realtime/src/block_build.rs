@@ -2,8 +2,6 @@
 //! `preconfBlocks` request and the block's manifest entry. Pure and synchronous: this is the
 //! node-side work per block that benchmark P2 measures.
 
-use std::io::Write;
-
 use alloy::{
     consensus::TxEnvelope,
     primitives::{Address, B256, Bytes, aliases::U48},
@@ -12,11 +10,15 @@ use bindings::Checkpoint;
 use common::{
     anchor::{self, ANCHOR_GAS_LIMIT, AnchorParams},
     basefee::{self, ParentFacts},
-    codec::manifest::BlockManifest,
+    codec::{
+        deflate::{self, FINAL_EMPTY_BLOCK},
+        manifest::BlockManifest,
+        manifest_stream::DeflatedTxs,
+    },
     driver::{ExecutableData, PreconfBlockRequest},
     ids::SignalSlot,
 };
-use flate2::{Compression, write::ZlibEncoder};
+use flate2::Compression;
 
 use crate::proposal::L1Anchor;
 
@@ -82,6 +84,8 @@ pub struct AssembledBlock {
     pub manifest: BlockManifest,
     /// Hash of the anchor tx: identifies the block if the driver's answer is lost.
     pub anchor_tx_hash: B256,
+    /// A large block's txs deflated once, for the proposal's payload too.
+    pub txs: Option<DeflatedTxs>,
 }
 
 /// `extraData`: basefee-sharing percentage, then the 6-byte proposal id (0 in real time).
@@ -104,7 +108,7 @@ pub fn assemble(parent: &ParentBlock, frame: &BlockFrame, txs: Vec<TxEnvelope>) 
         signal_slots: frame.signal_slots.iter().map(|s| s.0).collect(),
     });
     let anchor_tx_hash = *anchor_tx.tx_hash();
-    let transactions = compressed_tx_list(&anchor_tx, &txs);
+    let (transactions, deflated_txs) = compressed_tx_list(&anchor_tx, &txs);
     AssembledBlock {
         request: PreconfBlockRequest {
             executable_data: ExecutableData {
@@ -128,28 +132,45 @@ pub fn assemble(parent: &ParentBlock, frame: &BlockFrame, txs: Vec<TxEnvelope>) 
             transactions: txs,
         },
         anchor_tx_hash,
+        txs: deflated_txs,
     }
 }
 
-/// zlib(RLP([anchor, txs…])). The driver only inflates it, so the fast level is used: this
-/// list is compressed once per block on the hot path (the blob payload uses the default level).
-fn compressed_tx_list(anchor_tx: &TxEnvelope, txs: &[TxEnvelope]) -> Bytes {
+/// zlib(RLP([anchor, txs…])). A large block's txs are deflated once, at the default level,
+/// and the same data ends the proposal's payload ([`DeflatedTxs`]); a small block's list is
+/// compressed on its own at the fast level (the driver only inflates it).
+fn compressed_tx_list(anchor_tx: &TxEnvelope, txs: &[TxEnvelope]) -> (Bytes, Option<DeflatedTxs>) {
     use alloy::rlp::Encodable;
-    let payload_len = anchor_tx.length() + txs.iter().map(Encodable::length).sum::<usize>();
-    let mut rlp = Vec::with_capacity(payload_len + 9);
-    alloy::rlp::Header {
+    let txs_len = txs.iter().map(Encodable::length).sum::<usize>();
+    let header = alloy::rlp::Header {
         list: true,
-        payload_length: payload_len,
-    }
-    .encode(&mut rlp);
-    anchor_tx.encode(&mut rlp);
+        payload_length: anchor_tx.length() + txs_len,
+    };
+    let mut head = Vec::with_capacity(header.length() + anchor_tx.length());
+    header.encode(&mut head);
+    anchor_tx.encode(&mut head);
+    let mut txs_rlp = Vec::with_capacity(txs_len);
     for tx in txs {
-        tx.encode(&mut rlp);
+        tx.encode(&mut txs_rlp);
     }
-    let mut zlib = ZlibEncoder::new(Vec::with_capacity(rlp.len() / 2), Compression::fast());
-    // Writing into a Vec cannot fail.
-    let _ = zlib.write_all(&rlp);
-    Bytes::from(zlib.finish().unwrap_or_default())
+    if txs_rlp.len() < DeflatedTxs::MIN_LEN {
+        let rlp = [head, txs_rlp].concat();
+        return (Bytes::from(deflate::zlib(&rlp, Compression::fast())), None);
+    }
+    let shared = DeflatedTxs::new(txs_rlp);
+    let head_deflated = deflate::continuing(&[], &head, Compression::default());
+    let adler = deflate::adler32_combine(
+        deflate::adler32(&[&head]),
+        deflate::adler32(&[shared.rlp()]),
+        shared.rlp().len(),
+    );
+    let mut zlib = Vec::with_capacity(head_deflated.len() + shared.deflated().len() + 8);
+    zlib.extend_from_slice(&deflate::zlib_header(Compression::default()));
+    zlib.extend_from_slice(&head_deflated);
+    zlib.extend_from_slice(shared.deflated());
+    zlib.extend_from_slice(&FINAL_EMPTY_BLOCK);
+    zlib.extend_from_slice(&adler.to_be_bytes());
+    (Bytes::from(zlib), Some(shared))
 }
 
 #[cfg(test)]
@@ -158,9 +179,8 @@ mod tests {
     use alloy::{consensus::transaction::SignerRecoverable, rlp::Decodable};
     use common::{anchor::GOLDEN_TOUCH_ADDRESS, codec::payload};
 
-    #[test]
-    fn request_carries_anchor_first_then_txs_and_the_manifest_omits_the_anchor() {
-        let parent = ParentBlock {
+    fn parent() -> ParentBlock {
+        ParentBlock {
             number: 5,
             hash: B256::repeat_byte(9),
             facts: ParentFacts {
@@ -171,8 +191,11 @@ mod tests {
                 base_fee: 25_000_000,
                 grandparent_timestamp: 98,
             },
-        };
-        let frame = BlockFrame {
+        }
+    }
+
+    fn frame(parent: &ParentBlock) -> BlockFrame {
+        BlockFrame {
             chain_id: 167_001,
             anchor_contract: Address::repeat_byte(0xaa),
             coinbase: Address::repeat_byte(0xbb),
@@ -187,7 +210,60 @@ mod tests {
             timestamp: 102,
             base_fee: parent.next_base_fee(basefee::MIN_BASE_FEE),
             gas_limit: parent.gas_limit_without_anchor(),
+        }
+    }
+
+    #[test]
+    fn large_block_shares_its_tx_deflate_with_the_proposal() {
+        use alloy::{
+            consensus::{SignableTransaction, TxEip1559},
+            primitives::{Signature, TxKind, U256},
         };
+        use common::codec::{
+            manifest::DerivationSourceManifest,
+            manifest_stream::{EncodedBlock, ManifestStream},
+        };
+        let txs: Vec<TxEnvelope> = (0..800u64)
+            .map(|n| {
+                let tx = TxEip1559 {
+                    chain_id: 167_001,
+                    nonce: n,
+                    gas_limit: 21_000,
+                    to: TxKind::Call(Address::with_last_byte(n as u8)),
+                    value: U256::from(n),
+                    ..Default::default()
+                };
+                let sig = Signature::new(
+                    U256::from(n + 1) << 200,
+                    U256::from(n * 31 + 7) << 190,
+                    n % 2 == 1,
+                );
+                TxEnvelope::Eip1559(tx.into_signed(sig))
+            })
+            .collect();
+        let parent = parent();
+        let block = assemble(&parent, &frame(&parent), txs.clone());
+        let shared = block
+            .txs
+            .clone()
+            .expect("a large block shares its tx deflate");
+        let rlp = payload::decompress(&block.request.executable_data.transactions).unwrap();
+        let sent = Vec::<TxEnvelope>::decode(&mut rlp.as_slice()).unwrap();
+        assert_eq!(sent.len(), 801);
+        assert_eq!(*sent[0].tx_hash(), block.anchor_tx_hash);
+        assert_eq!(sent[1..], txs[..]);
+
+        let mut stream = ManifestStream::new();
+        let encoded = EncodedBlock::new(&block.manifest, Some(shared));
+        stream.push(encoded);
+        let decoded = DerivationSourceManifest::from_plaintext_payload(&stream.payload()).unwrap();
+        assert_eq!(decoded.blocks, vec![block.manifest]);
+    }
+
+    #[test]
+    fn request_carries_anchor_first_then_txs_and_the_manifest_omits_the_anchor() {
+        let parent = parent();
+        let frame = frame(&parent);
         let block = assemble(&parent, &frame, vec![]);
         let data = &block.request.executable_data;
         assert_eq!(data.block_number, 6);

@@ -14,7 +14,10 @@
 
 use alloy::primitives::B256;
 use common::{
-    codec::{manifest::BlockManifest, manifest_stream::ManifestStream},
+    codec::{
+        manifest::BlockManifest,
+        manifest_stream::{DeflatedTxs, EncodedBlock, ManifestStream},
+    },
     driver::InsertedBlock,
     ids::{ProposalId, SignalSlot},
 };
@@ -160,19 +163,24 @@ impl Proposals {
     }
 
     /// Adds a preconfirmed block to the open proposal (opened at `anchor` if none is). Returns
-    /// the proposals this seals.
-    pub fn push(&mut self, anchor: L1Anchor, block: PreconfirmedBlock) -> Vec<SealedProposal> {
-        let rlp = ManifestStream::encode_block(&block.manifest);
+    /// the proposals this seals. `txs` is the block's txs as deflated for the driver, if they were.
+    pub fn push(
+        &mut self,
+        anchor: L1Anchor,
+        block: PreconfirmedBlock,
+        txs: Option<DeflatedTxs>,
+    ) -> Vec<SealedProposal> {
+        let encoded = EncodedBlock::new(&block.manifest, txs);
         let mut sealed = Vec::new();
         if let Some(open) = &self.open
             && !open.blocks.is_empty()
-            && open.stream.payload_len_with(rlp.len()) > self.limits.max_payload_bytes
+            && open.stream.payload_len_with(&encoded) > self.limits.max_payload_bytes
         {
             sealed.extend(self.seal(SealReason::PayloadFull));
         }
         self.open(anchor);
         if let Some(open) = self.open.as_mut() {
-            open.stream.push_encoded(&rlp);
+            open.stream.push(encoded);
             open.blocks.push(block);
         }
         if self.open_blocks() >= self.limits.max_blocks {

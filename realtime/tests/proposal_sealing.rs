@@ -13,6 +13,7 @@ use common::{
     codec::{
         blob::MAX_BLOB_PAYLOAD,
         manifest::{BlockManifest, DerivationSourceManifest},
+        manifest_stream::DeflatedTxs,
     },
     driver::InsertedBlock,
     ids::SignalSlot,
@@ -27,6 +28,15 @@ const ANCHOR: L1Anchor = L1Anchor {
     hash: B256::repeat_byte(1),
     state_root: B256::repeat_byte(2),
 };
+
+/// The txs' network encodings back to back, as the driver's tx list holds them.
+fn txs_rlp(txs: &[TxEnvelope]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for tx in txs {
+        alloy::rlp::Encodable::encode(tx, &mut out);
+    }
+    out
+}
 
 fn limits(blobs: usize, max_blocks: usize) -> ProposalLimits {
     ProposalLimits {
@@ -89,16 +99,16 @@ fn block(number: u64, txs: Vec<TxEnvelope>) -> PreconfirmedBlock {
 #[test]
 fn max_blocks_seals_and_ids_increase() {
     let mut p = Proposals::new(limits(1, 3), 1);
-    assert!(p.push(ANCHOR, block(1, vec![])).is_empty());
-    assert!(p.push(ANCHOR, block(2, vec![])).is_empty());
-    let sealed = p.push(ANCHOR, block(3, vec![]));
+    assert!(p.push(ANCHOR, block(1, vec![]), None).is_empty());
+    assert!(p.push(ANCHOR, block(2, vec![]), None).is_empty());
+    let sealed = p.push(ANCHOR, block(3, vec![]), None);
     assert_eq!(sealed.len(), 1);
     assert_eq!(sealed[0].reason, SealReason::MaxBlocks);
     assert_eq!(sealed[0].blocks.len(), 3);
     assert_eq!(sealed[0].id.0, 1);
     assert_eq!(sealed[0].checkpoint().unwrap().number, 3);
     assert_eq!(p.open_anchor(), None);
-    assert!(p.push(ANCHOR, block(4, vec![])).is_empty());
+    assert!(p.push(ANCHOR, block(4, vec![]), None).is_empty());
     assert_eq!(p.seal(SealReason::Requested)[0].id.0, 2);
 }
 
@@ -108,7 +118,7 @@ fn payload_limit_moves_the_overflowing_block_to_the_next_proposal() {
     let mut sealed = Vec::new();
     // ~20 KB of incompressible calldata per block: the 7th block no longer fits one blob.
     for n in 1..=12u64 {
-        sealed.extend(p.push(ANCHOR, block(n, vec![tx(n, 20_000, n)])));
+        sealed.extend(p.push(ANCHOR, block(n, vec![tx(n, 20_000, n)]), None));
     }
     sealed.extend(p.seal(SealReason::Requested));
     assert!(sealed.len() >= 2, "{}", sealed.len());
@@ -139,26 +149,26 @@ fn payload_limit_moves_the_overflowing_block_to_the_next_proposal() {
 #[test]
 fn anchor_age_fast_signals_and_time_shift_seal_before_the_block() {
     let mut p = Proposals::new(limits(1, 192), 1);
-    p.push(ANCHOR, block(1, vec![]));
+    p.push(ANCHOR, block(1, vec![]), None);
     assert!(p.seal_before(ANCHOR.number + 246, 1_002, false).is_empty());
     let aged = p.seal_before(ANCHOR.number + 247, 1_002, false);
     assert_eq!(aged[0].reason, SealReason::AnchorAge);
 
-    p.push(ANCHOR, block(2, vec![]));
+    p.push(ANCHOR, block(2, vec![]), None);
     let signals = p.seal_before(ANCHOR.number, 1_003, true);
     assert_eq!(signals[0].reason, SealReason::FastSignals);
     // Nothing open: the signal block becomes the first block of a new proposal.
     assert!(p.seal_before(ANCHOR.number, 1_003, true).is_empty());
     let mut first = block(3, vec![]);
     first.signal_slots = vec![SignalSlot(B256::repeat_byte(5))];
-    p.push(ANCHOR, first);
+    p.push(ANCHOR, first, None);
     let sealed = p.seal_before(ANCHOR.number, 1_004, true);
     assert_eq!(
         sealed[0].signal_slots,
         vec![SignalSlot(B256::repeat_byte(5))]
     );
 
-    p.push(ANCHOR, block(4, vec![]));
+    p.push(ANCHOR, block(4, vec![]), None);
     assert!(p.seal_before(ANCHOR.number, 1_004 + 255, false).is_empty());
     let shifted = p.seal_before(ANCHOR.number, 1_004 + 256, false);
     assert_eq!(shifted[0].reason, SealReason::TimeShift);
@@ -170,22 +180,27 @@ proptest::proptest! {
     /// Whatever the blocks, every sealed payload fits, and no block is lost or reordered.
     #[test]
     fn sealed_payloads_always_fit(
-        sizes in proptest::collection::vec((0usize..4, 0usize..30_000), 1..30),
+        sizes in proptest::collection::vec((0usize..4, 0usize..30_000, proptest::bool::ANY), 1..30),
         blobs in 1usize..3,
     ) {
         let mut p = Proposals::new(limits(blobs, 192), 1);
         let mut sealed = Vec::new();
-        for (n, (count, size)) in sizes.iter().enumerate() {
+        for (n, (count, size, share)) in sizes.iter().enumerate() {
             let n = n as u64 + 1;
-            let txs = (0..*count)
+            let txs: Vec<TxEnvelope> = (0..*count)
                 .map(|i| tx(n * 10 + i as u64, *size / (*count).max(1), n * 31 + i as u64))
                 .collect();
-            sealed.extend(p.push(ANCHOR, block(n, txs)));
+            // Some blocks bring their txs deflated (as a large block does from the driver's list).
+            let deflated = share.then(|| DeflatedTxs::new(txs_rlp(&txs)));
+            sealed.extend(p.push(ANCHOR, block(n, txs), deflated));
         }
         sealed.extend(p.seal(SealReason::Requested));
         let mut next = 1;
         for proposal in &sealed {
             proptest::prop_assert!(proposal.payload.len() <= blobs * MAX_BLOB_PAYLOAD);
+            let manifest = DerivationSourceManifest::from_plaintext_payload(&proposal.payload).unwrap();
+            let expected: Vec<_> = proposal.blocks.iter().map(|b| b.manifest.clone()).collect();
+            proptest::prop_assert_eq!(manifest.blocks, expected);
             for b in &proposal.blocks {
                 proptest::prop_assert_eq!(b.header.number, next);
                 next += 1;

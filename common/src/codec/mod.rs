@@ -2,6 +2,7 @@
 //! frame and the blob packing. Pure functions, no I/O.
 
 pub mod blob;
+pub mod deflate;
 pub mod manifest;
 pub mod manifest_stream;
 pub mod payload;

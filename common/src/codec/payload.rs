@@ -53,12 +53,17 @@ pub enum PayloadError {
 /// Wraps `inner` (scheme byte included) in the version/length frame.
 pub fn frame(inner: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(FRAME_HEADER + inner.len());
-    out.extend_from_slice(&[0u8; 31]);
-    out.push(FRAME_VERSION);
-    out.extend_from_slice(&[0u8; 24]);
-    out.extend_from_slice(&(inner.len() as u64).to_be_bytes());
+    out.extend_from_slice(&frame_header(inner.len()));
     out.extend_from_slice(inner);
     out
+}
+
+/// The frame's header for an inner payload (scheme byte included) of `inner_len` bytes.
+pub fn frame_header(inner_len: usize) -> [u8; FRAME_HEADER] {
+    let mut header = [0u8; FRAME_HEADER];
+    header[31] = FRAME_VERSION;
+    header[56..].copy_from_slice(&(inner_len as u64).to_be_bytes());
+    header
 }
 
 /// The framed body, checked the way the driver checks it; bytes after it are ignored.

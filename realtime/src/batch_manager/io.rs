@@ -304,7 +304,11 @@ pub async fn build(
         .map_err(TickError::L2)?;
     let started = Instant::now();
     let anchor = frame.anchor;
-    let assembled = block_build::assemble(&parent, &frame, txs);
+    // Milliseconds of CPU for a large block (deflate): off the async workers.
+    let assembled =
+        tokio::task::spawn_blocking(move || block_build::assemble(&parent, &frame, txs))
+            .await
+            .map_err(|e| TickError::Missing(format!("the block assembly task died: {e}")))?;
     let node_time = started.elapsed();
     let started = Instant::now();
     match clients.driver.preconf_blocks(&assembled.request).await {

@@ -483,6 +483,7 @@ impl BatchManager {
                 header: inserted,
                 signal_slots: Vec::new(),
             },
+            block.txs,
         );
         report_sealed(sealed);
     }
