@@ -72,6 +72,11 @@ impl RpcEndpoint {
         redact_url(&self.url)
     }
 
+    /// Whether the endpoint speaks websocket (subscriptions are possible).
+    pub fn is_ws(&self) -> bool {
+        matches!(self.url.scheme(), "ws" | "wss")
+    }
+
     /// Runs `call` with this endpoint's timeout, mapping errors to [`RpcError`].
     pub async fn call<T, E: std::error::Error>(
         &self,

@@ -63,7 +63,9 @@ fn build_seconds() -> &'static Histogram {
             "sidecar_build_seconds",
             "EIP-7594 sidecar build time: commitments and cell proofs of all blobs",
         )
-        .buckets(vec![0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0]);
+        .buckets(vec![
+            0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0,
+        ]);
         crate::metrics::register(
             crate::metrics::registry(),
             Histogram::with_opts(opts).expect("valid metric definition"),

@@ -21,7 +21,10 @@ async fn sidecar_is_v1_with_verifiable_cell_proofs() {
         .into_iter()
         .find(|f| f.name() == "preconfer_sidecar_build_seconds")
         .expect("sidecar_build_seconds is registered");
-    assert_eq!(exported.get_metric()[0].get_histogram().get_sample_count(), 1);
+    assert_eq!(
+        exported.get_metric()[0].get_histogram().get_sample_count(),
+        1
+    );
     assert_eq!(car.blobs.len(), 2);
     assert_eq!(car.commitments.len(), 2);
     // v0 carries one proof per blob; v1 carries one per cell of the extended blob.

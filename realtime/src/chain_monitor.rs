@@ -1,6 +1,15 @@
 //! The ChainMonitor actor: polls the L1 and L2 heads and the inbox's finalized L2 head every
-//! heartbeat, and publishes what it sees. An endpoint that does not answer is retried with an
-//! exponential backoff; the actor itself keeps running (an outage is not a crash).
+//! heartbeat, tracks the inbox's `ProposedAndProved` logs across L1 reorgs, and publishes what
+//! it sees: the status (a watch) and [`ChainEvent`]s (a broadcast). An endpoint that does not
+//! answer is retried with an exponential backoff; the actor itself keeps running (an outage is
+//! not a crash).
+//!
+//! Logs come from a re-scan on every L1 poll: from the last seen head on, or from
+//! [`REORG_WINDOW`] blocks back when that head is no longer canonical, so a log that vanished
+//! is reported as reorged. On a websocket L1 a log subscription also runs, for latency; the
+//! re-scan stays as the backstop for subscription gaps, and each change is published once.
+//! After a restart the first scan re-publishes the window's logs: subscribers treat `Landed`
+//! as idempotent.
 //!
 //! RPC calls run on spawned tasks and come back as messages, so a slow endpoint never blocks a
 //! caller asking for the status.
@@ -8,10 +17,13 @@
 use std::{sync::Arc, time::Duration};
 
 use alloy::{
+    eips::BlockNumberOrTag,
     primitives::{Address, B256},
-    providers::DynProvider,
+    providers::{DynProvider, Provider},
+    rpc::types::{Filter, Log},
+    sol_types::SolEvent,
 };
-use bindings::IRealTimeInbox;
+use bindings::IRealTimeInbox::{self, ProposedAndProved};
 use common::{
     backoff::Backoff,
     health::{ChainStatus, EndpointHealth},
@@ -19,11 +31,17 @@ use common::{
     rpc::{RpcEndpoint, RpcError},
     supervisor::ChildLink,
 };
+use futures::StreamExt;
 use spawned_concurrency::{
     message::Message,
     tasks::{Actor, Context, Handler, send_after},
 };
-use tokio::{sync::watch, time::Instant};
+use tokio::{
+    sync::{broadcast, watch},
+    time::Instant,
+};
+
+use crate::landed_proposals::{self, LandedProposal, LandedProposals, ProposalEvent, REORG_WINDOW};
 
 /// Longest wait between two attempts on an endpoint that is down.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
@@ -59,6 +77,19 @@ pub struct ChainMonitorSetup {
     pub interval: Duration,
     /// Where the monitor publishes; outlives restarts of the actor.
     pub status: Arc<watch::Sender<ChainStatus>>,
+    /// Where chain events go; outlives restarts of the actor.
+    pub events: broadcast::Sender<ChainEvent>,
+}
+
+/// What subscribers hear about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainEvent {
+    /// A new L1 head: (number, hash).
+    L1Head(u64, B256),
+    /// A new L2 head: (number, hash).
+    L2Head(u64, B256),
+    /// A proposal landed on L1, or its L1 block was reorged out.
+    Proposal(ProposalEvent),
 }
 
 /// Polls both chains and publishes a [`ChainStatus`].
@@ -69,6 +100,11 @@ pub struct ChainMonitor {
     l2_provider: Option<DynProvider>,
     l1_retry: Backoff,
     l2_retry: Backoff,
+    /// The last L1 and L2 heads seen: (number, hash).
+    l1_tip: Option<(u64, B256)>,
+    l2_tip: Option<(u64, B256)>,
+    landed: LandedProposals,
+    subscribed: bool,
 }
 
 impl ChainMonitor {
@@ -82,6 +118,10 @@ impl ChainMonitor {
             link,
             l1_provider: None,
             l2_provider: None,
+            l1_tip: None,
+            l2_tip: None,
+            landed: LandedProposals::new(),
+            subscribed: false,
         }
     }
 }
@@ -110,9 +150,24 @@ impl Message for Polled {
 
 struct Observation {
     provider: DynProvider,
-    head: u64,
+    /// (number, hash).
+    head: (u64, B256),
     /// L1 only: the inbox's finalized L2 head.
     finalized: Option<Result<B256, String>>,
+    /// L1 only: all inbox logs of blocks `from..=to`.
+    logs: Option<(u64, u64, Vec<LandedProposal>)>,
+}
+
+/// A log from the subscription.
+struct Streamed(Log);
+impl Message for Streamed {
+    type Result = ();
+}
+
+/// The subscription ended (it is re-opened on the next successful poll).
+struct SubscriptionEnded(String);
+impl Message for SubscriptionEnded {
+    type Result = ();
 }
 
 impl Actor for ChainMonitor {
@@ -140,44 +195,157 @@ impl Handler<Poll> for ChainMonitor {
             Chain::L2 => (self.setup.l2.clone(), self.l2_provider.clone()),
         };
         let inbox = (chain == Chain::L1).then_some(self.setup.inbox);
+        let tip = match chain {
+            Chain::L1 => self.l1_tip,
+            Chain::L2 => None,
+        };
         let ctx = ctx.clone();
         tokio::spawn(async move {
-            let outcome = observe(&endpoint, provider, inbox).await;
+            let outcome = observe(&endpoint, provider, inbox, tip).await;
             // The actor may have stopped meanwhile; then nobody needs the answer.
             let _ = ctx.send(Polled { chain, outcome });
         });
     }
 }
 
+/// The inbox's `ProposedAndProved` logs.
+fn log_filter(inbox: Address) -> Filter {
+    Filter::new()
+        .address(inbox)
+        .event_signature(ProposedAndProved::SIGNATURE_HASH)
+}
+
+fn decode_all(logs: &[Log]) -> Vec<LandedProposal> {
+    logs.iter()
+        .filter_map(|log| match landed_proposals::decode(log) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::warn!(error = %e, "ignoring an inbox log");
+                None
+            }
+        })
+        .collect()
+}
+
 async fn observe(
     endpoint: &RpcEndpoint,
     provider: Option<DynProvider>,
     inbox: Option<Address>,
+    tip: Option<(u64, B256)>,
 ) -> Result<Observation, RpcError> {
     let provider = match provider {
         Some(p) => p,
         None => endpoint.connect().await?,
     };
-    let head = endpoint.block_number(&provider).await?;
-    let finalized = match inbox {
-        Some(inbox) => {
-            let contract = IRealTimeInbox::new(inbox, &provider);
-            Some(
-                endpoint
-                    .call(contract.getLastFinalizedBlockHash().call())
-                    .await
-                    .map_err(|e| {
-                        format!("reading getLastFinalizedBlockHash() of the inbox at {inbox}: {e}")
-                    }),
-            )
+    let block = endpoint
+        .call(provider.get_block_by_number(BlockNumberOrTag::Latest))
+        .await?
+        .ok_or_else(|| RpcError::Failed {
+            endpoint: endpoint.display(),
+            message: "no latest block".into(),
+        })?;
+    let head = (block.header.number, block.header.hash);
+    let Some(inbox) = inbox else {
+        return Ok(Observation {
+            provider,
+            head,
+            finalized: None,
+            logs: None,
+        });
+    };
+    let contract = IRealTimeInbox::new(inbox, &provider);
+    let finalized = endpoint
+        .call(contract.getLastFinalizedBlockHash().call())
+        .await
+        .map_err(|e| format!("reading getLastFinalizedBlockHash() of the inbox at {inbox}: {e}"));
+    // Re-scan from the last head if it is still canonical, else from the reorg window's start.
+    let from = match tip {
+        Some((number, hash)) => {
+            let canonical = endpoint
+                .call(provider.get_block_by_number(BlockNumberOrTag::Number(number)))
+                .await?
+                .map(|b| b.header.hash);
+            if canonical == Some(hash) {
+                number + 1
+            } else {
+                number.saturating_sub(REORG_WINDOW)
+            }
         }
-        None => None,
+        None => head.0.saturating_sub(REORG_WINDOW),
+    };
+    let logs = if from <= head.0 {
+        let filter = log_filter(inbox).from_block(from).to_block(head.0);
+        let logs = endpoint.call(provider.get_logs(&filter)).await?;
+        Some((from, head.0, decode_all(&logs)))
+    } else {
+        None
     };
     Ok(Observation {
         provider,
         head,
-        finalized,
+        finalized: Some(finalized),
+        logs,
     })
+}
+
+/// Streams the inbox's logs into the actor until the subscription ends.
+fn subscribe(provider: DynProvider, inbox: Address, ctx: Context<ChainMonitor>) {
+    tokio::spawn(async move {
+        let reason = match provider.subscribe_logs(&log_filter(inbox)).await {
+            Ok(subscription) => {
+                let mut stream = subscription.into_stream();
+                while let Some(log) = stream.next().await {
+                    if ctx.send(Streamed(log)).is_err() {
+                        return;
+                    }
+                }
+                "the node closed it".to_string()
+            }
+            Err(e) => e.to_string(),
+        };
+        let _ = ctx.send(SubscriptionEnded(reason));
+    });
+}
+
+impl ChainMonitor {
+    fn publish(&self, events: impl IntoIterator<Item = ProposalEvent>) {
+        for event in events {
+            match &event {
+                ProposalEvent::Landed(p) => tracing::info!(
+                    proposal = %p.proposal_hash,
+                    l1_block = p.l1_block.0,
+                    checkpoint = p.checkpoint.0,
+                    "proposal landed on L1"
+                ),
+                ProposalEvent::Reorged(p) => tracing::warn!(
+                    proposal = %p.proposal_hash,
+                    l1_block = p.l1_block.0,
+                    "proposal's L1 block was reorged out"
+                ),
+            }
+            // No subscriber is fine: nobody needs to hear it.
+            let _ = self.setup.events.send(ChainEvent::Proposal(event));
+        }
+    }
+}
+
+impl Handler<Streamed> for ChainMonitor {
+    async fn handle(&mut self, Streamed(log): Streamed, _: &Context<Self>) {
+        match landed_proposals::decode(&log) {
+            Ok(p) => {
+                let event = self.landed.streamed(p, log.removed);
+                self.publish(event);
+            }
+            Err(e) => tracing::warn!(error = %e, "ignoring a streamed inbox log"),
+        }
+    }
+}
+
+impl Handler<SubscriptionEnded> for ChainMonitor {
+    async fn handle(&mut self, SubscriptionEnded(reason): SubscriptionEnded, _: &Context<Self>) {
+        tracing::warn!(%reason, "L1 log subscription ended; polling covers the gap, re-subscribing");
+        self.subscribed = false;
+    }
 }
 
 impl Handler<Polled> for ChainMonitor {
@@ -189,15 +357,36 @@ impl Handler<Polled> for ChainMonitor {
         };
         let next = match msg.outcome {
             Ok(observation) => {
-                *provider_slot = Some(observation.provider);
+                *provider_slot = Some(observation.provider.clone());
                 retry.reset();
+                let (number, hash) = observation.head;
                 metrics::common()
                     .chain_head
                     .with_label_values(&[chain.label()])
-                    .set(observation.head as i64);
+                    .set(number as i64);
+                let tip = match chain {
+                    Chain::L1 => &mut self.l1_tip,
+                    Chain::L2 => &mut self.l2_tip,
+                };
+                if *tip != Some(observation.head) {
+                    *tip = Some(observation.head);
+                    let event = match chain {
+                        Chain::L1 => ChainEvent::L1Head(number, hash),
+                        Chain::L2 => ChainEvent::L2Head(number, hash),
+                    };
+                    let _ = self.setup.events.send(event);
+                }
+                if let Some((from, to, logs)) = observation.logs {
+                    let events = self.landed.rescan(from, to, logs);
+                    self.publish(events);
+                }
+                if chain == Chain::L1 && self.setup.l1.is_ws() && !self.subscribed {
+                    self.subscribed = true;
+                    subscribe(observation.provider, self.setup.inbox, ctx.clone());
+                }
                 self.setup.status.send_modify(|s| {
                     let health = endpoint_of(s, chain);
-                    health.head = Some(observation.head);
+                    health.head = Some(number);
                     health.last_ok = Some(Instant::now());
                     health.consecutive_failures = 0;
                     health.last_error = None;

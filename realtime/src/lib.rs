@@ -5,6 +5,7 @@ pub mod block_build;
 pub mod block_policy;
 pub mod chain_monitor;
 pub mod config;
+pub mod landed_proposals;
 pub mod metrics;
 pub mod proposal;
 pub mod slot_clock;
@@ -12,7 +13,7 @@ pub mod slot_clock;
 use std::sync::Arc;
 
 use batch_manager::{BatchManager, BatchManagerSetup, Clients};
-use chain_monitor::{ChainMonitor, ChainMonitorSetup};
+use chain_monitor::{ChainEvent, ChainMonitor, ChainMonitorSetup};
 use common::{
     config::{CommonConfig, ConfigError},
     driver::{DriverClient, DriverTimeouts},
@@ -22,12 +23,17 @@ use common::{
     supervisor::{Handle, Restart, SupervisorBuilder},
 };
 use config::RealtimeConfig;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
+
+/// Chain events buffered for a slow subscriber.
+const CHAIN_EVENTS_CAPACITY: usize = 1_024;
 
 /// Handles to the realtime actors, valid across restarts.
 pub struct RealtimeHandles {
     /// The chain monitor.
     pub chain_monitor: Handle<ChainMonitor>,
+    /// Chain events; `subscribe()` to hear them.
+    pub chain_events: broadcast::Sender<ChainEvent>,
     /// The heartbeat and proposal builder.
     pub batch_manager: Handle<BatchManager>,
 }
@@ -48,6 +54,8 @@ pub fn register(
             shown: String::new(),
             expected: format!("an HTTP client could not be created: {e}"),
         })?;
+    // Lagging subscribers lose the oldest events (and are told so), never block the monitor.
+    let (chain_events, _) = broadcast::channel(CHAIN_EVENTS_CAPACITY);
     let l1 = RpcEndpoint::new(common.l1_rpc_urls[0].clone(), common.l1_rpc_timeout);
     let l2 = RpcEndpoint::new(common.l2_rpc_url.clone(), common.l2_rpc_timeout);
     let setup = ChainMonitorSetup {
@@ -57,6 +65,7 @@ pub fn register(
         inbox: config.inbox,
         interval: common.heartbeat,
         status: chain_status,
+        events: chain_events.clone(),
     };
     let chain_monitor = supervisor.child("chain_monitor", Restart::Permanent, move |link| {
         Ok::<_, std::convert::Infallible>(ChainMonitor::new(setup.clone(), link))
@@ -91,6 +100,7 @@ pub fn register(
         Ok::<_, std::convert::Infallible>(BatchManager::new(batch_setup.clone(), link))
     });
     Ok(RealtimeHandles {
+        chain_events,
         chain_monitor,
         batch_manager,
     })
