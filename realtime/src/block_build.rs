@@ -10,11 +10,7 @@ use bindings::Checkpoint;
 use common::{
     anchor::{self, ANCHOR_GAS_LIMIT, AnchorParams},
     basefee::{self, ParentFacts},
-    codec::{
-        deflate::{self, FINAL_EMPTY_BLOCK},
-        manifest::BlockManifest,
-        manifest_stream::DeflatedTxs,
-    },
+    codec::{deflate, manifest::BlockManifest, manifest_stream::DeflatedTxs},
     driver::{ExecutableData, PreconfBlockRequest},
     ids::SignalSlot,
 };
@@ -161,15 +157,14 @@ fn compressed_tx_list(anchor_tx: &TxEnvelope, txs: &[TxEnvelope]) -> (Bytes, Opt
     let head_deflated = deflate::continuing(&[], &head, Compression::default());
     let adler = deflate::adler32_combine(
         deflate::adler32(&[&head]),
-        deflate::adler32(&[shared.rlp()]),
+        shared.adler(),
         shared.rlp().len(),
     );
-    let mut zlib = Vec::with_capacity(head_deflated.len() + shared.deflated().len() + 8);
-    zlib.extend_from_slice(&deflate::zlib_header(Compression::default()));
-    zlib.extend_from_slice(&head_deflated);
-    zlib.extend_from_slice(shared.deflated());
-    zlib.extend_from_slice(&FINAL_EMPTY_BLOCK);
-    zlib.extend_from_slice(&adler.to_be_bytes());
+    let zlib = deflate::zlib_of(
+        Compression::default(),
+        &[&head_deflated, shared.deflated()],
+        adler,
+    );
     (Bytes::from(zlib), Some(shared))
 }
 

@@ -42,12 +42,20 @@ pub fn continuing(history: &[u8], data: &[u8], level: Compression) -> Vec<u8> {
 
 /// A complete zlib stream (RFC 1950) of `data`, compressed in parallel.
 pub fn zlib(data: &[u8], level: Compression) -> Vec<u8> {
-    let deflated = continuing(&[], data, level);
-    let mut out = Vec::with_capacity(deflated.len() + 8);
+    zlib_of(level, &[&continuing(&[], data, level)], adler32(&[data]))
+}
+
+/// A complete zlib stream from byte-aligned raw deflate `parts` (in order) whose uncompressed
+/// bytes have Adler-32 `adler`.
+pub fn zlib_of(level: Compression, parts: &[&[u8]], adler: u32) -> Vec<u8> {
+    let len = parts.iter().map(|p| p.len()).sum::<usize>();
+    let mut out = Vec::with_capacity(len + 8);
     out.extend_from_slice(&zlib_header(level));
-    out.extend_from_slice(&deflated);
+    for part in parts {
+        out.extend_from_slice(part);
+    }
     out.extend_from_slice(&FINAL_EMPTY_BLOCK);
-    out.extend_from_slice(&adler32(&[data]).to_be_bytes());
+    out.extend_from_slice(&adler.to_be_bytes());
     out
 }
 

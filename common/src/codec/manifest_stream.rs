@@ -22,8 +22,8 @@ use super::{
     payload::{self, FRAME_HEADER},
 };
 
-/// zlib header for deflate with a 32 KiB window at the default level (what `zlib` writes).
-const ZLIB_HEADER: [u8; 2] = [0x78, 0x9c];
+/// The zlib header's length.
+const ZLIB_HEADER_LEN: usize = 2;
 /// Stored-block overhead: the block header byte, LEN and NLEN.
 const STORED_OVERHEAD: usize = 5;
 /// Longest the two RLP list headers can be.
@@ -36,6 +36,8 @@ const MAX_LIST_HEADERS: usize = 18;
 pub struct DeflatedTxs {
     rlp: Vec<u8>,
     deflated: Vec<u8>,
+    /// Adler-32 of `rlp`, for both zlib streams.
+    adler: u32,
 }
 
 impl DeflatedTxs {
@@ -45,7 +47,12 @@ impl DeflatedTxs {
     /// Deflates `rlp` (the txs' encodings back to back).
     pub fn new(rlp: Vec<u8>) -> Self {
         let deflated = deflate::continuing(&[], &rlp, Compression::default());
-        Self { rlp, deflated }
+        let adler = deflate::adler32(&[&rlp]);
+        Self {
+            rlp,
+            deflated,
+            adler,
+        }
     }
 
     /// The txs' encodings.
@@ -56,6 +63,11 @@ impl DeflatedTxs {
     /// Their deflate data.
     pub fn deflated(&self) -> &[u8] {
         &self.deflated
+    }
+
+    /// Adler-32 of the encodings.
+    pub fn adler(&self) -> u32 {
+        self.adler
     }
 }
 
@@ -129,22 +141,28 @@ impl ManifestStream {
     pub fn push(&mut self, block: EncodedBlock) {
         // Sync-flushed: the block's data ends on a byte boundary, so the size is exact and the
         // final bytes can be appended at any time.
-        let own = deflate::continuing(&self.rlp_blocks, block.own(), Compression::default());
-        self.deflated.extend_from_slice(&own);
+        let own = block.own();
+        let own_deflated = deflate::continuing(&self.rlp_blocks, own, Compression::default());
+        self.deflated.extend_from_slice(&own_deflated);
         if let Some(txs) = &block.txs {
             self.deflated.extend_from_slice(&txs.deflated);
         }
-        let rlp = &block.rlp;
-        self.rlp_blocks.extend_from_slice(rlp);
+        let block_adler = match &block.txs {
+            Some(txs) => {
+                deflate::adler32_combine(deflate::adler32(&[own]), txs.adler, txs.rlp.len())
+            }
+            None => deflate::adler32(&[own]),
+        };
         self.blocks_adler =
-            deflate::adler32_combine(self.blocks_adler, deflate::adler32(&[rlp]), rlp.len());
+            deflate::adler32_combine(self.blocks_adler, block_adler, block.rlp.len());
+        self.rlp_blocks.extend_from_slice(&block.rlp);
         self.blocks += 1;
     }
 
     fn fixed_overhead(&self) -> usize {
         FRAME_HEADER
             + 1
-            + ZLIB_HEADER.len()
+            + ZLIB_HEADER_LEN
             + STORED_OVERHEAD
             + MAX_LIST_HEADERS
             + FINAL_EMPTY_BLOCK.len()
@@ -176,7 +194,7 @@ impl ManifestStream {
             self.blocks_adler,
             self.rlp_blocks.len(),
         );
-        let zlib_len = ZLIB_HEADER.len()
+        let zlib_len = ZLIB_HEADER_LEN
             + STORED_OVERHEAD
             + headers.len()
             + self.deflated.len()
@@ -187,7 +205,7 @@ impl ManifestStream {
         let mut out = Vec::with_capacity(FRAME_HEADER + inner_len);
         out.extend_from_slice(&payload::frame_header(inner_len));
         out.push(payload::Scheme::Plaintext as u8);
-        out.extend_from_slice(&ZLIB_HEADER);
+        out.extend_from_slice(&deflate::zlib_header(Compression::default()));
         out.push(0x00); // stored block, not final
         let len = headers.len() as u16;
         out.extend_from_slice(&len.to_le_bytes());
