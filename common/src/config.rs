@@ -199,8 +199,44 @@ pub struct CommonArgs {
           value_parser = parse_shutdown_ms, hide_env_values = true)]
     pub shutdown_timeout_ms: u64,
 
+    /// Lowest tip bid on the proposer's L1 txs, in wei (1 gwei at least pays anvil and mainnet floors)
+    #[arg(long, env = "MIN_PRIORITY_FEE_PER_GAS_WEI", value_name = "MIN_PRIORITY_FEE_PER_GAS_WEI",
+          default_value = "1000000000", value_parser = parse_wei, hide_env_values = true)]
+    pub min_priority_fee_per_gas_wei: u128,
+
+    /// Highest maxFeePerGas any proposer L1 tx or replacement may bid, in wei
+    #[arg(long, env = "MAX_FEE_PER_GAS_CAP", value_name = "MAX_FEE_PER_GAS_CAP",
+          default_value = "500000000000", value_parser = parse_wei, hide_env_values = true)]
+    pub max_fee_per_gas_cap: u128,
+
+    /// Highest maxFeePerBlobGas any proposer L1 tx or replacement may bid, in wei
+    #[arg(long, env = "MAX_FEE_PER_BLOB_GAS_CAP", value_name = "MAX_FEE_PER_BLOB_GAS_CAP",
+          default_value = "200000000000", value_parser = parse_wei, hide_env_values = true)]
+    pub max_fee_per_blob_gas_cap: u128,
+
+    /// Percentage added to the L1 gas estimate
+    #[arg(long, env = "EXTRA_GAS_PERCENTAGE", value_name = "EXTRA_GAS_PERCENTAGE", default_value = "100",
+          value_parser = |r: &str| parse_bounded(r, 0, 1_000, "percent"), hide_env_values = true)]
+    pub extra_gas_percentage: u64,
+
+    /// L1 blocks a proposer tx may wait unmined before it is replaced with higher fees
+    #[arg(long, env = "TX_REPLACE_AFTER_L1_BLOCKS", value_name = "TX_REPLACE_AFTER_L1_BLOCKS", default_value = "2",
+          value_parser = |r: &str| parse_bounded(r, 1, 64, "blocks"), hide_env_values = true)]
+    pub tx_replace_after_l1_blocks: u64,
+
     #[command(flatten)]
     pub fork: ForkArgs,
+}
+
+fn parse_wei(raw: &str) -> Result<u128, String> {
+    let value: u128 = raw
+        .trim()
+        .parse()
+        .map_err(|_| "expected a whole number of wei, at least 1".to_string())?;
+    if value == 0 {
+        return Err("expected a whole number of wei, at least 1".into());
+    }
+    Ok(value)
 }
 
 /// Default of `DATA_DIR`.
@@ -237,6 +273,8 @@ pub struct CommonConfig {
     pub shutdown_timeout: Duration,
     /// Fork activation times.
     pub fork: crate::fork::ForkSchedule,
+    /// How the proposer's L1 txs bid and wait.
+    pub tx: crate::tx_manager::TxManagerConfig,
 }
 
 impl CommonConfig {
@@ -288,6 +326,18 @@ impl CommonConfig {
             supervisor_restart_window: Duration::from_secs(args.supervisor_restart_window_sec),
             shutdown_timeout: Duration::from_millis(args.shutdown_timeout_ms),
             fork,
+            tx: crate::tx_manager::TxManagerConfig {
+                fees: crate::tx_manager::fees::FeePolicy {
+                    min_tip: args.min_priority_fee_per_gas_wei,
+                    max_fee_cap: args.max_fee_per_gas_cap,
+                    max_blob_fee_cap: args.max_fee_per_blob_gas_cap,
+                },
+                extra_gas_percentage: args.extra_gas_percentage,
+                replace_after_blocks: args.tx_replace_after_l1_blocks,
+                // Half the heartbeat, at most a second: inclusion is noticed within one L2 slot.
+                poll_interval: Duration::from_millis(args.preconf_heartbeat_ms / 2)
+                    .min(Duration::from_secs(1)),
+            },
         })
     }
 
@@ -337,6 +387,23 @@ impl CommonConfig {
             (
                 "SHUTDOWN_TIMEOUT_MS",
                 self.shutdown_timeout.as_millis().to_string(),
+            ),
+            (
+                "MIN_PRIORITY_FEE_PER_GAS_WEI",
+                self.tx.fees.min_tip.to_string(),
+            ),
+            ("MAX_FEE_PER_GAS_CAP", self.tx.fees.max_fee_cap.to_string()),
+            (
+                "MAX_FEE_PER_BLOB_GAS_CAP",
+                self.tx.fees.max_blob_fee_cap.to_string(),
+            ),
+            (
+                "EXTRA_GAS_PERCENTAGE",
+                self.tx.extra_gas_percentage.to_string(),
+            ),
+            (
+                "TX_REPLACE_AFTER_L1_BLOCKS",
+                self.tx.replace_after_blocks.to_string(),
             ),
             ("REALTIME_TIMESTAMP_SEC", self.fork.realtime.to_string()),
             ("SHASTA_TIMESTAMP_SEC", opt(self.fork.shasta)),

@@ -19,3 +19,4 @@ pub mod secret;
 pub mod sidecar;
 pub mod store;
 pub mod supervisor;
+pub mod tx_manager;

@@ -79,16 +79,77 @@ pub async fn build(payload: &[u8]) -> Result<BlobTransactionSidecarEip7594, Side
     build_from_blobs(blobs).await
 }
 
+/// The KZG commitments of packed blobs, in parallel (about a sixth of a sidecar's cost): enough
+/// for the versioned hashes a prover needs while the cell proofs are still being computed.
+pub async fn commitments(blobs: Arc<Vec<Blob>>) -> Result<Vec<Bytes48>, SidecarError> {
+    let settings = load_trusted_setup();
+    let tasks: Vec<_> = (0..blobs.len())
+        .map(|i| {
+            let blobs = blobs.clone();
+            tokio::task::spawn_blocking(move || {
+                settings
+                    .blob_to_kzg_commitment(blobs[i].as_ckzg())
+                    .map(|c| Bytes48::from_ckzg(c.to_bytes()))
+            })
+        })
+        .collect();
+    let mut out = Vec::with_capacity(tasks.len());
+    for (i, task) in tasks.into_iter().enumerate() {
+        out.push(
+            task.await
+                .map_err(|e| SidecarError::Task {
+                    blob: i,
+                    message: e.to_string(),
+                })?
+                .map_err(|e| SidecarError::Kzg {
+                    blob: i,
+                    message: format!("{e:?}"),
+                })?,
+        );
+    }
+    Ok(out)
+}
+
+/// The EIP-4844 versioned hash of each commitment.
+pub fn versioned_hashes(commitments: &[Bytes48]) -> Vec<alloy::primitives::B256> {
+    commitments
+        .iter()
+        .map(|c| alloy::eips::eip4844::kzg_to_versioned_hash(c.as_slice()))
+        .collect()
+}
+
 /// Builds the sidecar of already packed blobs, blobs in parallel on the blocking pool.
 pub async fn build_from_blobs(
     blobs: Arc<Vec<Blob>>,
 ) -> Result<BlobTransactionSidecarEip7594, SidecarError> {
+    build_with_commitments(blobs, None).await
+}
+
+/// As [`build_from_blobs`], reusing commitments computed earlier ([`commitments`]).
+pub async fn build_with_commitments(
+    blobs: Arc<Vec<Blob>>,
+    known: Option<Vec<Bytes48>>,
+) -> Result<BlobTransactionSidecarEip7594, SidecarError> {
     let settings = load_trusted_setup();
     let _timer = build_seconds().start_timer();
+    let known = Arc::new(known);
     let tasks: Vec<_> = (0..blobs.len())
         .map(|i| {
             let blobs = blobs.clone();
-            tokio::task::spawn_blocking(move || commit_blob(settings, &blobs[i]))
+            let known = known.clone();
+            tokio::task::spawn_blocking(move || {
+                match known.as_ref().as_ref().and_then(|k| k.get(i)) {
+                    Some(commitment) => settings
+                        .compute_cells_and_kzg_proofs(blobs[i].as_ckzg())
+                        .map(|(_, proofs)| {
+                            (
+                                *commitment,
+                                c_kzg::KzgProof::slice_as_alloy(proofs.as_ref()).to_vec(),
+                            )
+                        }),
+                    None => commit_blob(settings, &blobs[i]),
+                }
+            })
         })
         .collect();
     let mut commitments = Vec::with_capacity(blobs.len());

@@ -251,6 +251,9 @@ impl Devnet {
             ("CATALYST_NODE_ECDSA_PRIVATE_KEY", PRECONFER_KEY.to_string()),
             ("REALTIME_TIMESTAMP_SEC", "0".into()),
             ("MOCK_MODE", "true".into()),
+            ("PRECONF_ONLY", "false".into()),
+            // Devnet proofs come back within seconds; poll often.
+            ("RAIKO_POLL_INTERVAL_MS", "250".into()),
             ("INTERNAL_SERVER_IP", "127.0.0.1".into()),
             ("INTERNAL_SERVER_PORT", health_port.to_string()),
             (

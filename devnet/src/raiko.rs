@@ -68,6 +68,10 @@ pub struct RaikoState {
     /// Time from registration to a ready proof.
     pub proof_delay: Duration,
     fail: Option<Failure>,
+    /// Proposals re-derived from their blobs, checked and signed.
+    derived: u64,
+    /// Requests refused after derivation or checks failed.
+    refused: u64,
 }
 
 impl RaikoState {
@@ -155,6 +159,7 @@ pub fn router(raiko: Arc<Raiko>) -> Router {
     Router::new()
         .route("/v3/proof/batch/realtime", post(prove))
         .route("/devnet/config", post(configure))
+        .route("/devnet/stats", axum::routing::get(stats))
         .with_state(raiko)
 }
 
@@ -184,6 +189,15 @@ async fn configure(State(raiko): State<Arc<Raiko>>, body: Body) -> Reply {
     (
         StatusCode::OK,
         Json(json!({"proof_delay_ms": state.proof_delay.as_millis() as u64, "fail": state.fail})),
+    )
+}
+
+/// `{"derived": n, "refused": m, "jobs": k}`: what the stand-in has proved so far.
+async fn stats(State(raiko): State<Arc<Raiko>>) -> Reply {
+    let state = raiko.state.lock().await;
+    (
+        StatusCode::OK,
+        Json(json!({"derived": state.derived, "refused": state.refused, "jobs": state.jobs.len()})),
     )
 }
 
@@ -239,15 +253,20 @@ async fn prove(State(raiko): State<Arc<Raiko>>, headers: HeaderMap, body: Body) 
     if !known {
         let outcome = check_and_sign(&raiko, &request).await;
         if let Err(why) = &outcome {
+            raiko.state.lock().await.refused += 1;
+            tracing::warn!(error = %why, "Raiko stand-in refused a proof request");
             return error(&proof_type, why.clone());
         }
-        raiko.state.lock().await.jobs.insert(
+        let mut state = raiko.state.lock().await;
+        state.derived += 1;
+        state.jobs.insert(
             key,
             Job {
                 registered: Instant::now(),
                 outcome,
             },
         );
+        drop(state);
         return (
             StatusCode::OK,
             Json(

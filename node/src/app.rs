@@ -118,7 +118,17 @@ pub async fn run(cli: Cli) -> Result<(), NodeError> {
         config.supervisor_restart_window,
         config.shutdown_timeout,
     ));
-    realtime::register(&mut builder, &config, &realtime_config, chain_status)?;
+    realtime::register(
+        &mut builder,
+        &config,
+        &realtime_config,
+        chain_status,
+        &database,
+    )
+    .map_err(|e| match e {
+        realtime::RegisterError::Config(e) => NodeError::Config(e),
+        other => NodeError::Startup(other.to_string()),
+    })?;
     // Parse the KZG trusted setup now, off the runtime, so no proposal pays for it.
     tokio::task::spawn_blocking(common::sidecar::load_trusted_setup);
     let supervisor = builder.start();

@@ -8,6 +8,7 @@ use common::{
     config::{ConfigError, parse_address, parse_bounded, parse_rpc_url},
     jwt::JwtAuth,
     rpc::redact_url,
+    secret::{Secret, describe_secret_input},
 };
 use url::Url;
 
@@ -131,6 +132,140 @@ pub struct RealtimeArgs {
     #[arg(long, env = "MAX_BYTES_PER_TX_LIST", value_name = "MAX_BYTES_PER_TX_LIST", default_value = "130044",
           value_parser = |r: &str| parse_bounded(r, 1_024, 10_000_000, "bytes"), hide_env_values = true)]
     pub max_bytes_per_tx_list: u64,
+
+    /// Raiko prover base URL
+    #[arg(long, env = "RAIKO_URL", value_name = "RAIKO_URL", default_value = "http://127.0.0.1:8080",
+          value_parser = parse_rpc_url, hide_env_values = true)]
+    pub raiko_url: Url,
+
+    /// Sent to Raiko as X-API-KEY (optional)
+    #[arg(
+        long,
+        env = "RAIKO_API_KEY",
+        value_name = "RAIKO_API_KEY",
+        hide_env_values = true
+    )]
+    pub raiko_api_key: Option<String>,
+
+    /// Proof system Raiko runs: sp1, risc0 or zisk (also selects the SubProof bit flag)
+    #[arg(long, env = "PROOF_TYPE", value_name = "PROOF_TYPE", default_value = "sp1",
+          value_parser = ProofType::parse, hide_env_values = true)]
+    pub proof_type: ProofType,
+
+    /// Time between two polls of a proof request, in milliseconds
+    #[arg(long, env = "RAIKO_POLL_INTERVAL_MS", value_name = "RAIKO_POLL_INTERVAL_MS", default_value = "2000",
+          value_parser = ms, hide_env_values = true)]
+    pub raiko_poll_interval_ms: u64,
+
+    /// Most polls of one proof request before it counts as failed
+    #[arg(long, env = "RAIKO_MAX_RETRIES", value_name = "RAIKO_MAX_RETRIES", default_value = "60",
+          value_parser = |r: &str| parse_bounded(r, 1, 10_000, "polls"), hide_env_values = true)]
+    pub raiko_max_retries: u64,
+
+    /// Timeout of one HTTP request to Raiko, in seconds
+    #[arg(long, env = "RAIKO_TIMEOUT_SEC", value_name = "RAIKO_TIMEOUT_SEC", default_value = "30",
+          value_parser = |r: &str| parse_bounded(r, 1, 600, "seconds"), hide_env_values = true)]
+    pub raiko_timeout_sec: u64,
+
+    /// Overall deadline of one proof, polls included, in seconds
+    #[arg(long, env = "RAIKO_DEADLINE_SEC", value_name = "RAIKO_DEADLINE_SEC", default_value = "180",
+          value_parser = |r: &str| parse_bounded(r, 1, 3_600, "seconds"), hide_env_values = true)]
+    pub raiko_deadline_sec: u64,
+
+    /// Proof requests per proposal (the first included) before the proposal is abandoned
+    #[arg(long, env = "PROOF_MAX_ATTEMPTS", value_name = "PROOF_MAX_ATTEMPTS", default_value = "2",
+          value_parser = |r: &str| parse_bounded(r, 1, 20, "attempts"), hide_env_values = true)]
+    pub proof_max_attempts: u64,
+
+    /// Send the proof under the MOCK_ECDSA flag (1) instead of PROOF_TYPE's
+    #[arg(long, env = "MOCK_MODE", value_name = "MOCK_MODE", default_value = "false",
+          value_parser = parse_bool, action = clap::ArgAction::Set, hide_env_values = true)]
+    pub mock_mode: bool,
+
+    /// Encrypt blob payloads with AES-256-GCM (scheme 0x01)
+    #[arg(long, env = "SURGE_PRIVACY_MODE", value_name = "SURGE_PRIVACY_MODE", default_value = "false",
+          value_parser = parse_bool, action = clap::ArgAction::Set, hide_env_values = true)]
+    pub surge_privacy_mode: bool,
+
+    /// 32-byte hex key of privacy mode (0x optional); required when SURGE_PRIVACY_MODE=true
+    #[arg(
+        long,
+        env = "SURGE_PRIVACY_SYMMETRIC_KEY",
+        value_name = "SURGE_PRIVACY_SYMMETRIC_KEY",
+        hide_env_values = true
+    )]
+    pub surge_privacy_symmetric_key: Option<String>,
+
+    /// Sealed proposals proved at the same time (they still land strictly in order)
+    #[arg(long, env = "MAX_PROPOSALS_IN_FLIGHT", value_name = "MAX_PROPOSALS_IN_FLIGHT", default_value = "3",
+          value_parser = |r: &str| parse_bounded(r, 1, 32, "proposals"), hide_env_values = true)]
+    pub max_proposals_in_flight: u64,
+}
+
+/// The proof system Raiko runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProofType {
+    /// SP1 (flag 0b100).
+    Sp1,
+    /// RISC Zero (flag 0b10).
+    Risc0,
+    /// ZisK (flag 0b1000).
+    Zisk,
+}
+
+impl ProofType {
+    fn parse(raw: &str) -> Result<Self, String> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "sp1" => Ok(Self::Sp1),
+            "risc0" => Ok(Self::Risc0),
+            "zisk" => Ok(Self::Zisk),
+            _ => Err("expected sp1, risc0 or zisk".into()),
+        }
+    }
+
+    /// The name Raiko's `proof_type` field takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sp1 => "sp1",
+            Self::Risc0 => "risc0",
+            Self::Zisk => "zisk",
+        }
+    }
+
+    /// The SurgeVerifier bit flag (protocol.md §2).
+    pub fn flag(self) -> u8 {
+        match self {
+            Self::Risc0 => 0b10,
+            Self::Sp1 => 0b100,
+            Self::Zisk => 0b1000,
+        }
+    }
+}
+
+/// Bit flag of the mock-ECDSA verifier.
+pub const MOCK_ECDSA_FLAG: u8 = 1;
+
+/// How proofs are requested.
+#[derive(Debug, Clone)]
+pub struct ProverConfig {
+    /// Raiko base URL.
+    pub url: Url,
+    /// `X-API-KEY`.
+    pub api_key: Option<Secret<String>>,
+    /// Proof system.
+    pub proof_type: ProofType,
+    /// Between polls.
+    pub poll_interval: Duration,
+    /// Most polls.
+    pub max_polls: u64,
+    /// Per HTTP request.
+    pub request_timeout: Duration,
+    /// Per proof, polls included.
+    pub deadline: Duration,
+    /// Requests per proposal.
+    pub attempts: u32,
+    /// The `SubProof` flag the proof is sent under.
+    pub flag: u8,
 }
 
 /// Limits of one proposal.
@@ -194,6 +329,35 @@ pub struct RealtimeConfig {
     pub anchor_lag: u64,
     /// Tx-list byte budget per block.
     pub max_bytes_per_tx_list: u64,
+    /// Proving.
+    pub prover: ProverConfig,
+    /// The privacy-mode key, when blob payloads are encrypted.
+    pub privacy_key: Option<Secret<[u8; 32]>>,
+    /// Proposals proved concurrently.
+    pub max_in_flight: usize,
+}
+
+fn parse_privacy_key(args: &RealtimeArgs) -> Result<Option<Secret<[u8; 32]>>, ConfigError> {
+    if !args.surge_privacy_mode {
+        return Ok(None);
+    }
+    let Some(raw) = &args.surge_privacy_symmetric_key else {
+        return Err(ConfigError::Missing {
+            var: "SURGE_PRIVACY_SYMMETRIC_KEY",
+            expected: "SURGE_PRIVACY_MODE=true needs the 32-byte AES key as 64 hex digits".into(),
+        });
+    };
+    let raw = raw.trim();
+    let hex = raw.strip_prefix("0x").unwrap_or(raw);
+    let bytes = alloy::primitives::hex::decode(hex).ok();
+    match bytes.as_deref().map(<[u8; 32]>::try_from) {
+        Some(Ok(key)) => Ok(Some(Secret::new(key))),
+        _ => Err(ConfigError::Invalid {
+            var: "SURGE_PRIVACY_SYMMETRIC_KEY",
+            shown: describe_secret_input(raw),
+            expected: "32 bytes as 64 hex digits, 0x optional".into(),
+        }),
+    }
 }
 
 impl RealtimeConfig {
@@ -203,14 +367,14 @@ impl RealtimeConfig {
             var: "REALTIME_INBOX_ADDRESS",
             expected: "set it to the L1 RealTimeInbox contract address (0x…)".into(),
         })?;
-        if !args.preconf_only {
-            return Err(ConfigError::Invalid {
-                var: "PRECONF_ONLY",
-                shown: "false".into(),
-                expected: "true: this build preconfirms only; proving and proposing to L1 are not available yet".into(),
-            });
-        }
-        let max_payload_bytes = args.blobs_per_batch as usize * MAX_BLOB_PAYLOAD;
+        let privacy_key = parse_privacy_key(args)?;
+        // Encryption adds its nonce and tag to the sealed (plaintext) payload.
+        let max_payload_bytes = args.blobs_per_batch as usize * MAX_BLOB_PAYLOAD
+            - if privacy_key.is_some() {
+                common::codec::privacy::OVERHEAD
+            } else {
+                0
+            };
         // One block's list must fit a proposal even if it does not compress at all.
         if args.max_bytes_per_tx_list as usize + 1024 > max_payload_bytes {
             return Err(ConfigError::Invalid {
@@ -263,6 +427,27 @@ impl RealtimeConfig {
             },
             anchor_lag: args.anchor_l1_height_lag,
             max_bytes_per_tx_list: args.max_bytes_per_tx_list,
+            prover: ProverConfig {
+                url: args.raiko_url.clone(),
+                api_key: args
+                    .raiko_api_key
+                    .clone()
+                    .filter(|k| !k.is_empty())
+                    .map(Secret::new),
+                proof_type: args.proof_type,
+                poll_interval: Duration::from_millis(args.raiko_poll_interval_ms),
+                max_polls: args.raiko_max_retries,
+                request_timeout: Duration::from_secs(args.raiko_timeout_sec),
+                deadline: Duration::from_secs(args.raiko_deadline_sec),
+                attempts: args.proof_max_attempts as u32,
+                flag: if args.mock_mode {
+                    MOCK_ECDSA_FLAG
+                } else {
+                    args.proof_type.flag()
+                },
+            },
+            privacy_key,
+            max_in_flight: args.max_proposals_in_flight as usize,
         })
     }
 
@@ -316,6 +501,34 @@ impl RealtimeConfig {
                 "MAX_BYTES_PER_TX_LIST",
                 self.max_bytes_per_tx_list.to_string(),
             ),
+            ("RAIKO_URL", redact_url(&self.prover.url)),
+            (
+                "RAIKO_API_KEY",
+                if self.prover.api_key.is_some() {
+                    "<redacted>"
+                } else {
+                    "unset"
+                }
+                .into(),
+            ),
+            ("PROOF_TYPE", self.prover.proof_type.name().into()),
+            ("RAIKO_POLL_INTERVAL_MS", ms(self.prover.poll_interval)),
+            ("RAIKO_MAX_RETRIES", self.prover.max_polls.to_string()),
+            (
+                "RAIKO_TIMEOUT_SEC",
+                self.prover.request_timeout.as_secs().to_string(),
+            ),
+            (
+                "RAIKO_DEADLINE_SEC",
+                self.prover.deadline.as_secs().to_string(),
+            ),
+            ("PROOF_MAX_ATTEMPTS", self.prover.attempts.to_string()),
+            (
+                "MOCK_MODE",
+                (self.prover.flag == MOCK_ECDSA_FLAG).to_string(),
+            ),
+            ("SURGE_PRIVACY_MODE", self.privacy_key.is_some().to_string()),
+            ("MAX_PROPOSALS_IN_FLIGHT", self.max_in_flight.to_string()),
         ]
     }
 }
@@ -361,6 +574,12 @@ mod tests {
         assert_eq!(config.proposal_limits.max_anchor_age, 246);
         assert_eq!(config.block_policy.min_txs, 3);
         assert_eq!(config.block_policy.max_skipped_slots, 2);
+        assert_eq!(config.prover.flag, 0b100);
+        assert!(config.privacy_key.is_none());
+        let mock = parse(&["--mock-mode", "true", "--preconf-only", "false"]).unwrap();
+        let mock = RealtimeConfig::resolve(&mock).unwrap();
+        assert_eq!(mock.prover.flag, MOCK_ECDSA_FLAG);
+        assert!(!mock.preconf_only);
     }
 
     #[test]
@@ -381,8 +600,22 @@ mod tests {
         let args = parse(&["--jwt-secret-file-path", "/nonexistent/jwt"]).unwrap();
         let err = RealtimeConfig::resolve(&args).unwrap_err().to_string();
         assert!(err.contains("JWT_SECRET_FILE_PATH"), "{err}");
-        let args = parse(&["--preconf-only", "false"]).unwrap();
+        let args = parse(&["--surge-privacy-mode", "true"]).unwrap();
         let err = RealtimeConfig::resolve(&args).unwrap_err().to_string();
-        assert!(err.contains("PRECONF_ONLY"), "{err}");
+        assert!(err.contains("SURGE_PRIVACY_SYMMETRIC_KEY"), "{err}");
+        let args = parse(&[
+            "--surge-privacy-mode",
+            "true",
+            "--surge-privacy-symmetric-key",
+            "0x1234",
+        ])
+        .unwrap();
+        let err = RealtimeConfig::resolve(&args).unwrap_err().to_string();
+        assert!(
+            err.contains("SURGE_PRIVACY_SYMMETRIC_KEY") && !err.contains("1234"),
+            "{err}"
+        );
+        let err = parse(&["--proof-type", "sgx"]).unwrap_err().to_string();
+        assert!(err.contains("PROOF_TYPE"), "{err}");
     }
 }

@@ -8,12 +8,17 @@ pub mod config;
 pub mod landed_proposals;
 pub mod metrics;
 pub mod proposal;
+pub mod proposal_store;
+pub mod propose_tx;
+pub mod raiko;
 pub mod slot_clock;
+pub mod submitter;
 
 use std::sync::Arc;
 
 use batch_manager::{BatchManager, BatchManagerSetup, Clients};
 use chain_monitor::{ChainEvent, ChainMonitor, ChainMonitorSetup};
+use common::tx_manager::journal::{Journal, JournalError};
 use common::{
     config::{CommonConfig, ConfigError},
     driver::{DriverClient, DriverTimeouts},
@@ -23,6 +28,23 @@ use common::{
     supervisor::{Handle, Restart, SupervisorBuilder},
 };
 use config::RealtimeConfig;
+use proposal_store::{ProposalStore, ProposalStoreError};
+use raiko::RaikoClient;
+use submitter::{AsyncSubmitter, SubmitterSetup};
+
+/// Why the realtime actors could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    /// A setting is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The proposal store cannot be opened.
+    #[error(transparent)]
+    Store(#[from] ProposalStoreError),
+    /// The L1 tx journal cannot be opened.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
 use tokio::sync::{broadcast, watch};
 
 /// Chain events buffered for a slow subscriber.
@@ -30,6 +52,8 @@ const CHAIN_EVENTS_CAPACITY: usize = 1_024;
 
 /// Handles to the realtime actors, valid across restarts.
 pub struct RealtimeHandles {
+    /// The prover and proposer (absent under PRECONF_ONLY).
+    pub submitter: Option<Handle<AsyncSubmitter>>,
     /// The chain monitor.
     pub chain_monitor: Handle<ChainMonitor>,
     /// Chain events; `subscribe()` to hear them.
@@ -45,7 +69,8 @@ pub fn register(
     common: &CommonConfig,
     config: &RealtimeConfig,
     chain_status: Arc<watch::Sender<ChainStatus>>,
-) -> Result<RealtimeHandles, ConfigError> {
+    database: &fjall::Database,
+) -> Result<RealtimeHandles, RegisterError> {
     let jwt = config.jwt.clone();
     let http = reqwest::Client::builder()
         .build()
@@ -70,6 +95,41 @@ pub fn register(
     let chain_monitor = supervisor.child("chain_monitor", Restart::Permanent, move |link| {
         Ok::<_, std::convert::Infallible>(ChainMonitor::new(setup.clone(), link))
     });
+    let store = ProposalStore::open(database)?;
+    let submitter = if config.preconf_only {
+        None
+    } else {
+        let setup = SubmitterSetup {
+            l1: l1.clone(),
+            l2: l2.clone(),
+            inbox: config.inbox,
+            raiko: RaikoClient::new(http.clone(), config.prover.clone()),
+            prover: config.prover.clone(),
+            driver: DriverClient::new(
+                http.clone(),
+                config.l2_driver_url.clone(),
+                jwt.clone(),
+                DriverTimeouts {
+                    preconf: config.driver_preconf_timeout,
+                    status: config.driver_status_timeout,
+                    retry_budget: config.driver_retry_budget,
+                },
+            ),
+            store: store.clone(),
+            journal: Journal::open(database)?,
+            signer: common.signer.clone(),
+            tx: common.tx,
+            privacy_key: config.privacy_key.clone(),
+            max_in_flight: config.max_in_flight,
+            chain_events: chain_events.clone(),
+            retry: common.heartbeat,
+        };
+        Some(
+            supervisor.child("submitter", Restart::Permanent, move |link| {
+                Ok::<_, std::convert::Infallible>(AsyncSubmitter::new(setup.clone(), link))
+            }),
+        )
+    };
     let batch_setup = BatchManagerSetup {
         clients: Clients {
             l1,
@@ -95,11 +155,14 @@ pub fn register(
         config: config.clone(),
         heartbeat: common.heartbeat,
         coinbase: common.proposer_address,
+        store,
+        submitter: submitter.clone(),
     };
     let batch_manager = supervisor.child("batch_manager", Restart::Permanent, move |link| {
         Ok::<_, std::convert::Infallible>(BatchManager::new(batch_setup.clone(), link))
     });
     Ok(RealtimeHandles {
+        submitter,
         chain_events,
         chain_monitor,
         batch_manager,

@@ -3,7 +3,9 @@
 use std::sync::OnceLock;
 
 use common::metrics::{register, registry};
-use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts};
+use prometheus::{
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+};
 
 /// Block and proposal metrics.
 pub struct PreconfMetrics {
@@ -93,6 +95,76 @@ pub fn preconf() -> &'static PreconfMetrics {
                 "proposal_blocks",
                 "Blocks of a sealed proposal",
                 vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 192.0],
+            ),
+        }
+    })
+}
+
+/// Proving and proposing metrics.
+pub struct SubmitterMetrics {
+    /// Proof request → proof (blob commitments included).
+    pub proof_seconds: Histogram,
+    /// Failed proof requests by cause.
+    pub proof_failures: IntCounterVec,
+    /// Proposals whose `ProposedAndProved` was seen as expected.
+    pub proposals_landed: IntCounter,
+    /// Proposals abandoned, by cause.
+    pub proposals_failed: IntCounterVec,
+    /// Proposals being proved, proved, or sent.
+    pub in_flight: IntGauge,
+    /// Sealed (queued for proving) → landed.
+    pub sealed_to_landed_seconds: Histogram,
+}
+
+/// The metrics, registered on first use.
+#[allow(clippy::expect_used)] // static definitions: a failure is a programming error
+pub fn submitter() -> &'static SubmitterMetrics {
+    static METRICS: OnceLock<SubmitterMetrics> = OnceLock::new();
+    METRICS.get_or_init(|| {
+        let r = registry();
+        let slow = vec![
+            0.5, 1.0, 2.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 36.0, 60.0, 120.0,
+        ];
+        let hist = |name: &str, help: &str| {
+            register(
+                r,
+                Histogram::with_opts(HistogramOpts::new(name, help).buckets(slow.clone()))
+                    .expect("valid metric definition"),
+            )
+        };
+        let counter_vec = |name: &str, help: &str| {
+            register(
+                r,
+                IntCounterVec::new(Opts::new(name, help), &["cause"])
+                    .expect("valid metric definition"),
+            )
+        };
+        SubmitterMetrics {
+            proof_seconds: hist("proof_seconds", "Proof request to proof, per proposal"),
+            proof_failures: counter_vec("proof_failures_total", "Failed proof requests"),
+            proposals_landed: register(
+                r,
+                IntCounter::new(
+                    "proposals_landed_total",
+                    "Proposals whose ProposedAndProved was seen as expected",
+                )
+                .expect("valid metric definition"),
+            ),
+            proposals_failed: counter_vec(
+                "proposals_failed_total",
+                "Proposals abandoned (their L2 blocks reorged away)",
+            ),
+            in_flight: register(
+                r,
+                IntGauge::new(
+                    "proposals_in_flight",
+                    "Proposals being proved, proved, or sent",
+                )
+                .expect("valid metric definition"),
+            ),
+            sealed_to_landed_seconds: hist(
+                "proposal_landing_seconds",
+                "Sealed proposal to its ProposedAndProved on L1",
             ),
         }
     })

@@ -6,3 +6,4 @@ pub mod deflate;
 pub mod manifest;
 pub mod manifest_stream;
 pub mod payload;
+pub mod privacy;

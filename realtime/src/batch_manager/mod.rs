@@ -22,7 +22,7 @@ use common::{
     backoff::Backoff,
     basefee,
     driver::{DriverError, InsertedBlock, ReorgOutcome},
-    supervisor::ChildLink,
+    supervisor::{ChildLink, Handle},
 };
 pub use io::Clients;
 use io::{AnchorChoice, BuildFailure, BuiltBlock, Observation, ObserveArgs, StartFacts, TickError};
@@ -37,6 +37,8 @@ use crate::{
     config::RealtimeConfig,
     metrics,
     proposal::{L1Anchor, PreconfirmedBlock, Proposals, SealedProposal},
+    proposal_store::{ProposalRecord, ProposalStore},
+    submitter::{AsyncSubmitter, Submit},
 };
 
 /// Ticks to wait for a block whose driver answer was lost before treating it as not inserted.
@@ -55,6 +57,10 @@ pub struct BatchManagerSetup {
     pub heartbeat: Duration,
     /// Coinbase of every block (the proposer address).
     pub coinbase: Address,
+    /// Where sealed proposals are kept until they land.
+    pub store: ProposalStore,
+    /// Who proves and proposes them; `None` under PRECONF_ONLY.
+    pub submitter: Option<Handle<AsyncSubmitter>>,
 }
 
 /// A block sent to the driver without a definite answer.
@@ -110,8 +116,12 @@ impl BatchManager {
     /// A BatchManager reporting to its supervisor through `link`.
     pub fn new(setup: BatchManagerSetup, link: ChildLink) -> Self {
         let retry_max = Duration::from_secs(30).max(setup.heartbeat);
+        let first_id = setup.store.next_id().unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot read the next proposal id; ids restart at 1");
+            1
+        });
         Self {
-            proposals: Proposals::new(setup.config.proposal_limits, 1),
+            proposals: Proposals::new(setup.config.proposal_limits, first_id),
             start_retry: Backoff::new(setup.heartbeat, retry_max),
             setup,
             link,
@@ -415,7 +425,7 @@ impl BatchManager {
             Decision::Build(reason) => reason,
         };
         let sealed = self.proposals.seal_before(seen.l1_head, seen.now, false);
-        report_sealed(sealed);
+        self.hand_over(sealed);
         let anchor = match self.proposals.open_anchor() {
             Some(anchor) => AnchorChoice::Known(anchor),
             None => AnchorChoice::Fetch(choose_anchor(
@@ -485,14 +495,39 @@ impl BatchManager {
             },
             block.txs,
         );
-        report_sealed(sealed);
+        self.hand_over(sealed);
     }
 }
 
-/// Logs and counts sealed proposals. PRECONF_ONLY is the only mode this build runs (start-up
-/// refuses the other), so they are dropped here.
-fn report_sealed(sealed: Vec<SealedProposal>) {
-    for proposal in sealed {
+impl BatchManager {
+    /// Counts sealed proposals and hands them to the submitter (stored first, so a crash
+    /// between the two loses nothing), or drops them under PRECONF_ONLY.
+    fn hand_over(&self, sealed: Vec<SealedProposal>) {
+        for proposal in sealed {
+            report_sealed(&proposal, self.setup.submitter.is_some());
+            let (Some(submitter), Some(record)) =
+                (&self.setup.submitter, ProposalRecord::of(&proposal))
+            else {
+                continue;
+            };
+            if let Err(e) = self.setup.store.put(&record) {
+                tracing::error!(error = %e, proposal = %record.id,
+                    "could not store the sealed proposal; a restart before it lands loses it");
+            }
+            match submitter.current() {
+                Ok(actor) => {
+                    let _ = actor.send(Submit(record));
+                }
+                Err(e) => tracing::warn!(error = %e, proposal = %record.id,
+                    "submitter not running; it picks the stored proposal up when it starts"),
+            }
+        }
+    }
+}
+
+/// Logs and counts a sealed proposal.
+fn report_sealed(proposal: &SealedProposal, submitting: bool) {
+    {
         let m = metrics::preconf();
         m.proposals_sealed
             .with_label_values(&[&format!("{:?}", proposal.reason)])
@@ -510,7 +545,12 @@ fn report_sealed(sealed: Vec<SealedProposal>) {
             anchor = proposal.anchor.number,
             payload_bytes = proposal.payload.len(),
             blobs = common::codec::blob::blobs_needed(proposal.payload.len()),
-            "proposal sealed; PRECONF_ONLY: not proved or proposed, dropped"
+            "{}",
+            if submitting {
+                "proposal sealed; handed to the submitter"
+            } else {
+                "proposal sealed; PRECONF_ONLY: not proved or proposed, dropped"
+            }
         );
     }
 }

@@ -1,0 +1,184 @@
+//! Sealed proposals that have not landed yet (`proposals` in the node's fjall database), and
+//! the next proposal id (`meta`), so a restart neither reuses an id nor forgets a proposal:
+//! it resubmits what still continues the inbox's head and reorgs the rest away.
+
+use alloy::primitives::{B256, Bytes};
+use common::ids::{ProposalId, SignalSlot};
+use serde::{Deserialize, Serialize};
+
+use crate::proposal::SealedProposal;
+
+/// The L2 block a proposal ends at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct L2Checkpoint {
+    /// Block number.
+    pub number: u64,
+    /// Block hash.
+    pub hash: B256,
+    /// State root.
+    pub state_root: B256,
+}
+
+/// What proving and proposing a sealed proposal needs (the blocks themselves are in the payload).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposalRecord {
+    /// The node's id.
+    pub id: ProposalId,
+    /// `maxAnchorBlockNumber`.
+    pub anchor: u64,
+    /// Number of its first block.
+    pub first_block: u64,
+    /// Parent of its first block: the `lastFinalizedBlockHash` it must be proved on.
+    pub parent_hash: B256,
+    /// Its last block.
+    pub checkpoint: L2Checkpoint,
+    /// Its signal slots, in order.
+    pub signal_slots: Vec<SignalSlot>,
+    /// The plaintext blob payload `frame(0x00 ‖ zlib(rlp(manifest)))`.
+    pub payload: Bytes,
+}
+
+impl ProposalRecord {
+    /// The record of a sealed proposal; `None` for one without blocks (never sealed).
+    pub fn of(proposal: &SealedProposal) -> Option<Self> {
+        let first = proposal.blocks.first()?;
+        let last = proposal.checkpoint()?;
+        Some(Self {
+            id: proposal.id,
+            anchor: proposal.anchor.number,
+            first_block: first.header.number,
+            parent_hash: first.header.parent_hash,
+            checkpoint: L2Checkpoint {
+                number: last.number,
+                hash: last.hash,
+                state_root: last.state_root,
+            },
+            signal_slots: proposal.signal_slots.clone(),
+            payload: Bytes::from(proposal.payload.clone()),
+        })
+    }
+
+    /// Its block numbers, first to last.
+    pub fn block_numbers(&self) -> Vec<u64> {
+        (self.first_block..=self.checkpoint.number).collect()
+    }
+}
+
+/// The store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProposalStoreError {
+    /// fjall failed.
+    #[error("proposal store (DATA_DIR, keyspace proposals): {0}")]
+    Store(#[from] fjall::Error),
+    /// A record does not parse.
+    #[error("stored proposal is unreadable: {0}")]
+    Corrupt(String),
+}
+
+/// The `proposals` and `meta` keyspaces.
+#[derive(Clone)]
+pub struct ProposalStore {
+    db: fjall::Database,
+    proposals: fjall::Keyspace,
+    meta: fjall::Keyspace,
+}
+
+const NEXT_ID: &[u8] = b"next_proposal_id";
+
+impl ProposalStore {
+    /// Opens (creating if needed) the keyspaces in `db`.
+    pub fn open(db: &fjall::Database) -> Result<Self, ProposalStoreError> {
+        Ok(Self {
+            proposals: db.keyspace("proposals", fjall::KeyspaceCreateOptions::default)?,
+            meta: db.keyspace("meta", fjall::KeyspaceCreateOptions::default)?,
+            db: db.clone(),
+        })
+    }
+
+    /// Records a sealed proposal and advances the next id past it; flushed to the OS before
+    /// returning (it survives a killed process).
+    pub fn put(&self, record: &ProposalRecord) -> Result<(), ProposalStoreError> {
+        let value =
+            serde_json::to_vec(record).map_err(|e| ProposalStoreError::Corrupt(e.to_string()))?;
+        self.proposals.insert(record.id.0.to_be_bytes(), value)?;
+        if record.id.0 >= self.next_id()? {
+            self.meta.insert(NEXT_ID, (record.id.0 + 1).to_be_bytes())?;
+        }
+        self.db.persist(fjall::PersistMode::Buffer)?;
+        Ok(())
+    }
+
+    /// Forgets a proposal (landed, or abandoned and reorged away).
+    pub fn remove(&self, id: ProposalId) -> Result<(), ProposalStoreError> {
+        self.proposals.remove(id.0.to_be_bytes())?;
+        self.db.persist(fjall::PersistMode::Buffer)?;
+        Ok(())
+    }
+
+    /// Every stored proposal, lowest id first.
+    pub fn all(&self) -> Result<Vec<ProposalRecord>, ProposalStoreError> {
+        let mut out = Vec::new();
+        for item in self.proposals.iter() {
+            let (_, value) = item.into_inner()?;
+            out.push(
+                serde_json::from_slice(&value)
+                    .map_err(|e| ProposalStoreError::Corrupt(e.to_string()))?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// The id the next proposal gets (ids are never reused across restarts).
+    pub fn next_id(&self) -> Result<u64, ProposalStoreError> {
+        Ok(self
+            .meta
+            .get(NEXT_ID)?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map_or(1, u64::from_be_bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: u64) -> ProposalRecord {
+        ProposalRecord {
+            id: ProposalId(id),
+            anchor: 3,
+            first_block: id * 2,
+            parent_hash: B256::repeat_byte(1),
+            checkpoint: L2Checkpoint {
+                number: id * 2 + 1,
+                hash: B256::repeat_byte(2),
+                state_root: B256::repeat_byte(3),
+            },
+            signal_slots: vec![SignalSlot(B256::repeat_byte(4))],
+            payload: Bytes::from(vec![9; 100]),
+        }
+    }
+
+    #[test]
+    fn proposals_and_the_next_id_survive_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = common::store::open(dir.path()).unwrap();
+            let store = ProposalStore::open(&db).unwrap();
+            assert_eq!(store.next_id().unwrap(), 1);
+            for id in [3, 1, 2] {
+                store.put(&record(id)).unwrap();
+            }
+            store.remove(ProposalId(2)).unwrap();
+            store.remove(ProposalId(3)).unwrap();
+        }
+        let db = common::store::open(dir.path()).unwrap();
+        let store = ProposalStore::open(&db).unwrap();
+        assert_eq!(store.all().unwrap(), vec![record(1)]);
+        assert_eq!(
+            store.next_id().unwrap(),
+            4,
+            "ids of landed proposals are not reused"
+        );
+        assert_eq!(record(1).block_numbers(), vec![2, 3]);
+    }
+}

@@ -1,0 +1,119 @@
+//! The L1 call that lands a proposal (catalyst-reference §6, protocol.md §1.2): with no user ops
+//! and no L1 calls, `RealTimeInbox.propose(abi.encode(ProposeInput), checkpoint,
+//! abi.encode(SubProof[]))` sent straight to the inbox in the blob tx.
+
+use alloy::{
+    primitives::Bytes,
+    sol_types::{SolCall, SolValue},
+};
+use bindings::{BlobReference, Checkpoint, IRealTimeInbox, ProposeInput, SubProof};
+
+use crate::proposal_store::ProposalRecord;
+
+/// Selectors of the inbox and verifier errors an operator may see, with what they mean.
+const KNOWN_REVERTS: &[(&str, &str)] = &[
+    (
+        "02967fb6",
+        "UnprocessedForcedInclusionIsDue: a forced inclusion is due and this node proposes with numForcedInclusions = 0 (the realtime driver derives only sources[0]); the inclusion must be processed before proposals can land",
+    ),
+    (
+        "5f22a971",
+        "MaxAnchorBlockTooOld: the proposal's anchor left L1's 256-block blockhash window",
+    ),
+    ("037c597f", "NotActivated: the inbox has not been activated"),
+    (
+        "5353f567",
+        "SignalSlotNotSent: a fast signal of the proposal was never sent on L1",
+    ),
+    (
+        "f765f45e",
+        "BlobNotFound: the tx carries fewer blobs than referenced",
+    ),
+    ("fdac229f", "NoBlobs: the tx carries no blobs"),
+    (
+        "50b89aa1",
+        "Surge_InvalidProofBitFlag: no verifier is registered for the proof's flag (check PROOF_TYPE and MOCK_MODE)",
+    ),
+    (
+        "38f40518",
+        "Surge_NumProofsThresholdNotMet: the verifier needs more proofs than were sent",
+    ),
+];
+
+/// The `propose` calldata of a proved proposal whose payload fills `blobs` blobs.
+pub fn propose_calldata(record: &ProposalRecord, blobs: usize, proof: Bytes, flag: u8) -> Bytes {
+    let input = ProposeInput {
+        blobReference: BlobReference {
+            blobStartIndex: 0,
+            numBlobs: blobs as u16,
+            offset: alloy::primitives::Uint::ZERO,
+        },
+        numForcedInclusions: 0,
+        signalSlots: record.signal_slots.iter().map(|s| s.0).collect(),
+        maxAnchorBlockNumber: alloy::primitives::Uint::from(record.anchor),
+    };
+    let proof = vec![SubProof {
+        proofBitFlag: flag,
+        data: proof,
+    }]
+    .abi_encode();
+    IRealTimeInbox::proposeCall {
+        _data: input.abi_encode().into(),
+        _checkpoint: Checkpoint {
+            blockNumber: alloy::primitives::Uint::from(record.checkpoint.number),
+            blockHash: record.checkpoint.hash,
+            stateRoot: record.checkpoint.state_root,
+        },
+        _proof: proof.into(),
+    }
+    .abi_encode()
+    .into()
+}
+
+/// Adds the meaning of a known inbox or verifier error selector found in `message`.
+pub fn explain_revert(message: &str) -> String {
+    let lower = message.to_ascii_lowercase();
+    match KNOWN_REVERTS.iter().find(|(sel, _)| lower.contains(sel)) {
+        Some((_, meaning)) => format!("{message} ({meaning})"),
+        None => message.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proposal_store::L2Checkpoint;
+    use alloy::primitives::B256;
+    use common::ids::{ProposalId, SignalSlot};
+
+    #[test]
+    fn calldata_decodes_back_to_the_proposal() {
+        let record = ProposalRecord {
+            id: ProposalId(1),
+            anchor: 77,
+            first_block: 5,
+            parent_hash: B256::repeat_byte(1),
+            checkpoint: L2Checkpoint {
+                number: 6,
+                hash: B256::repeat_byte(2),
+                state_root: B256::repeat_byte(3),
+            },
+            signal_slots: vec![SignalSlot(B256::repeat_byte(4))],
+            payload: Bytes::new(),
+        };
+        let data = propose_calldata(&record, 3, Bytes::from(vec![0xab; 65]), 1);
+        assert_eq!(data[..4], [0x44, 0x73, 0x2c, 0x62], "propose selector");
+        let call = IRealTimeInbox::proposeCall::abi_decode(&data).unwrap();
+        let input = ProposeInput::abi_decode(&call._data).unwrap();
+        assert_eq!(input.blobReference.numBlobs, 3);
+        assert_eq!(input.numForcedInclusions, 0);
+        assert_eq!(input.signalSlots, vec![B256::repeat_byte(4)]);
+        assert_eq!(input.maxAnchorBlockNumber.to::<u64>(), 77);
+        assert_eq!(call._checkpoint.blockNumber.to::<u64>(), 6);
+        let proofs = Vec::<SubProof>::abi_decode(&call._proof).unwrap();
+        assert_eq!(proofs.len(), 1);
+        assert_eq!(proofs[0].proofBitFlag, 1);
+        assert_eq!(proofs[0].data.len(), 65);
+        assert!(explain_revert("execution reverted: 0x02967fb6").contains("forced inclusion"));
+    }
+}

@@ -1,0 +1,165 @@
+//! What the submitter does before it takes new proposals: finish the L1 tx a previous run left
+//! in the journal, read the inbox's head, keep the stored proposals that still continue it,
+//! and reorg away L2 blocks no kept proposal covers (they could never be proved in order).
+
+use alloy::{
+    eips::BlockNumberOrTag,
+    primitives::{Address, B256},
+    providers::{DynProvider, Provider},
+};
+use bindings::IRealTimeInbox;
+use common::{
+    driver::DriverClient,
+    rpc::RpcEndpoint,
+    tx_manager::{TxManager, TxManagerConfig, journal::Journal},
+};
+
+use crate::proposal_store::{L2Checkpoint, ProposalRecord, ProposalStore};
+
+/// The state the submitter starts from.
+pub struct Recovered {
+    /// L1 reads.
+    pub l1: DynProvider,
+    /// The proposer's tx manager.
+    pub manager: TxManager,
+    /// The inbox's basefee-sharing percentage.
+    pub basefee_sharing_pctg: u8,
+    /// The inbox's head as an L2 block: (number, hash).
+    pub landed: (u64, B256),
+    /// Stored proposals that continue it, in order.
+    pub queue: Vec<ProposalRecord>,
+}
+
+/// Everything recovery touches.
+pub struct RecoveryInput<'a> {
+    /// L1.
+    pub l1: &'a RpcEndpoint,
+    /// L2.
+    pub l2: &'a RpcEndpoint,
+    /// The inbox.
+    pub inbox: Address,
+    /// Unlanded proposals.
+    pub store: &'a ProposalStore,
+    /// The L1 tx journal.
+    pub journal: Journal,
+    /// The proposer key.
+    pub signer: alloy::signers::local::PrivateKeySigner,
+    /// Tx settings.
+    pub tx: TxManagerConfig,
+    /// For the reorg.
+    pub driver: &'a DriverClient,
+}
+
+/// Reads the inbox head as an L2 (number, hash).
+pub async fn inbox_head(
+    l1: &RpcEndpoint,
+    l1p: &DynProvider,
+    l2: &RpcEndpoint,
+    l2p: &DynProvider,
+    inbox: Address,
+) -> Result<(u64, B256), String> {
+    let hash = l1
+        .call(
+            IRealTimeInbox::new(inbox, l1p)
+                .getLastFinalizedBlockHash()
+                .call(),
+        )
+        .await
+        .map_err(|e| format!("reading the inbox head: {e}"))?;
+    let block = l2
+        .call(l2p.get_block_by_hash(hash))
+        .await
+        .map_err(|e| format!("reading L2 block {hash}: {e}"))?
+        .ok_or_else(|| {
+            format!(
+                "the inbox's head {hash} is not an L2 block this L2 node has (is L2_RPC_URL the rollup the inbox finalizes?)"
+            )
+        })?;
+    Ok((block.header.number, hash))
+}
+
+/// Runs the recovery; an error is retried by the caller.
+pub async fn recover(input: RecoveryInput<'_>) -> Result<Recovered, String> {
+    let l1p = input.l1.connect().await.map_err(|e| e.to_string())?;
+    let l2p = input.l2.connect().await.map_err(|e| e.to_string())?;
+    let config = input
+        .l1
+        .call(IRealTimeInbox::new(input.inbox, &l1p).getConfig().call())
+        .await
+        .map_err(|e| format!("reading the inbox config: {e}"))?;
+    let mut manager = TxManager::connect(
+        input.l1.clone(),
+        l1p.clone(),
+        input.signer,
+        input.journal,
+        input.tx,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    for entry in manager.pending().map_err(|e| e.to_string())? {
+        let (nonce, proposal) = (entry.nonce, entry.proposal);
+        match manager.resume(entry).await {
+            Ok(included) => {
+                tracing::info!(nonce, %proposal, hash = %included.receipt.transaction_hash,
+                "the L1 tx journaled before the restart was mined")
+            }
+            Err(e) => tracing::warn!(nonce, %proposal, error = %e,
+                "the L1 tx journaled before the restart did not land; its proposal is re-checked against the inbox"),
+        }
+    }
+    let landed = inbox_head(input.l1, &l1p, input.l2, &l2p, input.inbox).await?;
+    let mut tip = landed;
+    let mut queue = Vec::new();
+    for record in input.store.all().map_err(|e| e.to_string())? {
+        let continues = record.parent_hash == tip.1 && record.first_block == tip.0 + 1;
+        if continues && on_chain(input.l2, &l2p, &record.checkpoint).await? {
+            tip = (record.checkpoint.number, record.checkpoint.hash);
+            queue.push(record);
+        } else {
+            let why = if record.checkpoint.number <= landed.0 {
+                "landed"
+            } else {
+                "does not continue the inbox head"
+            };
+            tracing::info!(proposal = %record.id, why, "dropping a stored proposal");
+            input.store.remove(record.id).map_err(|e| e.to_string())?;
+        }
+    }
+    let head = input
+        .l2
+        .call(l2p.get_block_number())
+        .await
+        .map_err(|e| e.to_string())?;
+    if head > tip.0 {
+        tracing::warn!(
+            head,
+            keep = tip.0,
+            "L2 blocks after the last stored proposal were never sealed; reorging them away"
+        );
+        input
+            .driver
+            .reorg_stale_block(tip.0)
+            .await
+            .map_err(|e| format!("reorging the L2 to {}: {e}", tip.0))?;
+    }
+    tracing::info!(
+        inbox_head = landed.0,
+        resubmit = queue.len(),
+        "submitter recovered"
+    );
+    Ok(Recovered {
+        l1: l1p,
+        manager,
+        basefee_sharing_pctg: config.basefeeSharingPctg,
+        landed,
+        queue,
+    })
+}
+
+async fn on_chain(l2: &RpcEndpoint, l2p: &DynProvider, cp: &L2Checkpoint) -> Result<bool, String> {
+    let block = l2
+        .call(l2p.get_block_by_number(BlockNumberOrTag::Number(cp.number)))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(block.is_some_and(|b| b.header.hash == cp.hash))
+}
