@@ -22,7 +22,10 @@ impl Refusal {
     /// Classifies the node's error message.
     pub fn classify(message: &str) -> Self {
         let m = message.to_ascii_lowercase();
-        if m.contains("already known") || m.contains("known transaction") {
+        if m.contains("already known")
+            || m.contains("known transaction")
+            || m.contains("already imported")
+        {
             Refusal::AlreadyKnown
         } else if m.contains("nonce too low") || m.contains("nonce is too low") {
             Refusal::NonceTooLow

@@ -225,6 +225,15 @@ fn show(fees: &Fees) {
     gauge("max_fee_per_blob_gas", fees.max_fee_per_blob_gas);
 }
 
+/// Whether a tx being watched was published by an earlier run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Published {
+    /// Not yet: a refusal of the first publication means it is nowhere.
+    Not,
+    /// Yes: it may sit in the mempool whatever the node answers now.
+    Before,
+}
+
 /// The proposer account's sender.
 pub struct TxManager {
     l1: RpcEndpoint,
@@ -280,7 +289,8 @@ impl TxManager {
         tracing::info!(nonce = entry.nonce, proposal = %entry.proposal, published = entry.hashes.len(),
             "resuming an L1 tx journaled before the restart");
         self.next_nonce = Some(entry.nonce + 1);
-        self.watch(entry, tx, true).await
+        // It was published before the restart: a refusal now does not mean it is not pooled.
+        self.watch(entry, tx, Published::Before).await
     }
 
     /// Signs, journals and publishes `tx`, replaces it while it is not mined, and returns its
@@ -323,7 +333,7 @@ impl TxManager {
             .set(i64::try_from(nonce).unwrap_or(i64::MAX));
         tracing::info!(%hash, nonce, gas, max_fee = fees.max_fee_per_gas, tip = fees.max_priority_fee_per_gas,
             blob_fee = fees.max_fee_per_blob_gas, proposal = %tx.proposal, "publishing L1 tx");
-        self.watch(entry, body, true).await
+        self.watch(entry, body, Published::Not).await
     }
 
     async fn nonce(&mut self) -> Result<u64, TxError> {
@@ -447,18 +457,19 @@ impl TxManager {
         self.l1.block_number(&self.provider).await.ok()
     }
 
-    /// Publishes (if `publish`) and waits for any of the entry's hashes to be mined,
+    /// Publishes and waits for any of the entry's hashes to be mined,
     /// replacing the tx every `replace_after_blocks` L1 blocks.
     async fn watch(
         &mut self,
         mut entry: JournalEntry,
         mut body: BlobTxWithSidecar,
-        mut publish: bool,
+        before: Published,
     ) -> Result<Included, TxError> {
         let started = Instant::now();
         let nonce = entry.nonce;
         let mut replacements = 0u32;
-        let mut published = false;
+        let mut published = before == Published::Before;
+        let mut publish = true;
         let mut nonce_too_low = 0u32;
         let mut bump_now = false;
         let mut last_publish_block = self.head().await.unwrap_or(0);

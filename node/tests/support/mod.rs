@@ -34,6 +34,8 @@ pub const HEARTBEAT: Duration = Duration::from_millis(1000);
 pub struct Network {
     pub devnet: Devnet,
     pub node: Child,
+    /// The node's environment, for a restart.
+    pub env: HashMap<String, String>,
     pub logs: Arc<Mutex<Vec<Value>>>,
     pub metrics_url: String,
     pub l2: DynProvider,
@@ -104,29 +106,15 @@ pub async fn spawn_node(
     for (k, v) in overrides {
         env.insert(k.to_string(), v.clone());
     }
-    let mut node = Command::new(env!("CARGO_BIN_EXE_preconfer"))
-        .env_clear()
-        .envs(&env)
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     let logs = Arc::new(Mutex::new(Vec::new()));
-    let stderr = node.stderr.take().unwrap();
-    let sink = logs.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let value = serde_json::from_str(&line).unwrap_or(Value::String(line));
-            sink.lock().unwrap().push(value);
-        }
-    });
+    let node = launch(&env, dir.path(), &logs);
     let l2 = ProviderBuilder::new()
         .connect_http(devnet.urls.l2.clone())
         .erased();
     let network = Network {
         devnet,
         node,
+        env,
         logs,
         metrics_url: format!("http://127.0.0.1:{health_port}/metrics"),
         l2,
@@ -139,6 +127,31 @@ pub async fn spawn_node(
         )
         .await;
     network
+}
+
+/// Starts the node process; its stderr lines (JSON) go to `logs`.
+fn launch(
+    env: &HashMap<String, String>,
+    dir: &std::path::Path,
+    logs: &Arc<Mutex<Vec<Value>>>,
+) -> Child {
+    let mut node = Command::new(env!("CARGO_BIN_EXE_preconfer"))
+        .env_clear()
+        .envs(env)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = node.stderr.take().unwrap();
+    let sink = logs.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let value = serde_json::from_str(&line).unwrap_or(Value::String(line));
+            sink.lock().unwrap().push(value);
+        }
+    });
+    node
 }
 
 /// The `message` field of a JSON log line.
@@ -176,6 +189,33 @@ impl Network {
         }
     }
 
+    /// SIGKILLs the node and starts it again on the same data directory and environment;
+    /// returns once the new process' batch manager runs.
+    pub async fn kill9_and_restart(&mut self) {
+        self.node.kill().unwrap(); // SIGKILL
+        self.node.wait().unwrap();
+        self.logs
+            .lock()
+            .unwrap()
+            .push(Value::String("---- restart ----".into()));
+        self.node = launch(&self.env, self._dir.path(), &self.logs);
+        let from = self.logs.lock().unwrap().len();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if self.logs.lock().unwrap()[from..]
+                .iter()
+                .any(|l| message(l) == "batch manager started")
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the restarted node did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Whether the node process still runs.
     pub fn node_alive(&self) -> bool {
         // `try_wait` needs `&mut`; a signal-0 kill asks the same without reaping.
@@ -208,6 +248,13 @@ impl Network {
 
     /// Sends a signed 1-wei transfer from `key` with `nonce`; returns its hash and the send time.
     pub async fn send_transfer(&self, key: &str, nonce: u64) -> (B256, Instant) {
+        send_transfer_on(&self.l2, key, nonce).await
+    }
+}
+
+/// [`Network::send_transfer`] on any L2 provider (for background senders).
+pub async fn send_transfer_on(l2: &DynProvider, key: &str, nonce: u64) -> (B256, Instant) {
+    {
         let signer = accounts::signer(key);
         let mut tx = TxEip1559 {
             chain_id: L2_CHAIN_ID,
@@ -223,8 +270,7 @@ impl Network {
         let envelope = TxEnvelope::Eip1559(tx.into_signed(signature));
         let raw = envelope.encoded_2718();
         let sent = Instant::now();
-        let hash = *self
-            .l2
+        let hash = *l2
             .send_raw_transaction(&raw)
             .await
             .unwrap_or_else(|e| {
@@ -238,7 +284,9 @@ impl Network {
             .tx_hash();
         (hash, sent)
     }
+}
 
+impl Network {
     /// `Bearer <JWT>` for calling the devnet's driver directly.
     pub fn bearer(&self) -> String {
         common::jwt::JwtAuth::from_file(&self.devnet.jwt_path)

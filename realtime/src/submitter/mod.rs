@@ -129,8 +129,20 @@ pub struct AsyncSubmitter {
     landed: (u64, B256),
     /// Landed txs that an L1 reorg could take back: (tx hash, checkpoint hash).
     recent: VecDeque<(B256, B256)>,
-    /// An L1 reorg took a landed proposal back: resync once nothing is being sent.
-    resync: bool,
+    /// Where a resync with the inbox's head stands.
+    resync: Resync,
+}
+
+/// A resync: after a failure or an L1 reorg, what landed is re-read from the inbox and the L2
+/// reorged back to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resync {
+    /// In step with the inbox.
+    No,
+    /// Due once no tx is in flight.
+    Wanted,
+    /// The inbox head is being read.
+    Reading,
 }
 
 /// Proposals kept for L1-reorg detection.
@@ -148,7 +160,7 @@ impl AsyncSubmitter {
             early: Vec::new(),
             landed: (0, B256::ZERO),
             recent: VecDeque::new(),
-            resync: false,
+            resync: Resync::No,
         }
     }
 
@@ -343,6 +355,12 @@ impl AsyncSubmitter {
         if self.jobs.iter().any(|j| j.record.id >= record.id) {
             return; // recovery already loaded it from the store
         }
+        if self.resync != Resync::No {
+            // Built on blocks the coming reorg removes.
+            tracing::warn!(proposal = %record.id, "sealed during a resync with the inbox; dropped");
+            let _ = self.setup.store.remove(record.id);
+            return;
+        }
         let tip = self.tip();
         if record.parent_hash == tip.1 && record.first_block == tip.0 + 1 {
             self.enqueue(record);
@@ -401,11 +419,15 @@ impl AsyncSubmitter {
         let Some(running) = &self.running else {
             return;
         };
-        if self.resync {
-            if !self.jobs.iter().any(|j| matches!(j.stage, Stage::Sending)) {
-                self.start_resync(ctx);
+        match self.resync {
+            Resync::No => {}
+            Resync::Wanted => {
+                if !self.jobs.iter().any(|j| matches!(j.stage, Stage::Sending)) {
+                    self.start_resync(ctx);
+                }
+                return;
             }
-            return;
+            Resync::Reading => return,
         }
         let pctg = running.basefee_sharing_pctg;
         let mut busy = self
@@ -509,10 +531,11 @@ impl AsyncSubmitter {
         .abort_handle()
     }
 
-    /// Abandons job `index` and every later one, and reorgs the L2 back to what stays.
+    /// Abandons job `index` and every later one. Once no tx is in flight, the inbox's head is
+    /// re-read and the L2 reorged back to it: the inbox, not our bookkeeping, says what landed
+    /// (a tx from before a restart may land late, an L1 reorg may take one back).
     fn abandon_from(&mut self, index: usize, cause: &'static str, why: &str, ctx: &Context<Self>) {
         let abandoned: Vec<Job> = self.jobs.drain(index..).collect();
-        let keep = self.tip();
         for job in &abandoned {
             if let Stage::Proving(handle) = &job.stage {
                 handle.abort();
@@ -526,10 +549,11 @@ impl AsyncSubmitter {
                 .inc();
         }
         let ids: Vec<String> = abandoned.iter().map(|j| j.record.id.to_string()).collect();
-        tracing::error!(cause, error = why, abandoned = ?ids, reorg_to = keep.0, reorg_to_hash = %keep.1,
-            "proposals abandoned; reorging the L2 back to the last block that will land");
+        tracing::error!(cause, error = why, abandoned = ?ids,
+            "proposals abandoned; the L2 goes back to the inbox's head");
+        self.resync = Resync::Wanted;
         self.show_in_flight();
-        self.spawn_reorg(keep.0, ctx);
+        self.pump(ctx);
     }
 
     fn spawn_reorg(&self, to: u64, ctx: &Context<Self>) {
@@ -546,7 +570,7 @@ impl AsyncSubmitter {
     }
 
     fn start_resync(&mut self, ctx: &Context<Self>) {
-        self.resync = false;
+        self.resync = Resync::Reading;
         for job in self.jobs.drain(..) {
             if let Stage::Proving(handle) = &job.stage {
                 handle.abort();
@@ -751,7 +775,7 @@ impl Handler<Chain> for AsyncSubmitter {
         tracing::error!(tx = %gone.tx_hash, checkpoint = gone.checkpoint.0,
             "an L1 reorg took back a proposal of ours; resyncing with the inbox");
         self.recent.retain(|(tx, _)| *tx != gone.tx_hash);
-        self.resync = true;
+        self.resync = Resync::Wanted;
         self.pump(ctx);
     }
 }
@@ -772,13 +796,15 @@ impl Handler<Resynced> for AsyncSubmitter {
     async fn handle(&mut self, Resynced(head): Resynced, ctx: &Context<Self>) {
         match head {
             Ok(head) => {
+                tracing::info!(inbox_head = head.0, hash = %head.1, "resynced with the inbox");
+                self.resync = Resync::No;
                 self.landed = head;
                 self.spawn_reorg(head.0, ctx);
                 self.pump(ctx);
             }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the inbox head to resync; retrying");
-                self.resync = true;
+                self.resync = Resync::Wanted;
                 send_after(self.setup.retry, ctx.clone(), Pump);
             }
         }
