@@ -5,7 +5,8 @@
 //! inbox does. Any mismatch is an `error` response naming the field.
 //!
 //! Test hooks: `POST /devnet/config` `{"proof_delay_ms": n, "fail": {"kind": "error"|"http500"|
-//! "timeout"|"not_drawn", "count": n}}` sets the proving delay and injects failures.
+//! "timeout"|"not_drawn", "count": n}, "privacy_key": "0x…"}` sets the proving delay, injects
+//! failures, and gives the key that opens privacy-mode (scheme 0x01) payloads.
 
 use std::{
     collections::HashMap,
@@ -31,7 +32,7 @@ use axum::{
 use bindings::{BlobSlice, Checkpoint, DerivationSource, IAnchor, Proposal};
 use common::{
     anchor::ANCHOR_GAS_LIMIT,
-    codec::{blob, manifest::DerivationSourceManifest},
+    codec::{blob, manifest::DerivationSourceManifest, payload, privacy},
     commitment,
 };
 use serde::{Deserialize, Serialize};
@@ -72,6 +73,8 @@ pub struct RaikoState {
     derived: u64,
     /// Requests refused after derivation or checks failed.
     refused: u64,
+    /// The privacy-mode key, to open scheme-0x01 payloads (`SURGE_PRIVACY_SYMMETRIC_KEY`).
+    privacy_key: Option<[u8; 32]>,
 }
 
 impl RaikoState {
@@ -167,6 +170,8 @@ pub fn router(raiko: Arc<Raiko>) -> Router {
 struct Config {
     proof_delay_ms: Option<u64>,
     fail: Option<Failure>,
+    /// 32-byte hex: open privacy-mode payloads with it.
+    privacy_key: Option<B256>,
 }
 
 async fn configure(State(raiko): State<Arc<Raiko>>, body: Body) -> Reply {
@@ -185,6 +190,9 @@ async fn configure(State(raiko): State<Arc<Raiko>>, body: Body) -> Reply {
     }
     if config.fail.is_some() {
         state.fail = config.fail;
+    }
+    if let Some(key) = config.privacy_key {
+        state.privacy_key = Some(key.0);
     }
     (
         StatusCode::OK,
@@ -374,8 +382,8 @@ async fn check_and_sign(raiko: &Raiko, req: &ProofRequest) -> Result<(Bytes, B25
     let framed = payload
         .get(offset..)
         .ok_or_else(|| format!("sources[0].blobSlice.offset {offset} is past the payload"))?;
-    let manifest = DerivationSourceManifest::from_plaintext_payload(framed)
-        .map_err(|e| format!("blobs: payload: {e}"))?;
+    let key = raiko.state.lock().await.privacy_key;
+    let manifest = open_payload(framed, key)?;
     if manifest.blocks.len() != numbers.len() {
         return Err(format!(
             "manifest: {} blocks but l2_block_numbers lists {}",
@@ -527,6 +535,22 @@ async fn check_and_sign(raiko: &Raiko, req: &ProofRequest) -> Result<(Bytes, B25
         .sign_hash_sync(&input)
         .map_err(|e| format!("mock signing failed: {e}"))?;
     Ok((Bytes::from(signature.as_bytes().to_vec()), commitment_hash))
+}
+
+/// The manifest of a plaintext or (with the key) privacy-mode payload, as the driver opens it.
+fn open_payload(framed: &[u8], key: Option<[u8; 32]>) -> Result<DerivationSourceManifest, String> {
+    let body = payload::unframe(framed).map_err(|e| format!("blobs: payload: {e}"))?;
+    match (payload::scheme(body), key) {
+        (Ok((payload::Scheme::Aes256Gcm, _)), Some(key)) => {
+            let compressed =
+                privacy::decrypt(framed, &key).map_err(|e| format!("blobs: payload: {e}"))?;
+            let rlp =
+                payload::decompress(&compressed).map_err(|e| format!("blobs: payload: {e}"))?;
+            DerivationSourceManifest::from_rlp(&rlp).map_err(|e| format!("blobs: manifest: {e}"))
+        }
+        _ => DerivationSourceManifest::from_plaintext_payload(framed)
+            .map_err(|e| format!("blobs: payload: {e}")),
+    }
 }
 
 fn decode_blobs(raw: &[Bytes], hashes: &[B256]) -> Result<Vec<Blob>, String> {

@@ -506,3 +506,49 @@ async fn a_proposer_killed_between_broadcast_and_inclusion_resumes_without_gap_o
         events.len()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn privacy_mode_payloads_are_encrypted_and_still_derive() {
+    let _serial = SERIAL.lock().await;
+    let key = B256::repeat_byte(0x5a);
+    let mut env = propose_env();
+    env.push(("SURGE_PRIVACY_MODE", "true".into()));
+    env.push(("SURGE_PRIVACY_SYMMETRIC_KEY", key.to_string()));
+    let net = support::start(&env).await;
+    // Without the key the stand-in cannot derive: the proposal is refused, then abandoned.
+    let mut nonces = vec![0u64; 2];
+    drive_until(&net, &mut nonces, Duration::from_secs(60), || async {
+        raiko(&net, "devnet/stats", None).await["refused"].as_u64() >= Some(1)
+    })
+    .await;
+    raiko(&net, "devnet/config", Some(json!({"privacy_key": key}))).await;
+    drive_until(&net, &mut nonces, Duration::from_secs(90), || async {
+        net.metric("preconfer_proposals_landed_total", "").await >= 3.0
+    })
+    .await;
+    let events = assert_continuous(&net).await;
+    // The blob on L1 carries scheme 0x01, not the plaintext manifest.
+    let tx = l1(&net)
+        .get_transaction_by_hash(events.last().unwrap().3)
+        .await
+        .unwrap()
+        .unwrap();
+    let hash = tx.blob_versioned_hashes().unwrap()[0];
+    let blob: Value = reqwest::Client::new()
+        .post(net.devnet.urls.l1.clone())
+        .json(
+            &json!({"jsonrpc": "2.0", "id": 1, "method": "anvil_getBlobByHash", "params": [hash]}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let hex = blob["result"].as_str().unwrap();
+    let bytes = alloy::primitives::hex::decode(hex.trim_start_matches("0x")).unwrap();
+    let blob = alloy::eips::eip4844::Blob::try_from(bytes.as_slice()).unwrap();
+    let payload = common::codec::blob::decode(&[blob]).unwrap();
+    assert_eq!(payload[64], 0x01, "scheme byte of an encrypted payload");
+    println!("RESULT privacy landed={}", events.len());
+}

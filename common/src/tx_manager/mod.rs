@@ -225,6 +225,34 @@ fn show(fees: &Fees) {
     gauge("max_fee_per_blob_gas", fees.max_fee_per_blob_gas);
 }
 
+/// Where [`TxManager::prepare`] spent its time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PrepareTimings {
+    /// Nonce and `eth_feeHistory`.
+    pub chain_reads: Duration,
+    /// `eth_estimateGas`.
+    pub estimate: Duration,
+    /// Signing and the network encoding (sidecar included).
+    pub sign: Duration,
+    /// The journal write.
+    pub journal: Duration,
+}
+
+/// A signed and journaled tx, ready to publish.
+pub struct Prepared {
+    /// Where preparing it took time.
+    pub timings: PrepareTimings,
+    entry: JournalEntry,
+    body: BlobTxWithSidecar,
+}
+
+impl Prepared {
+    /// Its network encoding (what `eth_sendRawTransaction` carries).
+    pub fn raw(&self) -> &Bytes {
+        &self.entry.raw
+    }
+}
+
 /// Whether a tx being watched was published by an earlier run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Published {
@@ -296,11 +324,20 @@ impl TxManager {
     /// Signs, journals and publishes `tx`, replaces it while it is not mined, and returns its
     /// receipt.
     pub async fn send(&mut self, tx: BlobTx) -> Result<Included, TxError> {
+        let prepared = self.prepare(tx).await?;
+        self.publish(prepared).await
+    }
+
+    /// Chooses nonce, fees and gas, signs, and journals `tx`: everything before the broadcast.
+    pub async fn prepare(&mut self, tx: BlobTx) -> Result<Prepared, TxError> {
+        let started = Instant::now();
         let nonce = self.nonce().await?;
         let market = self.market().await?;
         let fees = self.config.fees.first_bid(&market, true)?;
         let versioned: Vec<B256> = tx.sidecar.versioned_hashes().collect();
+        let chain_reads = started.elapsed();
         let gas = self.estimate(&tx, &versioned, &fees, nonce).await?;
+        let estimate = started.elapsed() - chain_reads;
         let mut body = BlobTxWithSidecar::from_tx_and_sidecar(
             TxEip4844 {
                 chain_id: self.chain_id,
@@ -318,6 +355,7 @@ impl TxManager {
             tx.sidecar,
         );
         let (hash, raw) = self.sign(&mut body)?;
+        let sign = started.elapsed() - chain_reads - estimate;
         let entry = JournalEntry {
             nonce,
             proposal: tx.proposal,
@@ -333,7 +371,22 @@ impl TxManager {
             .set(i64::try_from(nonce).unwrap_or(i64::MAX));
         tracing::info!(%hash, nonce, gas, max_fee = fees.max_fee_per_gas, tip = fees.max_priority_fee_per_gas,
             blob_fee = fees.max_fee_per_blob_gas, proposal = %tx.proposal, "publishing L1 tx");
-        self.watch(entry, body, Published::Not).await
+        Ok(Prepared {
+            timings: PrepareTimings {
+                chain_reads,
+                estimate,
+                sign,
+                journal: started.elapsed() - chain_reads - estimate - sign,
+            },
+            entry,
+            body,
+        })
+    }
+
+    /// Publishes a prepared tx and watches it until it is mined (replacing it as needed).
+    pub async fn publish(&mut self, prepared: Prepared) -> Result<Included, TxError> {
+        self.watch(prepared.entry, prepared.body, Published::Not)
+            .await
     }
 
     async fn nonce(&mut self) -> Result<u64, TxError> {
@@ -426,7 +479,7 @@ impl TxManager {
         Ok((*signed.hash(), Bytes::from(signed.encoded_2718())))
     }
 
-    async fn publish(&self, raw: &Bytes) -> Result<(), Refusal> {
+    async fn broadcast(&self, raw: &Bytes) -> Result<(), Refusal> {
         match self.l1.call(self.provider.send_raw_transaction(raw)).await {
             Ok(_) => Ok(()),
             Err(e) => {
@@ -476,7 +529,7 @@ impl TxManager {
         show(&entry.fees);
         loop {
             if publish {
-                match self.publish(&entry.raw).await {
+                match self.broadcast(&entry.raw).await {
                     Ok(()) | Err(Refusal::AlreadyKnown) => published = true,
                     Err(Refusal::Underpriced) => {
                         tracing::warn!(nonce, "L1 tx underpriced for the mempool; bumping now");
