@@ -552,3 +552,74 @@ async fn privacy_mode_payloads_are_encrypted_and_still_derive() {
     assert_eq!(payload[64], 0x01, "scheme byte of an encrypted payload");
     println!("RESULT privacy landed={}", events.len());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_l1_reorg_that_takes_back_landed_proposals_resyncs_with_the_inbox() {
+    let _serial = SERIAL.lock().await;
+    let net = support::start(&propose_env()).await;
+    let mut nonces = vec![0u64; 2];
+    drive_until(&net, &mut nonces, Duration::from_secs(60), || async {
+        landed(&net).await.len() >= 2
+    })
+    .await;
+    let l1 = l1(&net);
+    let snapshot: String = l1.raw_request("evm_snapshot".into(), ()).await.unwrap();
+    let before = landed(&net).await.len();
+    drive_until(&net, &mut nonces, Duration::from_secs(60), || async {
+        landed(&net).await.len() >= before + 2
+    })
+    .await;
+    // The blocks holding the last proposals are replaced by a longer chain without them.
+    let reverted: bool = l1
+        .raw_request("evm_revert".into(), (snapshot,))
+        .await
+        .unwrap();
+    assert!(reverted);
+    l1.raw_request::<_, ()>("anvil_mine".into(), (3u64,))
+        .await
+        .unwrap();
+    net.wait_for_log(
+        |l| message(l) == "an L1 reorg took back a proposal of ours; resyncing with the inbox",
+        Duration::from_secs(30),
+    )
+    .await;
+    net.wait_for_log(
+        |l| message(l) == "resynced with the inbox",
+        Duration::from_secs(30),
+    )
+    .await;
+    let after_revert = landed(&net).await.len();
+    assert!(
+        after_revert < before + 2,
+        "the reorg removed landed proposals"
+    );
+    drive_until(&net, &mut nonces, Duration::from_secs(90), || async {
+        landed(&net).await.len() >= after_revert + 3
+    })
+    .await;
+    let events = assert_continuous(&net).await;
+    let (_, number, hash, _) = *events.last().unwrap();
+    let block = net
+        .l2
+        .get_block_by_number(number.into())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        block.header.hash, hash,
+        "the inbox's head is the L2's canonical chain"
+    );
+    let queued = l1
+        .txpool_content()
+        .await
+        .unwrap()
+        .queued
+        .get(&proposer())
+        .map_or(0, |q| q.len());
+    assert_eq!(queued, 0, "no proposer tx waits behind a nonce gap");
+    println!(
+        "RESULT l1_reorg landed_before_reorg={} after_reorg={after_revert} landed_now={}",
+        before + 2,
+        events.len()
+    );
+}

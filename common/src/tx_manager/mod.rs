@@ -110,6 +110,17 @@ pub enum TxError {
         /// The node's message.
         message: String,
     },
+    /// A lower nonce of ours is no longer used on chain (an L1 reorg dropped a mined tx), so
+    /// this one cannot be mined until the gap is filled.
+    #[error(
+        "nonce {nonce} cannot be mined: the chain's next nonce is {chain} (an L1 reorg removed an earlier tx)"
+    )]
+    NonceGap {
+        /// Our nonce.
+        nonce: u64,
+        /// The chain's `latest` count.
+        chain: u64,
+    },
     /// Another transaction was mined at our nonce.
     #[error("nonce {nonce} was used by a transaction this node did not send")]
     NonceTaken {
@@ -292,6 +303,12 @@ impl TxManager {
             config,
             next_nonce: None,
         })
+    }
+
+    /// Reads the nonce from the chain again before the next tx: after an L1 reorg the one
+    /// kept here may point past a tx that no longer exists.
+    pub fn forget_nonce(&mut self) {
+        self.next_nonce = None;
     }
 
     /// The proposer address.
@@ -591,6 +608,20 @@ impl TxManager {
             }
             bump_now = false;
             last_publish_block = head;
+            if let Ok(chain) = self
+                .l1
+                .call(
+                    self.provider
+                        .get_transaction_count(self.address())
+                        .block_id(BlockNumberOrTag::Latest.into()),
+                )
+                .await
+                && chain < nonce
+            {
+                self.journal.remove(nonce)?;
+                self.next_nonce = None;
+                return Err(TxError::NonceGap { nonce, chain });
+            }
             let market = match self.market().await {
                 Ok(m) => m,
                 Err(e) => {

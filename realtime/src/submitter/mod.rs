@@ -571,6 +571,9 @@ impl AsyncSubmitter {
 
     fn start_resync(&mut self, ctx: &Context<Self>) {
         self.resync = Resync::Reading;
+        if let Some(manager) = self.running.as_mut().and_then(|r| r.manager.as_mut()) {
+            manager.forget_nonce();
+        }
         for job in self.jobs.drain(..) {
             if let Stage::Proving(handle) = &job.stage {
                 handle.abort();
