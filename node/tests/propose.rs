@@ -157,7 +157,19 @@ fn propose_env() -> Vec<(&'static str, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ten_proposals_land_in_order_and_each_was_rederived_from_its_blobs() {
     let _serial = SERIAL.lock().await;
-    let net = support::start(&propose_env()).await;
+    // A second L1 endpoint (a counting proxy in front of the same anvil) gets every tx too.
+    let (devnet, dir) = support::start_devnet().await;
+    let backup = support::fault_proxy::FaultProxy::start(devnet.urls.l1.clone(), "/").await;
+    let mut env = propose_env();
+    env.push((
+        "L1_RPC_URLS",
+        format!(
+            "{},{}",
+            devnet.urls.l1.as_str().trim_end_matches('/'),
+            backup.url.as_str().trim_end_matches('/')
+        ),
+    ));
+    let net = support::spawn_node(devnet, dir, &env).await;
     let mut nonces = vec![0u64; 2];
     drive_until(&net, &mut nonces, Duration::from_secs(150), || async {
         net.metric("preconfer_proposals_landed_total", "").await >= 10.0
@@ -177,10 +189,16 @@ async fn ten_proposals_land_in_order_and_each_was_rederived_from_its_blobs() {
         net.metric("preconfer_proposals_failed_total", "").await,
         0.0
     );
+    assert!(
+        backup.requests() >= events.len() as u64,
+        "every tx also went to the backup L1 endpoint: {} requests",
+        backup.requests()
+    );
     println!(
-        "RESULT e2e proposals_landed={} raiko_derived={derived} last_checkpoint={}",
+        "RESULT e2e proposals_landed={} raiko_derived={derived} last_checkpoint={} backup_l1_requests={}",
         events.len(),
-        events.last().map_or(0, |e| e.1)
+        events.last().map_or(0, |e| e.1),
+        backup.requests()
     );
 }
 

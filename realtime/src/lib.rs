@@ -101,6 +101,10 @@ pub fn register(
     } else {
         let setup = SubmitterSetup {
             l1: l1.clone(),
+            l1_backups: common.l1_rpc_urls[1..]
+                .iter()
+                .map(|url| RpcEndpoint::new(url.clone(), common.l1_rpc_timeout))
+                .collect(),
             l2: l2.clone(),
             inbox: config.inbox,
             raiko: RaikoClient::new(http.clone(), config.prover.clone()),

@@ -277,6 +277,8 @@ enum Published {
 pub struct TxManager {
     l1: RpcEndpoint,
     provider: DynProvider,
+    /// Other L1 endpoints every signed tx is also published to (the rest of `L1_RPC_URLS`).
+    backups: Vec<(RpcEndpoint, DynProvider)>,
     signer: PrivateKeySigner,
     chain_id: u64,
     journal: Journal,
@@ -297,12 +299,20 @@ impl TxManager {
         Ok(Self {
             l1,
             provider,
+            backups: Vec::new(),
             signer,
             chain_id,
             journal,
             config,
             next_nonce: None,
         })
+    }
+
+    /// Also publishes every signed tx to these endpoints, so one node's mempool losing it (or
+    /// not gossiping it) does not delay inclusion.
+    pub fn with_backups(mut self, backups: Vec<(RpcEndpoint, DynProvider)>) -> Self {
+        self.backups = backups;
+        self
     }
 
     /// Reads the nonce from the chain again before the next tx: after an L1 reorg the one
@@ -496,9 +506,35 @@ impl TxManager {
         Ok((*signed.hash(), Bytes::from(signed.encoded_2718())))
     }
 
+    /// Publishes to the main endpoint and every backup at once. The main endpoint's answer
+    /// decides, except that a timeout or an unclassified failure there counts as published
+    /// when a backup accepted the tx.
     async fn broadcast(&self, raw: &Bytes) -> Result<(), Refusal> {
-        match self.l1.call(self.provider.send_raw_transaction(raw)).await {
+        let backups = futures::future::join_all(
+            self.backups
+                .iter()
+                .map(|(endpoint, provider)| endpoint.call(provider.send_raw_transaction(raw))),
+        );
+        let (main, backups) = tokio::join!(
+            self.l1.call(self.provider.send_raw_transaction(raw)),
+            backups
+        );
+        for (result, (endpoint, _)) in backups.iter().zip(&self.backups) {
+            if let Err(e) = result {
+                tracing::debug!(endpoint = %endpoint.display(), error = %e,
+                    "backup L1 endpoint did not take the tx");
+            }
+        }
+        let accepted_elsewhere = backups.iter().any(|r| r.is_ok());
+        match main {
             Ok(_) => Ok(()),
+            Err(RpcError::Timeout { .. }) if accepted_elsewhere => Ok(()),
+            Err(RpcError::Failed { ref message, .. })
+                if accepted_elsewhere
+                    && matches!(Refusal::classify(message), Refusal::Other(_)) =>
+            {
+                Ok(())
+            }
             Err(e) => {
                 let refusal = Refusal::classify(&e.to_string());
                 metrics()

@@ -27,6 +27,7 @@ pub enum Fault {
 }
 
 struct Shared {
+    requests: std::sync::atomic::AtomicU64,
     target: Url,
     /// Only requests whose path contains this are faulted (empty: all).
     path: String,
@@ -46,6 +47,7 @@ impl FaultProxy {
     /// Serves a proxy to `target`, faulting requests whose path contains `path`.
     pub async fn start(target: Url, path: &str) -> Self {
         let shared = Arc::new(Shared {
+            requests: std::sync::atomic::AtomicU64::new(0),
             target,
             path: path.to_string(),
             fault: Mutex::new(Fault::Pass),
@@ -59,6 +61,13 @@ impl FaultProxy {
     }
 
     /// Sets the fault for the following requests.
+    /// Requests received so far.
+    pub fn requests(&self) -> u64 {
+        self.shared
+            .requests
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub fn set(&self, fault: Fault) {
         *self.shared.fault.lock().unwrap() = fault;
     }
@@ -71,6 +80,9 @@ async fn forward(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    shared
+        .requests
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let fault = if uri.path().contains(&shared.path) {
         shared.fault.lock().unwrap().clone()
     } else {

@@ -56,6 +56,8 @@ use recovery::{Recovered, RecoveryInput};
 pub struct SubmitterSetup {
     /// L1 reads and the proposer's txs.
     pub l1: RpcEndpoint,
+    /// Further L1 endpoints the proposer's txs are also published to.
+    pub l1_backups: Vec<RpcEndpoint>,
     /// L2 reads.
     pub l2: RpcEndpoint,
     /// The RealTimeInbox.
@@ -284,6 +286,7 @@ impl Handler<Start> for AsyncSubmitter {
         tokio::spawn(async move {
             let outcome = recovery::recover(RecoveryInput {
                 l1: &setup.l1,
+                l1_backups: &setup.l1_backups,
                 l2: &setup.l2,
                 inbox: setup.inbox,
                 store: &setup.store,

@@ -34,6 +34,8 @@ pub struct Recovered {
 pub struct RecoveryInput<'a> {
     /// L1.
     pub l1: &'a RpcEndpoint,
+    /// Further L1 endpoints txs are published to.
+    pub l1_backups: &'a [RpcEndpoint],
     /// L2.
     pub l2: &'a RpcEndpoint,
     /// The inbox.
@@ -87,7 +89,7 @@ pub async fn recover(input: RecoveryInput<'_>) -> Result<Recovered, String> {
         .call(IRealTimeInbox::new(input.inbox, &l1p).getConfig().call())
         .await
         .map_err(|e| format!("reading the inbox config: {e}"))?;
-    let mut manager = TxManager::connect(
+    let manager = TxManager::connect(
         input.l1.clone(),
         l1p.clone(),
         input.signer,
@@ -96,6 +98,15 @@ pub async fn recover(input: RecoveryInput<'_>) -> Result<Recovered, String> {
     )
     .await
     .map_err(|e| e.to_string())?;
+    let mut backups = Vec::new();
+    for endpoint in input.l1_backups {
+        match endpoint.connect().await {
+            Ok(provider) => backups.push((endpoint.clone(), provider)),
+            Err(e) => tracing::warn!(endpoint = %endpoint.display(), error = %e,
+                "backup L1 endpoint unavailable; txs go to the others"),
+        }
+    }
+    let mut manager = manager.with_backups(backups);
     for entry in manager.pending().map_err(|e| e.to_string())? {
         let (nonce, proposal) = (entry.nonce, entry.proposal);
         match manager.resume(entry).await {
