@@ -19,7 +19,6 @@ use std::{collections::VecDeque, sync::Arc, time::Duration};
 use alloy::{
     eips::eip7594::BlobTransactionSidecarEip7594,
     primitives::{Address, B256, Bytes},
-    providers::DynProvider,
     sol_types::SolEvent,
 };
 use bindings::IRealTimeInbox::ProposedAndProved;
@@ -115,7 +114,6 @@ struct Running {
     /// Lent to the send task while a tx is in flight.
     manager: Option<TxManager>,
     basefee_sharing_pctg: u8,
-    _l1: DynProvider,
 }
 
 /// Proposals between sealing and landing.
@@ -317,7 +315,6 @@ impl Handler<Started> for AsyncSubmitter {
         self.running = Some(Running {
             manager: Some(recovered.manager),
             basefee_sharing_pctg: recovered.basefee_sharing_pctg,
-            _l1: recovered.l1,
         });
         for record in recovered.queue {
             self.enqueue(record);
@@ -559,9 +556,8 @@ impl AsyncSubmitter {
         self.pump(ctx);
     }
 
-    fn spawn_reorg(&self, to: u64, ctx: &Context<Self>) {
+    fn spawn_reorg(&self, to: u64) {
         let driver = self.setup.driver.clone();
-        let _ = ctx;
         tokio::spawn(async move {
             match driver.reorg_stale_block(to).await {
                 Ok(outcome) => tracing::info!(to, removed = outcome.blocks_removed,
@@ -787,13 +783,13 @@ impl Handler<Chain> for AsyncSubmitter {
 }
 
 impl Handler<GapChecked> for AsyncSubmitter {
-    async fn handle(&mut self, checked: GapChecked, ctx: &Context<Self>) {
+    async fn handle(&mut self, checked: GapChecked, _: &Context<Self>) {
         if let Some(to) = checked.reorg_to {
             tracing::warn!(
                 to,
                 "L2 blocks after the last proposal will never be proposed; reorging them away"
             );
-            self.spawn_reorg(to, ctx);
+            self.spawn_reorg(to);
         }
     }
 }
@@ -805,7 +801,7 @@ impl Handler<Resynced> for AsyncSubmitter {
                 tracing::info!(inbox_head = head.0, hash = %head.1, "resynced with the inbox");
                 self.resync = Resync::No;
                 self.landed = head;
-                self.spawn_reorg(head.0, ctx);
+                self.spawn_reorg(head.0);
                 self.pump(ctx);
             }
             Err(e) => {

@@ -18,8 +18,6 @@ use crate::proposal_store::{L2Checkpoint, ProposalRecord, ProposalStore};
 
 /// The state the submitter starts from.
 pub struct Recovered {
-    /// L1 reads.
-    pub l1: DynProvider,
     /// The proposer's tx manager.
     pub manager: TxManager,
     /// The inbox's basefee-sharing percentage.
@@ -159,7 +157,6 @@ pub async fn recover(input: RecoveryInput<'_>) -> Result<Recovered, String> {
         "submitter recovered"
     );
     Ok(Recovered {
-        l1: l1p,
         manager,
         basefee_sharing_pctg: config.basefeeSharingPctg,
         landed,
