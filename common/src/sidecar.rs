@@ -79,18 +79,17 @@ pub async fn build(payload: &[u8]) -> Result<BlobTransactionSidecarEip7594, Side
     build_from_blobs(blobs).await
 }
 
-/// The KZG commitments of packed blobs, in parallel (about a sixth of a sidecar's cost): enough
-/// for the versioned hashes a prover needs while the cell proofs are still being computed.
-pub async fn commitments(blobs: Arc<Vec<Blob>>) -> Result<Vec<Bytes48>, SidecarError> {
-    let settings = load_trusted_setup();
+/// Runs `kzg` for every blob on its own blocking thread; the results in blob order.
+async fn per_blob<T, F>(blobs: &Arc<Vec<Blob>>, kzg: F) -> Result<Vec<T>, SidecarError>
+where
+    T: Send + 'static,
+    F: Fn(usize, &Blob) -> Result<T, c_kzg::Error> + Clone + Send + 'static,
+{
     let tasks: Vec<_> = (0..blobs.len())
         .map(|i| {
             let blobs = blobs.clone();
-            tokio::task::spawn_blocking(move || {
-                settings
-                    .blob_to_kzg_commitment(blobs[i].as_ckzg())
-                    .map(|c| Bytes48::from_ckzg(c.to_bytes()))
-            })
+            let kzg = kzg.clone();
+            tokio::task::spawn_blocking(move || kzg(i, &blobs[i]))
         })
         .collect();
     let mut out = Vec::with_capacity(tasks.len());
@@ -108,6 +107,18 @@ pub async fn commitments(blobs: Arc<Vec<Blob>>) -> Result<Vec<Bytes48>, SidecarE
         );
     }
     Ok(out)
+}
+
+/// The KZG commitments of packed blobs, in parallel (about a sixth of a sidecar's cost): enough
+/// for the versioned hashes a prover needs while the cell proofs are still being computed.
+pub async fn commitments(blobs: Arc<Vec<Blob>>) -> Result<Vec<Bytes48>, SidecarError> {
+    let settings = load_trusted_setup();
+    per_blob(&blobs, move |_, blob| {
+        settings
+            .blob_to_kzg_commitment(blob.as_ckzg())
+            .map(|c| Bytes48::from_ckzg(c.to_bytes()))
+    })
+    .await
 }
 
 /// The EIP-4844 versioned hash of each commitment.
@@ -133,38 +144,25 @@ pub async fn build_with_commitments(
     let settings = load_trusted_setup();
     let _timer = build_seconds().start_timer();
     let known = Arc::new(known);
-    let tasks: Vec<_> = (0..blobs.len())
-        .map(|i| {
-            let blobs = blobs.clone();
-            let known = known.clone();
-            tokio::task::spawn_blocking(move || {
-                match known.as_ref().as_ref().and_then(|k| k.get(i)) {
-                    Some(commitment) => settings
-                        .compute_cells_and_kzg_proofs(blobs[i].as_ckzg())
-                        .map(|(_, proofs)| {
-                            (
-                                *commitment,
-                                c_kzg::KzgProof::slice_as_alloy(proofs.as_ref()).to_vec(),
-                            )
-                        }),
-                    None => commit_blob(settings, &blobs[i]),
-                }
-            })
-        })
-        .collect();
+    let per = per_blob(&blobs, move |i, blob| {
+        match known.as_ref().as_ref().and_then(|k| k.get(i)) {
+            Some(commitment) => {
+                settings
+                    .compute_cells_and_kzg_proofs(blob.as_ckzg())
+                    .map(|(_, proofs)| {
+                        (
+                            *commitment,
+                            c_kzg::KzgProof::slice_as_alloy(proofs.as_ref()).to_vec(),
+                        )
+                    })
+            }
+            None => commit_blob(settings, blob),
+        }
+    })
+    .await?;
     let mut commitments = Vec::with_capacity(blobs.len());
     let mut proofs = Vec::with_capacity(blobs.len() * c_kzg::CELLS_PER_EXT_BLOB);
-    for (i, task) in tasks.into_iter().enumerate() {
-        let (commitment, cell_proofs) = task
-            .await
-            .map_err(|e| SidecarError::Task {
-                blob: i,
-                message: e.to_string(),
-            })?
-            .map_err(|e| SidecarError::Kzg {
-                blob: i,
-                message: format!("{e:?}"),
-            })?;
+    for (commitment, cell_proofs) in per {
         commitments.push(commitment);
         proofs.extend(cell_proofs);
     }

@@ -34,6 +34,17 @@ fn proposer() -> Address {
     accounts::address(PRECONFER_KEY)
 }
 
+/// How many proposer txs the L1 pool holds as queued (behind a nonce gap).
+async fn queued(net: &Network) -> usize {
+    l1(net)
+        .txpool_content()
+        .await
+        .unwrap()
+        .queued
+        .get(&proposer())
+        .map_or(0, |q| q.len())
+}
+
 /// The proposer's txs waiting in the L1 pool: (hash, nonce, maxFeePerGas, tip, blob fee).
 async fn pooled(net: &Network) -> Vec<(B256, u64, u128, u128, u128)> {
     let content = l1(net).txpool_content().await.unwrap();
@@ -96,6 +107,21 @@ async fn assert_continuous(net: &Network) -> Vec<(B256, u64, B256, B256)> {
         number = *cp_number;
     }
     events
+}
+
+/// The last landed checkpoint is a block of the L2's canonical chain.
+async fn assert_inbox_head_is_canonical(net: &Network, events: &[(B256, u64, B256, B256)]) {
+    let (_, number, hash, _) = *events.last().unwrap();
+    let block = net
+        .l2
+        .get_block_by_number(number.into())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        block.header.hash, hash,
+        "the inbox's head is the L2's canonical chain"
+    );
 }
 
 async fn raiko(net: &Network, path: &str, body: Option<Value>) -> Value {
@@ -387,15 +413,7 @@ async fn a_raiko_error_is_retried_then_abandoned_with_an_l2_reorg_and_the_node_g
     })
     .await;
     let events = assert_continuous(&net).await;
-    // The chain the inbox finalized is the L2's canonical chain.
-    let (_, number, hash, _) = *events.last().unwrap();
-    let block = net
-        .l2
-        .get_block_by_number(number.into())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(block.header.hash, hash);
+    assert_inbox_head_is_canonical(&net, &events).await;
     assert!(net.node_alive());
     println!(
         "RESULT fault raiko_error landed={} failed={}",
@@ -497,13 +515,7 @@ async fn a_proposer_killed_between_broadcast_and_inclusion_resumes_without_gap_o
         .pending()
         .await
         .unwrap();
-    let queued = l1
-        .txpool_content()
-        .await
-        .unwrap()
-        .queued
-        .get(&proposer())
-        .map_or(0, |q| q.len());
+    let queued = queued(&net).await;
     assert!(
         latest > nonce,
         "nonce {nonce} was never used (latest {latest})"
@@ -616,24 +628,8 @@ async fn an_l1_reorg_that_takes_back_landed_proposals_resyncs_with_the_inbox() {
     })
     .await;
     let events = assert_continuous(&net).await;
-    let (_, number, hash, _) = *events.last().unwrap();
-    let block = net
-        .l2
-        .get_block_by_number(number.into())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        block.header.hash, hash,
-        "the inbox's head is the L2's canonical chain"
-    );
-    let queued = l1
-        .txpool_content()
-        .await
-        .unwrap()
-        .queued
-        .get(&proposer())
-        .map_or(0, |q| q.len());
+    assert_inbox_head_is_canonical(&net, &events).await;
+    let queued = queued(&net).await;
     assert_eq!(queued, 0, "no proposer tx waits behind a nonce gap");
     println!(
         "RESULT l1_reorg landed_before_reorg={} after_reorg={after_revert} landed_now={}",

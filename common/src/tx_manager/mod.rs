@@ -420,16 +420,20 @@ impl TxManager {
         if let Some(nonce) = self.next_nonce {
             return Ok(nonce);
         }
-        let chain = self
-            .l1
+        let chain = self.chain_nonce().await?;
+        let journaled = self.journal.entries()?.last().map_or(0, |e| e.nonce + 1);
+        Ok(chain.max(journaled))
+    }
+
+    /// The account's mined tx count (`latest`): the lowest nonce not used on chain.
+    async fn chain_nonce(&self) -> Result<u64, RpcError> {
+        self.l1
             .call(
                 self.provider
                     .get_transaction_count(self.address())
                     .block_id(BlockNumberOrTag::Latest.into()),
             )
-            .await?;
-        let journaled = self.journal.entries()?.last().map_or(0, |e| e.nonce + 1);
-        Ok(chain.max(journaled))
+            .await
     }
 
     async fn market(&self) -> Result<FeeMarket, RpcError> {
@@ -644,14 +648,7 @@ impl TxManager {
             }
             bump_now = false;
             last_publish_block = head;
-            if let Ok(chain) = self
-                .l1
-                .call(
-                    self.provider
-                        .get_transaction_count(self.address())
-                        .block_id(BlockNumberOrTag::Latest.into()),
-                )
-                .await
+            if let Ok(chain) = self.chain_nonce().await
                 && chain < nonce
             {
                 self.journal.remove(nonce)?;
