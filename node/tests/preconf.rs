@@ -99,8 +99,15 @@ async fn preconf_e2e_50_txs_from_5_senders_within_two_heartbeats() {
 
     // The stand-in accepted every block the node sent: nothing rejected, and every L2 block
     // since the start is one the node counted as preconfirmed.
+    // The block is on the L2 a moment before the driver's answer reaches the node: wait until
+    // the node has recorded the head it sees.
     let head = net.l2_head().await;
-    let preconfirmed = net.metric("preconfer_blocks_preconfirmed_total", "").await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut preconfirmed = net.metric("preconfer_blocks_preconfirmed_total", "").await;
+    while (preconfirmed as u64) < head - start_head && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        preconfirmed = net.metric("preconfer_blocks_preconfirmed_total", "").await;
+    }
     assert_eq!(
         preconfirmed as u64,
         head - start_head,
