@@ -56,7 +56,7 @@ alloy::sol! {
     struct HopProof { uint64 chainId; uint64 blockId; bytes32 rootHash; uint8 cacheOption; bytes[] accountProof; bytes[] storageProof; }
 
     /// A bridge message (field order is the ABI order).
-    #[derive(Debug, PartialEq, Eq)]
+    #[derive(Debug, PartialEq, Eq, Default)]
     struct Message { uint64 id; uint64 fee; uint32 gasLimit; address from; uint64 srcChainId; address srcOwner; uint64 destChainId; address destOwner; address to; uint256 value; bytes data; }
 
     /// What `Bridge.context()` returns while a message is being processed.

@@ -21,3 +21,17 @@ impl std::fmt::Display for ProposalId {
         write!(f, "#{}", self.0)
     }
 }
+
+/// A cross-chain user operation's id, as `surge_sendUserOp` answers it. Ids start at 1, rise
+/// by one per accepted op, and are never reused (the next id is persisted with the op).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
+pub struct UserOpId(pub u64);
+
+impl std::fmt::Display for UserOpId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}

@@ -252,6 +252,8 @@ impl Devnet {
             ("REALTIME_TIMESTAMP_SEC", "0".into()),
             ("MOCK_MODE", "true".into()),
             ("PRECONF_ONLY", "false".into()),
+            // Catalyst's name of the L2 bridge variable (`L2_BRIDGE_ADDRESS` above is the devnet's).
+            ("BRIDGE_L2_ADDRESS", self.contracts.l2_bridge.to_string()),
             // Devnet proofs come back within seconds; poll often.
             ("RAIKO_POLL_INTERVAL_MS", "250".into()),
             ("INTERNAL_SERVER_IP", "127.0.0.1".into()),

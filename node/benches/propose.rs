@@ -199,6 +199,7 @@ async fn run() {
             checkpoint,
             signal_slots: Vec::new(),
             payload: Bytes::new(),
+            user_ops: Vec::new(),
         };
         let calldata = propose_tx::propose_calldata(&record, BLOBS, proof, 1);
         let calldata_time = resumed.elapsed() - cells;

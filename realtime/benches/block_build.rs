@@ -128,6 +128,7 @@ fn one_block(
                 parent_hash: parent.hash,
             },
             signal_slots: vec![],
+            user_ops: vec![],
         },
     )
 }

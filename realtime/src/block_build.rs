@@ -16,7 +16,7 @@ use common::{
 };
 use flate2::Compression;
 
-use crate::proposal::L1Anchor;
+use crate::{bridge::status::ReadyOp, proposal::L1Anchor};
 
 /// The L2 head a block is built on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +82,8 @@ pub struct AssembledBlock {
     pub anchor_tx_hash: B256,
     /// A large block's txs deflated once, for the proposal's payload too.
     pub txs: Option<DeflatedTxs>,
+    /// User ops whose L2 txs end its tx list (their slots are the frame's fast signals).
+    pub user_ops: Vec<ReadyOp>,
 }
 
 /// `extraData`: basefee-sharing percentage, then the 6-byte proposal id (0 in real time).
@@ -129,6 +131,7 @@ pub fn assemble(parent: &ParentBlock, frame: &BlockFrame, txs: Vec<TxEnvelope>) 
         },
         anchor_tx_hash,
         txs: deflated_txs,
+        user_ops: Vec::new(),
     }
 }
 

@@ -12,6 +12,8 @@ use common::{
 };
 use url::Url;
 
+use crate::bridge::config::{BridgeArgs, BridgeConfig};
+
 /// Most blocks one derivation source may hold (taiko-client-rs `DERIVATION_SOURCE_MAX_BLOCKS`).
 pub const DERIVATION_SOURCE_MAX_BLOCKS: u64 = 192;
 /// Most blobs one L1 transaction may carry (EIP-7594).
@@ -200,6 +202,10 @@ pub struct RealtimeArgs {
     #[arg(long, env = "MAX_PROPOSALS_IN_FLIGHT", value_name = "MAX_PROPOSALS_IN_FLIGHT", default_value = "3",
           value_parser = |r: &str| parse_bounded(r, 1, 32, "proposals"), hide_env_values = true)]
     pub max_proposals_in_flight: u64,
+
+    /// Cross-chain user ops and the surge_* RPC.
+    #[command(flatten)]
+    pub bridge: BridgeArgs,
 }
 
 /// The proof system Raiko runs.
@@ -335,6 +341,8 @@ pub struct RealtimeConfig {
     pub privacy_key: Option<Secret<[u8; 32]>>,
     /// Proposals proved concurrently.
     pub max_in_flight: usize,
+    /// Cross-chain user ops and the surge_* RPC.
+    pub bridge: BridgeConfig,
 }
 
 fn parse_privacy_key(args: &RealtimeArgs) -> Result<Option<Secret<[u8; 32]>>, ConfigError> {
@@ -448,6 +456,7 @@ impl RealtimeConfig {
             },
             privacy_key,
             max_in_flight: args.max_proposals_in_flight as usize,
+            bridge: BridgeConfig::resolve(&args.bridge)?,
         })
     }
 
@@ -530,6 +539,9 @@ impl RealtimeConfig {
             ("SURGE_PRIVACY_MODE", self.privacy_key.is_some().to_string()),
             ("MAX_PROPOSALS_IN_FLIGHT", self.max_in_flight.to_string()),
         ]
+        .into_iter()
+        .chain(self.bridge.describe())
+        .collect()
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod batch_manager;
 pub mod block_build;
 pub mod block_policy;
+pub mod bridge;
 pub mod chain_monitor;
 pub mod config;
 pub mod landed_proposals;
@@ -16,7 +17,11 @@ pub mod submitter;
 
 use std::sync::Arc;
 
-use batch_manager::{BatchManager, BatchManagerSetup, Clients};
+use batch_manager::{BatchManager, BatchManagerSetup, Clients, CrossChain};
+use bridge::{
+    BridgeHandler, BridgeSetup,
+    status::{StatusError, StatusStore},
+};
 use chain_monitor::{ChainEvent, ChainMonitor, ChainMonitorSetup};
 use common::tx_manager::journal::{Journal, JournalError};
 use common::{
@@ -44,6 +49,9 @@ pub enum RegisterError {
     /// The L1 tx journal cannot be opened.
     #[error(transparent)]
     Journal(#[from] JournalError),
+    /// The user-op store cannot be opened.
+    #[error(transparent)]
+    UserOps(#[from] StatusError),
 }
 use tokio::sync::{broadcast, watch};
 
@@ -60,6 +68,8 @@ pub struct RealtimeHandles {
     pub chain_events: broadcast::Sender<ChainEvent>,
     /// The heartbeat and proposal builder.
     pub batch_manager: Handle<BatchManager>,
+    /// The surge_* RPC and user-op simulations.
+    pub bridge_handler: Handle<BridgeHandler>,
 }
 
 /// Adds the realtime actors to `supervisor` in start order. `chain_status` is where the chain
@@ -96,6 +106,9 @@ pub fn register(
         Ok::<_, std::convert::Infallible>(ChainMonitor::new(setup.clone(), link))
     });
     let store = ProposalStore::open(database)?;
+    let statuses = StatusStore::open(database)?;
+    // User ops need a proposer and the contracts they go through.
+    let cross_chain = config.bridge.contracts.filter(|_| !config.preconf_only);
     let submitter = if config.preconf_only {
         None
     } else {
@@ -127,12 +140,24 @@ pub fn register(
             max_in_flight: config.max_in_flight,
             chain_events: chain_events.clone(),
             retry: common.heartbeat,
+            statuses: statuses.clone(),
+            cross_chain,
         };
         Some(
             supervisor.child("submitter", Restart::Permanent, move |link| {
                 Ok::<_, std::convert::Infallible>(AsyncSubmitter::new(setup.clone(), link))
             }),
         )
+    };
+    let bridge_setup = BridgeSetup {
+        config: config.bridge.clone(),
+        statuses: statuses.clone(),
+        proposals: store.clone(),
+        l1: l1.clone(),
+        l2: l2.clone(),
+        inbox: config.inbox,
+        disabled: user_ops_disabled(config),
+        retry: common.heartbeat,
     };
     let batch_setup = BatchManagerSetup {
         clients: Clients {
@@ -161,14 +186,34 @@ pub fn register(
         coinbase: common.proposer_address,
         store,
         submitter: submitter.clone(),
+        statuses,
+        cross_chain: cross_chain.map(|contracts| CrossChain {
+            contracts,
+            l2_signer: common.signer.clone(),
+        }),
     };
     let batch_manager = supervisor.child("batch_manager", Restart::Permanent, move |link| {
         Ok::<_, std::convert::Infallible>(BatchManager::new(batch_setup.clone(), link))
+    });
+    let bridge_handler = supervisor.child("bridge_handler", Restart::Permanent, move |link| {
+        Ok::<_, std::convert::Infallible>(BridgeHandler::new(bridge_setup.clone(), link))
     });
     Ok(RealtimeHandles {
         submitter,
         chain_events,
         chain_monitor,
         batch_manager,
+        bridge_handler,
     })
+}
+
+/// Why `surge_sendUserOp` refuses ops on this node, if it does.
+fn user_ops_disabled(config: &RealtimeConfig) -> Option<String> {
+    if config.preconf_only {
+        Some("user ops are disabled on this node: PRECONF_ONLY=true, it never proposes to L1, so no op could run".into())
+    } else if config.bridge.contracts.is_none() {
+        Some("user ops are disabled on this node: set PROPOSER_MULTICALL_ADDRESS, L1_BRIDGE_ADDRESS, BRIDGE_L2_ADDRESS and L2_SIGNAL_SERVICE_ADDRESS".into())
+    } else {
+        None
+    }
 }

@@ -169,3 +169,51 @@ pub fn submitter() -> &'static SubmitterMetrics {
         }
     })
 }
+
+/// User-op metrics.
+pub struct BridgeMetrics {
+    /// Ops `surge_sendUserOp` accepted.
+    pub user_ops_accepted: IntCounter,
+    /// Ops that reached a final status, by status (`executed`, `rejected`).
+    pub user_ops_final: IntCounterVec,
+    /// L1 simulations that failed for a reason other than the op (RPC errors), retried.
+    pub simulation_errors: IntCounter,
+}
+
+/// The user-op metrics, registered on first use.
+#[allow(clippy::expect_used)] // static definitions: a failure is a programming error
+pub fn bridge() -> &'static BridgeMetrics {
+    static METRICS: OnceLock<BridgeMetrics> = OnceLock::new();
+    METRICS.get_or_init(|| {
+        let r = registry();
+        BridgeMetrics {
+            user_ops_accepted: register(
+                r,
+                IntCounter::new(
+                    "user_ops_accepted_total",
+                    "User ops surge_sendUserOp accepted",
+                )
+                .expect("valid metric definition"),
+            ),
+            user_ops_final: register(
+                r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "user_ops_final_total",
+                        "User ops that reached a final status",
+                    ),
+                    &["status"],
+                )
+                .expect("valid metric definition"),
+            ),
+            simulation_errors: register(
+                r,
+                IntCounter::new(
+                    "user_op_simulation_errors_total",
+                    "L1 simulations of user ops that failed on the RPC and were retried",
+                )
+                .expect("valid metric definition"),
+            ),
+        }
+    })
+}

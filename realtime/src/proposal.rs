@@ -22,7 +22,7 @@ use common::{
     ids::{ProposalId, SignalSlot},
 };
 
-use crate::config::ProposalLimits;
+use crate::{bridge::status::ReadyOp, config::ProposalLimits};
 
 /// The L1 block all blocks of a proposal anchor to (`maxAnchorBlockNumber`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +44,8 @@ pub struct PreconfirmedBlock {
     pub header: InsertedBlock,
     /// Fast signals its anchor carried (only a proposal's first block has any).
     pub signal_slots: Vec<SignalSlot>,
+    /// User ops whose L1→L2 messages it processed (only a proposal's first block has any).
+    pub user_ops: Vec<ReadyOp>,
 }
 
 /// Why a proposal was sealed.
@@ -59,6 +61,8 @@ pub enum SealReason {
     FastSignals,
     /// The next block's timestamp is too far from the last one.
     TimeShift,
+    /// Its block carries user ops: proposed at once, so users wait for one block only.
+    UserOps,
     /// Asked to (shutdown, end of sequencing).
     Requested,
 }
@@ -74,6 +78,8 @@ pub struct SealedProposal {
     pub blocks: Vec<PreconfirmedBlock>,
     /// The union of the blocks' signal slots, in order.
     pub signal_slots: Vec<SignalSlot>,
+    /// The user ops its blocks carry, in order.
+    pub user_ops: Vec<ReadyOp>,
     /// `frame(0x00 ‖ zlib(rlp(manifest)))`, the bytes packed into blobs.
     pub payload: Vec<u8>,
     /// Why it was sealed.
@@ -202,8 +208,14 @@ impl Proposals {
             .iter()
             .flat_map(|b| b.signal_slots.iter().copied())
             .collect();
+        let user_ops = open
+            .blocks
+            .iter()
+            .flat_map(|b| b.user_ops.iter().cloned())
+            .collect();
         vec![SealedProposal {
             id: open.id,
+            user_ops,
             payload: open.stream.payload(),
             anchor: open.anchor,
             blocks: open.blocks,

@@ -3,10 +3,10 @@
 //! it resubmits what still continues the inbox's head and reorgs the rest away.
 
 use alloy::primitives::{B256, Bytes};
-use common::ids::{ProposalId, SignalSlot};
+use common::ids::{ProposalId, SignalSlot, UserOpId};
 use serde::{Deserialize, Serialize};
 
-use crate::proposal::SealedProposal;
+use crate::{bridge::status::ReadyOp, proposal::SealedProposal};
 
 /// The L2 block a proposal ends at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +36,9 @@ pub struct ProposalRecord {
     pub signal_slots: Vec<SignalSlot>,
     /// The plaintext blob payload `frame(0x00 ‖ zlib(rlp(manifest)))`.
     pub payload: Bytes,
+    /// User ops its first block carries; they run on L1 before the propose.
+    #[serde(default)]
+    pub user_ops: Vec<ReadyOp>,
 }
 
 impl ProposalRecord {
@@ -55,7 +58,13 @@ impl ProposalRecord {
             },
             signal_slots: proposal.signal_slots.clone(),
             payload: Bytes::from(proposal.payload.clone()),
+            user_ops: proposal.user_ops.clone(),
         })
+    }
+
+    /// Ids of its user ops.
+    pub fn user_op_ids(&self) -> Vec<UserOpId> {
+        self.user_ops.iter().map(|op| op.id).collect()
     }
 
     /// Its block numbers, first to last.
@@ -115,6 +124,11 @@ impl ProposalStore {
         Ok(())
     }
 
+    /// Whether the proposal is still stored (not landed, not abandoned).
+    pub fn contains(&self, id: ProposalId) -> Result<bool, ProposalStoreError> {
+        Ok(self.proposals.contains_key(id.0.to_be_bytes())?)
+    }
+
     /// Every stored proposal, lowest id first.
     pub fn all(&self) -> Result<Vec<ProposalRecord>, ProposalStoreError> {
         let mut out = Vec::new();
@@ -155,6 +169,7 @@ mod tests {
             },
             signal_slots: vec![SignalSlot(B256::repeat_byte(4))],
             payload: Bytes::from(vec![9; 100]),
+            user_ops: vec![],
         }
     }
 

@@ -1,14 +1,19 @@
-//! The L1 call that lands a proposal (catalyst-reference §6, protocol.md §1.2): with no user ops
-//! and no L1 calls, `RealTimeInbox.propose(abi.encode(ProposeInput), checkpoint,
-//! abi.encode(SubProof[]))` sent straight to the inbox in the blob tx.
+//! The L1 call that lands a proposal (catalyst-reference §6, protocol.md §1.2, §6):
+//! `RealTimeInbox.propose(abi.encode(ProposeInput), checkpoint, abi.encode(SubProof[]))`, sent
+//! straight to the inbox in the blob tx, or inside the Multicall with user ops and L1 calls.
 
 use alloy::{
-    primitives::Bytes,
+    primitives::{Address, Bytes, U256},
     sol_types::{SolCall, SolValue},
 };
-use bindings::{BlobReference, Checkpoint, IRealTimeInbox, ProposeInput, SubProof};
+use bindings::{
+    BlobReference, Call, Checkpoint, IMulticall, IRealTimeInbox, ProposeInput, SubProof,
+};
 
-use crate::proposal_store::ProposalRecord;
+use crate::{
+    bridge::{config::CrossChainContracts, l1_calls::L1Call, status::ReadyOp},
+    proposal_store::ProposalRecord,
+};
 
 /// Selectors of the inbox and verifier errors an operator may see, with what they mean.
 const KNOWN_REVERTS: &[(&str, &str)] = &[
@@ -70,6 +75,39 @@ pub fn propose_calldata(record: &ProposalRecord, blobs: usize, proof: Bytes, fla
     .into()
 }
 
+/// The proposal tx's target and calldata: `propose` straight to the inbox, or with user ops or
+/// L1 calls the classic Multicall `[user ops…, propose, L1 calls…]` (catalyst-reference §6):
+/// user ops first because they send the signals propose verifies, L1 calls last because
+/// their proofs need the checkpoint propose saves.
+pub fn proposal_call(
+    inbox: Address,
+    contracts: Option<&CrossChainContracts>,
+    user_ops: &[ReadyOp],
+    propose: Bytes,
+    l1_calls: &[L1Call],
+) -> (Address, Bytes) {
+    let Some(contracts) = contracts.filter(|_| !user_ops.is_empty() || !l1_calls.is_empty()) else {
+        return (inbox, propose);
+    };
+    let call = |target: Address, data: Bytes| Call {
+        target,
+        value: U256::ZERO,
+        data,
+    };
+    let calls = user_ops
+        .iter()
+        .map(|op| call(op.op.submitter, op.op.calldata.clone()))
+        .chain([call(inbox, propose)])
+        .chain(
+            l1_calls
+                .iter()
+                .map(|c| call(contracts.l1_bridge, c.calldata())),
+        )
+        .collect();
+    let data = IMulticall::multicallCall { calls }.abi_encode().into();
+    (contracts.multicall, data)
+}
+
 /// Adds the meaning of a known inbox or verifier error selector found in `message`.
 pub fn explain_revert(message: &str) -> String {
     let lower = message.to_ascii_lowercase();
@@ -100,6 +138,7 @@ mod tests {
             },
             signal_slots: vec![SignalSlot(B256::repeat_byte(4))],
             payload: Bytes::new(),
+            user_ops: vec![],
         };
         let data = propose_calldata(&record, 3, Bytes::from(vec![0xab; 65]), 1);
         assert_eq!(data[..4], [0x44, 0x73, 0x2c, 0x62], "propose selector");

@@ -93,6 +93,7 @@ fn block(number: u64, txs: Vec<TxEnvelope>) -> PreconfirmedBlock {
             parent_hash: B256::with_last_byte(number as u8 - 1),
         },
         signal_slots: vec![],
+        user_ops: vec![],
     }
 }
 

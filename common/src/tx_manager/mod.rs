@@ -262,6 +262,11 @@ impl Prepared {
     pub fn raw(&self) -> &Bytes {
         &self.entry.raw
     }
+
+    /// Its hash (a replacement gets another one).
+    pub fn hash(&self) -> B256 {
+        self.entry.hashes.first().copied().unwrap_or_default()
+    }
 }
 
 /// Whether a tx being watched was published by an earlier run.
@@ -319,6 +324,11 @@ impl TxManager {
     /// kept here may point past a tx that no longer exists.
     pub fn forget_nonce(&mut self) {
         self.next_nonce = None;
+    }
+
+    /// The L1 chain id.
+    pub fn chain_id(&self) -> u64 {
+        self.chain_id
     }
 
     /// The proposer address.

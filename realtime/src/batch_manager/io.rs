@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use alloy::{consensus::transaction::SignerRecoverable, signers::local::PrivateKeySigner};
 use alloy::{
     consensus::{BlockHeader, Transaction as _},
     eips::{BlockId, BlockNumberOrTag},
@@ -11,7 +12,7 @@ use alloy::{
     providers::{DynProvider, Provider},
     sol_types::SolCall,
 };
-use bindings::{IAnchor, IRealTimeInbox};
+use bindings::{IAnchor, IBridge, IRealTimeInbox};
 use common::{
     anchor::GOLDEN_TOUCH_ADDRESS,
     basefee::{self, ParentFacts},
@@ -23,6 +24,10 @@ use tokio::time::Instant;
 
 use crate::{
     block_build::{self, AssembledBlock, BlockFrame, ParentBlock},
+    bridge::{
+        l2_calls::{self, L2CallParams},
+        status::{ReadyOp, StatusError, StatusStore},
+    },
     proposal::L1Anchor,
     slot_clock::SlotClock,
 };
@@ -45,6 +50,12 @@ pub enum TickError {
     /// The driver did not accept the block; `block` is set when it may still have been inserted.
     #[error(transparent)]
     Driver(DriverError),
+    /// The user-op store could not be read.
+    #[error(transparent)]
+    UserOps(#[from] StatusError),
+    /// The node's L2 signer could not sign.
+    #[error("signing the L2 processMessage txs: {0}")]
+    Sign(String),
 }
 
 impl TickError {
@@ -60,6 +71,8 @@ impl TickError {
             TickError::Driver(DriverError::Rejected { .. }) => "driver_rejected",
             TickError::Driver(DriverError::Server { .. }) => "driver_error",
             TickError::Driver(_) => "driver_unavailable",
+            TickError::UserOps(_) => "user_op_store",
+            TickError::Sign(_) => "l2_signer",
         }
     }
 }
@@ -154,6 +167,8 @@ pub struct Observation {
     pub l1_head: u64,
     /// The tick's time (the next block's timestamp), seconds.
     pub now: u64,
+    /// Ready user ops for this block, their messages numbered as L1 will number them.
+    pub user_ops: Vec<ReadyOp>,
 }
 
 /// Inputs of an observation that come from the actor.
@@ -166,6 +181,38 @@ pub struct ObserveArgs {
     pub min_base_fee: u64,
     /// A block whose timestamp is known (saves a grandparent fetch): (hash, timestamp).
     pub known: Option<(B256, u64)>,
+    /// Where ready user ops come from, when this block may carry some.
+    pub user_ops: Option<UserOpSource>,
+}
+
+/// Ready user ops and what numbering their messages needs.
+pub struct UserOpSource {
+    /// The store holding them.
+    pub statuses: StatusStore,
+    /// The L1 bridge (its `nextMessageId`).
+    pub l1_bridge: Address,
+}
+
+/// Most user ops one block carries.
+const MAX_USER_OPS_PER_BLOCK: usize = 16;
+
+/// Ready ops with the message ids they will get on L1 now.
+async fn ready_user_ops(
+    clients: &Clients,
+    l1: &DynProvider,
+    source: &UserOpSource,
+) -> Result<Vec<ReadyOp>, TickError> {
+    let mut ops = source.statuses.ready_ops(MAX_USER_OPS_PER_BLOCK)?;
+    if ops.is_empty() {
+        return Ok(ops);
+    }
+    let next_id = clients
+        .l1
+        .call(IBridge::new(source.l1_bridge, l1).nextMessageId().call())
+        .await
+        .map_err(TickError::L1)?;
+    l2_calls::renumber(&mut ops, next_id, source.l1_bridge);
+    Ok(ops)
 }
 
 /// Reads the L2 head, the pool for the next block, and the L1 head.
@@ -211,12 +258,18 @@ pub async fn observe(
         },
     };
     let base_fee = parent.next_base_fee(args.min_base_fee);
+    let user_ops = match &args.user_ops {
+        Some(source) => ready_user_ops(clients, l1, source).await?,
+        None => Vec::new(),
+    };
     let pool = clients
         .engine
         .pool_content(&PoolQuery {
             beneficiary: args.coinbase,
             base_fee,
-            max_gas: parent.gas_limit_without_anchor(),
+            max_gas: parent
+                .gas_limit_without_anchor()
+                .saturating_sub(l2_calls::reserved_gas(&user_ops)),
             max_bytes: args.max_bytes,
         })
         .await?;
@@ -229,6 +282,7 @@ pub async fn observe(
         pool,
         l1_head,
         now: common::fork::unix_now(),
+        user_ops,
     })
 }
 
@@ -268,6 +322,62 @@ impl From<TickError> for BuildFailure {
     }
 }
 
+/// What goes into a block after its anchor.
+pub struct BlockContent {
+    /// The pool's txs.
+    pub pool: Vec<alloy::consensus::TxEnvelope>,
+    /// User ops, whose L2 txs come last.
+    pub user_ops: Option<BlockUserOps>,
+}
+
+/// The user ops a block carries and who signs their L2 txs.
+pub struct BlockUserOps {
+    /// The ops, messages numbered.
+    pub ops: Vec<ReadyOp>,
+    /// The node's L2 signer.
+    pub signer: PrivateKeySigner,
+    /// The L2 Bridge.
+    pub l2_bridge: Address,
+}
+
+/// Appends the processMessage txs of `user_ops` after `txs` (nonces after the signer's own
+/// pool txs, if any).
+async fn append_l2_calls(
+    clients: &Clients,
+    l2: &DynProvider,
+    parent: &ParentBlock,
+    frame: &BlockFrame,
+    user_ops: &BlockUserOps,
+    txs: &mut Vec<alloy::consensus::TxEnvelope>,
+) -> Result<(), TickError> {
+    let signer = user_ops.signer.address();
+    let at_parent = clients
+        .l2
+        .call(
+            l2.get_transaction_count(signer)
+                .block_id(BlockId::hash(parent.hash)),
+        )
+        .await
+        .map_err(TickError::L2)?;
+    let own = txs
+        .iter()
+        .filter(|tx| tx.recover_signer().is_ok_and(|s| s == signer))
+        .count() as u64;
+    let calls = l2_calls::process_message_txs(
+        &L2CallParams {
+            signer: &user_ops.signer,
+            chain_id: frame.chain_id,
+            nonce: at_parent + own,
+            base_fee: frame.base_fee,
+            l2_bridge: user_ops.l2_bridge,
+        },
+        &user_ops.ops,
+    )
+    .map_err(|e| TickError::Sign(e.to_string()))?;
+    txs.extend(calls);
+    Ok(())
+}
+
 /// Fetches what is missing (anchor block, golden-touch nonce), assembles and sends the block.
 pub async fn build(
     clients: &Clients,
@@ -276,8 +386,12 @@ pub async fn build(
     parent: ParentBlock,
     mut frame: BlockFrame,
     anchor: AnchorChoice,
-    txs: Vec<alloy::consensus::TxEnvelope>,
+    content: BlockContent,
 ) -> Result<BuiltBlock, BuildFailure> {
+    let BlockContent {
+        pool: mut txs,
+        user_ops,
+    } = content;
     frame.anchor = match anchor {
         AnchorChoice::Known(anchor) => anchor,
         AnchorChoice::Fetch(number) => {
@@ -302,13 +416,17 @@ pub async fn build(
         )
         .await
         .map_err(TickError::L2)?;
+    if let Some(user_ops) = &user_ops {
+        append_l2_calls(clients, l2, &parent, &frame, user_ops, &mut txs).await?;
+    }
     let started = Instant::now();
     let anchor = frame.anchor;
     // Milliseconds of CPU for a large block (deflate): off the async workers.
-    let assembled =
+    let mut assembled =
         tokio::task::spawn_blocking(move || block_build::assemble(&parent, &frame, txs))
             .await
             .map_err(|e| TickError::Missing(format!("the block assembly task died: {e}")))?;
+    assembled.user_ops = user_ops.map(|u| u.ops).unwrap_or_default();
     let node_time = started.elapsed();
     let started = Instant::now();
     match clients.driver.preconf_blocks(&assembled.request).await {

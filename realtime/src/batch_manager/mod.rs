@@ -17,15 +17,21 @@ use std::time::Duration;
 use alloy::{
     primitives::{Address, B256},
     providers::DynProvider,
+    signers::local::PrivateKeySigner,
 };
 use common::{
     backoff::Backoff,
     basefee,
     driver::{DriverError, InsertedBlock, ReorgOutcome},
+    ids::ProposalId,
+    secret::Secret,
     supervisor::{ChildLink, Handle},
 };
 pub use io::Clients;
-use io::{AnchorChoice, BuildFailure, BuiltBlock, Observation, ObserveArgs, StartFacts, TickError};
+use io::{
+    AnchorChoice, BlockContent, BlockUserOps, BuildFailure, BuiltBlock, Observation, ObserveArgs,
+    StartFacts, TickError, UserOpSource,
+};
 use spawned_concurrency::{
     message::Message,
     tasks::{Actor, Context, Handler, send_after},
@@ -34,9 +40,13 @@ use spawned_concurrency::{
 use crate::{
     block_build::{AssembledBlock, BlockFrame, ParentBlock},
     block_policy::{self, Decision, TickView},
+    bridge::{
+        config::CrossChainContracts,
+        status::{StatusStore, UserOpStatus},
+    },
     config::RealtimeConfig,
     metrics,
-    proposal::{L1Anchor, PreconfirmedBlock, Proposals, SealedProposal},
+    proposal::{L1Anchor, PreconfirmedBlock, Proposals, SealReason, SealedProposal},
     proposal_store::{ProposalRecord, ProposalStore},
     submitter::{AsyncSubmitter, Submit},
 };
@@ -61,6 +71,19 @@ pub struct BatchManagerSetup {
     pub store: ProposalStore,
     /// Who proves and proposes them; `None` under PRECONF_ONLY.
     pub submitter: Option<Handle<AsyncSubmitter>>,
+    /// User-op statuses and the ops ready for a block.
+    pub statuses: StatusStore,
+    /// Cross-chain user ops, when this node runs them.
+    pub cross_chain: Option<CrossChain>,
+}
+
+/// What blocks carrying user ops need.
+#[derive(Clone)]
+pub struct CrossChain {
+    /// The bridges and the Multicall.
+    pub contracts: CrossChainContracts,
+    /// Signs the L2 processMessage txs (the proposer key, as in Catalyst).
+    pub l2_signer: Secret<PrivateKeySigner>,
 }
 
 /// A block sent to the driver without a definite answer.
@@ -110,6 +133,9 @@ pub struct BatchManager {
     busy: bool,
     missed_ticks: u64,
     unknown: Option<UnknownOutcome>,
+    /// The proposal carrying user ops that has not landed or failed yet: later ops wait for
+    /// it, because the ids of their messages depend on it.
+    ops_proposal: Option<ProposalId>,
 }
 
 impl BatchManager {
@@ -132,7 +158,45 @@ impl BatchManager {
             busy: false,
             missed_ticks: 0,
             unknown: None,
+            ops_proposal: None,
         }
+        .with_ops_proposal_from_store()
+    }
+
+    /// After a restart, a stored proposal with user ops is still the one later ops wait for.
+    fn with_ops_proposal_from_store(mut self) -> Self {
+        match self.setup.store.all() {
+            Ok(stored) => {
+                self.ops_proposal = stored
+                    .iter()
+                    .rev()
+                    .find(|p| !p.user_ops.is_empty())
+                    .map(|p| p.id);
+            }
+            Err(e) => tracing::error!(error = %e,
+                "cannot read stored proposals; user ops wait until they can be read"),
+        }
+        self
+    }
+
+    /// Where this tick's block may take user ops from: only when no earlier proposal with user
+    /// ops is still unlanded.
+    fn user_op_source(&mut self) -> Option<UserOpSource> {
+        let cross_chain = self.setup.cross_chain.as_ref()?;
+        if let Some(id) = self.ops_proposal {
+            match self.setup.store.contains(id) {
+                Ok(false) => self.ops_proposal = None,
+                Ok(true) => return None,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the proposal store; user ops wait");
+                    return None;
+                }
+            }
+        }
+        Some(UserOpSource {
+            statuses: self.setup.statuses.clone(),
+            l1_bridge: cross_chain.contracts.l1_bridge,
+        })
     }
 }
 
@@ -272,11 +336,14 @@ impl Handler<Tick> for BatchManager {
         self.busy = true;
         let clients = self.setup.clients.clone();
         let (l1, l2) = (running.l1.clone(), running.l2.clone());
+        let min_base_fee = basefee::min_base_fee(running.l2_chain_id);
+        let user_ops = self.user_op_source();
         let args = ObserveArgs {
             coinbase: self.setup.coinbase,
             max_bytes: self.setup.config.max_bytes_per_tx_list,
-            min_base_fee: basefee::min_base_fee(running.l2_chain_id),
+            min_base_fee,
             known: self.head.map(|h| (h.hash, h.timestamp)),
+            user_ops,
         };
         let ctx = ctx.clone();
         tokio::spawn(async move {
@@ -414,7 +481,7 @@ impl BatchManager {
             head_timestamp: seen.parent.facts.timestamp,
             idle_ticks: self.idle_ticks,
             proposal_open: self.proposals.open_anchor().is_some(),
-            has_node_content: false,
+            has_node_content: !seen.user_ops.is_empty(),
         };
         let reason = match block_policy::decide(&self.setup.config.block_policy, &view) {
             Decision::Wait(why) => {
@@ -424,7 +491,9 @@ impl BatchManager {
             }
             Decision::Build(reason) => reason,
         };
-        let sealed = self.proposals.seal_before(seen.l1_head, seen.now, false);
+        let sealed = self
+            .proposals
+            .seal_before(seen.l1_head, seen.now, !seen.user_ops.is_empty());
         self.hand_over(sealed);
         let anchor = match self.proposals.open_anchor() {
             Some(anchor) => AnchorChoice::Known(anchor),
@@ -445,7 +514,11 @@ impl BatchManager {
                 hash: B256::ZERO,
                 state_root: B256::ZERO,
             },
-            signal_slots: Vec::new(),
+            signal_slots: seen
+                .user_ops
+                .iter()
+                .flat_map(|op| op.messages.iter().map(|m| m.slot))
+                .collect(),
             timestamp: seen.now,
             base_fee: seen.base_fee,
             gas_limit: seen.parent.gas_limit_without_anchor(),
@@ -459,9 +532,29 @@ impl BatchManager {
         let clients = self.setup.clients.clone();
         let (l1, l2) = (running.l1.clone(), running.l2.clone());
         let parent = seen.parent;
+        let user_ops = match (&self.setup.cross_chain, seen.user_ops.is_empty()) {
+            (Some(cross_chain), false) => Some(BlockUserOps {
+                ops: seen.user_ops,
+                signer: cross_chain.l2_signer.expose().clone(),
+                l2_bridge: cross_chain.contracts.l2_bridge,
+            }),
+            _ => None,
+        };
         let ctx = ctx.clone();
         tokio::spawn(async move {
-            let outcome = io::build(&clients, &l1, &l2, parent, frame, anchor, seen.pool).await;
+            let outcome = io::build(
+                &clients,
+                &l1,
+                &l2,
+                parent,
+                frame,
+                anchor,
+                BlockContent {
+                    pool: seen.pool,
+                    user_ops,
+                },
+            )
+            .await;
             let _ = ctx.send(Built { parent, outcome });
         });
     }
@@ -486,15 +579,29 @@ impl BatchManager {
         });
         self.last_anchor = anchor.number;
         self.idle_ticks = 0;
-        let sealed = self.proposals.push(
+        let carries_ops = !block.user_ops.is_empty();
+        let mut sealed = self.proposals.push(
             anchor,
             PreconfirmedBlock {
                 manifest: block.manifest,
                 header: inserted,
-                signal_slots: Vec::new(),
+                signal_slots: block
+                    .user_ops
+                    .iter()
+                    .flat_map(|op| op.messages.iter().map(|m| m.slot))
+                    .collect(),
+                user_ops: block.user_ops,
             },
             block.txs,
         );
+        if carries_ops {
+            sealed.extend(self.proposals.seal(SealReason::UserOps));
+            self.ops_proposal = sealed
+                .iter()
+                .rev()
+                .find(|p| !p.user_ops.is_empty())
+                .map(|p| p.id);
+        }
         self.hand_over(sealed);
     }
 }
@@ -514,6 +621,13 @@ impl BatchManager {
                 tracing::error!(error = %e, proposal = %record.id,
                     "could not store the sealed proposal; a restart before it lands loses it");
             }
+            // Queued before the submitter hears of it, so it is recorded before Processing.
+            self.setup.statuses.set_soon(
+                &record.user_op_ids(),
+                UserOpStatus::ProvingBlock {
+                    block_id: record.checkpoint.number,
+                },
+            );
             match submitter.current() {
                 Ok(actor) => {
                     let _ = actor.send(Submit(record));

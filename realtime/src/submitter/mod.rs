@@ -40,6 +40,11 @@ use spawned_concurrency::{
 use tokio::{sync::broadcast, task::AbortHandle, time::Instant};
 
 use crate::{
+    bridge::{
+        config::CrossChainContracts,
+        l1_calls::{self, L1Call, L2Route},
+        status::{StatusStore, UserOpStatus},
+    },
     chain_monitor::ChainEvent,
     config::{ProofType, ProverConfig},
     landed_proposals::ProposalEvent,
@@ -83,12 +88,18 @@ pub struct SubmitterSetup {
     pub chain_events: broadcast::Sender<ChainEvent>,
     /// Retry delay of the start-up recovery.
     pub retry: Duration,
+    /// User-op statuses.
+    pub statuses: StatusStore,
+    /// Cross-chain contracts, when user ops and L1 calls run.
+    pub cross_chain: Option<CrossChainContracts>,
 }
 
 /// A proposal proved and ready to send.
 struct Proved {
     proof: Bytes,
     sidecar: BlobTransactionSidecarEip7594,
+    /// L2→L1 messages to process on L1 after the propose.
+    l1_calls: Vec<L1Call>,
 }
 
 enum Stage {
@@ -114,6 +125,8 @@ struct Running {
     /// Lent to the send task while a tx is in flight.
     manager: Option<TxManager>,
     basefee_sharing_pctg: u8,
+    /// Where L2→L1 messages come from (with cross-chain contracts).
+    l2_route: Option<L2Route>,
 }
 
 /// Proposals between sealing and landing.
@@ -205,6 +218,8 @@ enum ProofFailure {
     Raiko(#[from] ProofError),
     #[error("blob payload: {0}")]
     Payload(String),
+    #[error("L1 calls of L2→L1 messages: {0}")]
+    L1Calls(String),
 }
 
 impl ProofFailure {
@@ -212,6 +227,7 @@ impl ProofFailure {
         match self {
             ProofFailure::Raiko(e) => e.label(),
             ProofFailure::Payload(_) => "payload",
+            ProofFailure::L1Calls(_) => "l1_calls",
         }
     }
 }
@@ -288,6 +304,7 @@ impl Handler<Start> for AsyncSubmitter {
                 l2: &setup.l2,
                 inbox: setup.inbox,
                 store: &setup.store,
+                statuses: &setup.statuses,
                 journal: setup.journal.clone(),
                 signer: setup.signer.expose().clone(),
                 tx: setup.tx,
@@ -313,6 +330,12 @@ impl Handler<Started> for AsyncSubmitter {
         };
         self.landed = recovered.landed;
         self.running = Some(Running {
+            l2_route: self.setup.cross_chain.map(|c| L2Route {
+                bridge: c.l2_bridge,
+                signal_service: c.l2_signal_service,
+                l2_chain_id: recovered.l2_chain_id,
+                l1_chain_id: recovered.manager.chain_id(),
+            }),
             manager: Some(recovered.manager),
             basefee_sharing_pctg: recovered.basefee_sharing_pctg,
         });
@@ -358,7 +381,10 @@ impl AsyncSubmitter {
         if self.resync != Resync::No {
             // Built on blocks the coming reorg removes.
             tracing::warn!(proposal = %record.id, "sealed during a resync with the inbox; dropped");
-            let _ = self.setup.store.remove(record.id);
+            self.forget(
+                &record,
+                "its L2 block was reorged away while the node resynced with L1",
+            );
             return;
         }
         let tip = self.tip();
@@ -373,9 +399,10 @@ impl AsyncSubmitter {
             .proposals_failed
             .with_label_values(&["not_continuous"])
             .inc();
-        if let Err(e) = self.setup.store.remove(record.id) {
-            tracing::error!(error = %e, "could not forget a dropped proposal");
-        }
+        self.forget(
+            &record,
+            "its proposal did not continue the previous one and was dropped",
+        );
         // Its blocks are on L2 only if it was sealed after blocks that nobody proposes (a gap):
         // then the L2 must go back to the tip. A proposal sealed before our own reorg is
         // simply stale.
@@ -470,20 +497,45 @@ impl AsyncSubmitter {
         let sealed_at = front.queued_at;
         let flag = self.setup.prover.flag;
         let inbox = self.setup.inbox;
+        let cross_chain = self.setup.cross_chain;
+        let statuses = self.setup.statuses.clone();
         let ctx = ctx.clone();
         tokio::spawn(async move {
             let mut manager = manager;
-            let Proved { proof, sidecar } = *proved;
+            let Proved {
+                proof,
+                sidecar,
+                l1_calls,
+            } = *proved;
             let blobs = sidecar.blobs.len();
-            let input = propose_tx::propose_calldata(&record, blobs, proof, flag);
-            let outcome = manager
-                .send(BlobTx {
-                    to: inbox,
+            let propose = propose_tx::propose_calldata(&record, blobs, proof, flag);
+            let (to, input) = propose_tx::proposal_call(
+                inbox,
+                cross_chain.as_ref(),
+                &record.user_ops,
+                propose,
+                &l1_calls,
+            );
+            let outcome = match manager
+                .prepare(BlobTx {
+                    to,
                     input,
                     sidecar,
                     proposal: record.id,
                 })
-                .await;
+                .await
+            {
+                Ok(prepared) => {
+                    statuses.set_soon(
+                        &record.user_op_ids(),
+                        UserOpStatus::Processing {
+                            tx_hash: prepared.hash(),
+                        },
+                    );
+                    manager.publish(prepared).await
+                }
+                Err(e) => Err(e),
+            };
             let _ = ctx.send(SendDone {
                 id: record.id,
                 manager,
@@ -502,6 +554,8 @@ impl AsyncSubmitter {
     ) -> AbortHandle {
         let record = record.clone();
         let raiko = self.setup.raiko.clone();
+        let l2 = self.setup.l2.clone();
+        let l2_route = self.running.as_ref().and_then(|r| r.l2_route);
         let proof_type = self.setup.prover.proof_type;
         let key = self.setup.privacy_key.as_ref().map(|k| *k.expose());
         let ctx = ctx.clone();
@@ -512,15 +566,24 @@ impl AsyncSubmitter {
             .map_or(1, |j| j.attempts + 1);
         tokio::spawn(async move {
             let started = Instant::now();
-            let outcome = prove(
-                &raiko,
-                proof_type,
-                &record,
-                last_finalized,
-                basefee_sharing_pctg,
-                key,
-            )
-            .await;
+            let (proved, l1_calls) = tokio::join!(
+                prove(
+                    &raiko,
+                    proof_type,
+                    &record,
+                    last_finalized,
+                    basefee_sharing_pctg,
+                    key,
+                ),
+                find_l1_calls(&l2, l2_route, &record)
+            );
+            let outcome = match (proved, l1_calls) {
+                (Ok(mut proved), Ok(l1_calls)) => {
+                    proved.l1_calls = l1_calls;
+                    Ok(proved)
+                }
+                (Err(e), _) | (_, Err(e)) => Err(e),
+            };
             let _ = ctx.send(ProofDone {
                 id: record.id,
                 attempt,
@@ -540,9 +603,13 @@ impl AsyncSubmitter {
             if let Stage::Proving(handle) = &job.stage {
                 handle.abort();
             }
-            if let Err(e) = self.setup.store.remove(job.record.id) {
-                tracing::error!(error = %e, "could not forget an abandoned proposal");
-            }
+            self.forget(
+                &job.record,
+                &format!(
+                    "its proposal {} was abandoned ({cause}: {why})",
+                    job.record.id
+                ),
+            );
             metrics::submitter()
                 .proposals_failed
                 .with_label_values(&[cause])
@@ -554,6 +621,20 @@ impl AsyncSubmitter {
         self.resync = Resync::Wanted;
         self.show_in_flight();
         self.pump(ctx);
+    }
+
+    /// Forgets a proposal that will not land; its user ops are rejected first (queued before
+    /// the removal, so a restart never finds them without a final status or a proposal).
+    fn forget(&self, record: &ProposalRecord, why: &str) {
+        self.setup.statuses.set_soon(
+            &record.user_op_ids(),
+            UserOpStatus::Rejected {
+                reason: format!("{why}; the op did not run on L1, send it again"),
+            },
+        );
+        if let Err(e) = self.setup.store.remove(record.id) {
+            tracing::error!(error = %e, proposal = %record.id, "could not forget a proposal");
+        }
     }
 
     fn spawn_reorg(&self, to: u64) {
@@ -573,11 +654,14 @@ impl AsyncSubmitter {
         if let Some(manager) = self.running.as_mut().and_then(|r| r.manager.as_mut()) {
             manager.forget_nonce();
         }
-        for job in self.jobs.drain(..) {
+        for job in std::mem::take(&mut self.jobs) {
             if let Stage::Proving(handle) = &job.stage {
                 handle.abort();
             }
-            let _ = self.setup.store.remove(job.record.id);
+            self.forget(
+                &job.record,
+                "its proposal was dropped when the node resynced with the inbox on L1",
+            );
         }
         let setup = self.setup.clone();
         let ctx = ctx.clone();
@@ -641,7 +725,34 @@ async fn prove(
     );
     let proof = proof?;
     let sidecar = sidecar.map_err(|e| ProofFailure::Payload(e.to_string()))?;
-    Ok(Proved { proof, sidecar })
+    Ok(Proved {
+        proof,
+        sidecar,
+        l1_calls: Vec::new(),
+    })
+}
+
+/// The L1 calls of a proposal, found while it is proved (its blocks no longer change).
+async fn find_l1_calls(
+    l2: &RpcEndpoint,
+    route: Option<L2Route>,
+    record: &ProposalRecord,
+) -> Result<Vec<L1Call>, ProofFailure> {
+    let Some(route) = route else {
+        return Ok(Vec::new());
+    };
+    let provider = l2
+        .connect()
+        .await
+        .map_err(|e| ProofFailure::L1Calls(e.to_string()))?;
+    let calls = l1_calls::discover(l2, &provider, &route, record)
+        .await
+        .map_err(|e| ProofFailure::L1Calls(e.to_string()))?;
+    if !calls.is_empty() {
+        tracing::info!(proposal = %record.id, l1_calls = calls.len(),
+            "L2→L1 messages of the proposal will be processed on L1 after its propose");
+    }
+    Ok(calls)
 }
 
 impl Handler<ProofDone> for AsyncSubmitter {
@@ -714,13 +825,32 @@ impl Handler<SendDone> for AsyncSubmitter {
                 if self.recent.len() > RECENT {
                     self.recent.pop_front();
                 }
-                if let Err(e) = self.setup.store.remove(record.id) {
-                    tracing::error!(error = %e, "could not forget a landed proposal");
-                }
+                self.forget_landed(record);
             }
             Err((cause, why)) => self.abandon_from(index, cause, &why, ctx),
         }
         self.pump(ctx);
+    }
+}
+
+impl AsyncSubmitter {
+    /// Forgets a landed proposal once its user ops are recorded Executed on disk (so a crash in
+    /// between leaves a stored proposal, never an op without a final status).
+    fn forget_landed(&self, record: ProposalRecord) {
+        let (store, statuses) = (self.setup.store.clone(), self.setup.statuses.clone());
+        tokio::spawn(async move {
+            if let Err(e) = statuses
+                .set(&record.user_op_ids(), UserOpStatus::Executed)
+                .await
+            {
+                tracing::error!(error = %e, proposal = %record.id,
+                    "could not record its user ops as executed; keeping the proposal for the next start");
+                return;
+            }
+            if let Err(e) = store.remove(record.id) {
+                tracing::error!(error = %e, proposal = %record.id, "could not forget a landed proposal");
+            }
+        });
     }
 }
 

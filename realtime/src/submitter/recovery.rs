@@ -14,7 +14,10 @@ use common::{
     tx_manager::{TxManager, TxManagerConfig, journal::Journal},
 };
 
-use crate::proposal_store::{L2Checkpoint, ProposalRecord, ProposalStore};
+use crate::{
+    bridge::status::{StatusStore, UserOpStatus},
+    proposal_store::{L2Checkpoint, ProposalRecord, ProposalStore},
+};
 
 /// The state the submitter starts from.
 pub struct Recovered {
@@ -26,6 +29,8 @@ pub struct Recovered {
     pub landed: (u64, B256),
     /// Stored proposals that continue it, in order.
     pub queue: Vec<ProposalRecord>,
+    /// The L2 chain id.
+    pub l2_chain_id: u64,
 }
 
 /// Everything recovery touches.
@@ -40,6 +45,8 @@ pub struct RecoveryInput<'a> {
     pub inbox: Address,
     /// Unlanded proposals.
     pub store: &'a ProposalStore,
+    /// Statuses of the user ops they carry.
+    pub statuses: &'a StatusStore,
     /// The L1 tx journal.
     pub journal: Journal,
     /// The proposer key.
@@ -117,6 +124,11 @@ pub async fn recover(input: RecoveryInput<'_>) -> Result<Recovered, String> {
         }
     }
     let landed = inbox_head(input.l1, &l1p, input.l2, &l2p, input.inbox).await?;
+    let l2_chain_id = input
+        .l2
+        .call(l2p.get_chain_id())
+        .await
+        .map_err(|e| format!("reading the L2 chain id: {e}"))?;
     let mut tip = landed;
     let mut queue = Vec::new();
     for record in input.store.all().map_err(|e| e.to_string())? {
@@ -131,6 +143,18 @@ pub async fn recover(input: RecoveryInput<'_>) -> Result<Recovered, String> {
                 "does not continue the inbox head"
             };
             tracing::info!(proposal = %record.id, why, "dropping a stored proposal");
+            let status = if record.checkpoint.number <= landed.0 {
+                UserOpStatus::Executed
+            } else {
+                UserOpStatus::Rejected {
+                    reason: "its proposal no longer continued the L1 inbox when the node restarted; the op did not run on L1, send it again".into(),
+                }
+            };
+            input
+                .statuses
+                .set(&record.user_op_ids(), status)
+                .await
+                .map_err(|e| e.to_string())?;
             input.store.remove(record.id).map_err(|e| e.to_string())?;
         }
     }
@@ -161,6 +185,7 @@ pub async fn recover(input: RecoveryInput<'_>) -> Result<Recovered, String> {
         basefee_sharing_pctg: config.basefeeSharingPctg,
         landed,
         queue,
+        l2_chain_id,
     })
 }
 

@@ -1,0 +1,452 @@
+//! Cross-chain user ops (L1→L2→L1, catalyst-reference §7.1) and the BridgeHandler actor.
+//!
+//! An op's way: `surge_sendUserOp` stores it Pending (on disk before the answer) → the
+//! BridgeHandler simulates it on L1 and stores its messages as "ready" (or rejects it) → the
+//! BatchManager puts ready ops in the first block of a proposal, with an L2
+//! `processMessage` tx per message and the messages' slots as fast signals, and seals that
+//! proposal at once (ProvingBlock) → the submitter sends `[user ops…, propose, L1 calls…]`
+//! through the Multicall (Processing) → Executed when it lands, Rejected when the proposal is
+//! abandoned. Ready ops and proposals live in the store, so nothing is lost across restarts of
+//! an actor or of the node.
+
+pub mod config;
+pub mod l1_calls;
+pub mod l2_calls;
+pub mod message;
+pub mod rpc;
+pub mod simulate;
+pub mod status;
+
+use std::{collections::VecDeque, time::Duration};
+
+use alloy::{
+    primitives::Address,
+    providers::{DynProvider, Provider},
+};
+use bindings::IRealTimeInbox;
+use common::{backoff::Backoff, rpc::RpcEndpoint, supervisor::ChildLink};
+use jsonrpsee::server::ServerHandle;
+use spawned_concurrency::{
+    message::Message,
+    tasks::{Actor, Context, Handler, send_after},
+};
+use tokio::sync::mpsc;
+
+use crate::proposal_store::ProposalStore;
+use config::BridgeConfig;
+use rpc::{Accepted, ChainLookup, RpcState};
+use simulate::{MessageRoute, Simulated};
+use status::{ReadyOp, StatusStore, UserOpStatus};
+
+/// Simulations run at once.
+const MAX_SIMULATIONS: usize = 8;
+/// Time between sweeps of expired final statuses.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// What the BridgeHandler needs.
+#[derive(Clone)]
+pub struct BridgeSetup {
+    /// RPC and retention settings.
+    pub config: BridgeConfig,
+    /// Durable statuses.
+    pub statuses: StatusStore,
+    /// Unlanded proposals (which ops they carry).
+    pub proposals: ProposalStore,
+    /// L1 reads and simulations.
+    pub l1: RpcEndpoint,
+    /// L2 reads.
+    pub l2: RpcEndpoint,
+    /// The RealTimeInbox.
+    pub inbox: Address,
+    /// Why ops cannot run on this node (PRECONF_ONLY, no cross-chain contracts), if so.
+    pub disabled: Option<String>,
+    /// Retry delay.
+    pub retry: Duration,
+}
+
+/// Facts read from the chains once.
+struct Route {
+    l1: DynProvider,
+    multicall: Address,
+    route: MessageRoute,
+}
+
+/// The `surge_*` RPC server and the L1 simulations of user ops.
+pub struct BridgeHandler {
+    setup: BridgeSetup,
+    link: ChildLink,
+    server: Option<ServerHandle>,
+    route: Option<Route>,
+    queue: VecDeque<Accepted>,
+    simulating: usize,
+    retry: Backoff,
+    paused: bool,
+}
+
+impl BridgeHandler {
+    /// A BridgeHandler reporting to its supervisor through `link`.
+    pub fn new(setup: BridgeSetup, link: ChildLink) -> Self {
+        Self {
+            retry: Backoff::new(setup.retry, Duration::from_secs(30).max(setup.retry)),
+            setup,
+            link,
+            server: None,
+            route: None,
+            queue: VecDeque::new(),
+            simulating: 0,
+            paused: false,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Bind;
+impl Message for Bind {
+    type Result = ();
+}
+
+#[derive(Clone)]
+struct ReadFacts;
+impl Message for ReadFacts {
+    type Result = ();
+}
+
+struct Facts(Result<Route, String>);
+impl Message for Facts {
+    type Result = ();
+}
+
+struct Recovered(Result<Vec<Accepted>, String>);
+impl Message for Recovered {
+    type Result = ();
+}
+
+struct Incoming(Accepted);
+impl Message for Incoming {
+    type Result = ();
+}
+
+struct SimDone {
+    op: Accepted,
+    retry: bool,
+}
+impl Message for SimDone {
+    type Result = ();
+}
+
+#[derive(Clone)]
+struct Resume;
+impl Message for Resume {
+    type Result = ();
+}
+
+#[derive(Clone)]
+struct Sweep;
+impl Message for Sweep {
+    type Result = ();
+}
+
+impl Actor for BridgeHandler {
+    async fn started(&mut self, ctx: &Context<Self>) {
+        self.link.attach();
+        let _ = ctx.send(Bind);
+    }
+
+    async fn stopped(&mut self, _: &Context<Self>) {
+        if let Some(server) = self.server.take() {
+            let _ = server.stop();
+        }
+    }
+}
+
+impl Handler<Bind> for BridgeHandler {
+    async fn handle(&mut self, _: Bind, ctx: &Context<Self>) {
+        let (accepted, mut incoming) = mpsc::unbounded_channel();
+        let state = RpcState {
+            statuses: self.setup.statuses.clone(),
+            accepted,
+            chain: Some(ChainLookup::new(
+                self.setup.l1.clone(),
+                self.setup.l2.clone(),
+                self.setup.inbox,
+            )),
+            disabled: self.setup.disabled.clone(),
+        };
+        let addr = self.setup.config.rpc_addr;
+        match rpc::serve(addr, self.setup.config.limits, rpc::module(state)).await {
+            Ok((bound, server)) => {
+                tracing::info!(addr = %bound, "surge_* JSON-RPC listening (HTTP and WS)");
+                self.server = Some(server);
+                let forward = ctx.clone();
+                tokio::spawn(async move {
+                    while let Some(op) = incoming.recv().await {
+                        if forward.send(Incoming(op)).is_err() {
+                            break;
+                        }
+                    }
+                });
+                let _ = ctx.send(ReadFacts);
+                send_after(SWEEP_EVERY, ctx.clone(), Sweep);
+            }
+            Err(error) => {
+                let delay = self.retry.next_delay();
+                tracing::error!(%addr, %error, retry_in_ms = delay.as_millis() as u64,
+                    "cannot listen on BRIDGE_RPC_ADDR (in use by another process?); retrying");
+                send_after(delay, ctx.clone(), Bind);
+            }
+        }
+    }
+}
+
+impl Handler<ReadFacts> for BridgeHandler {
+    async fn handle(&mut self, _: ReadFacts, ctx: &Context<Self>) {
+        let Some(contracts) = self.setup.config.contracts else {
+            // No route: nothing is simulated; recovery still settles old ops.
+            self.recover(ctx);
+            return;
+        };
+        let setup = self.setup.clone();
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let facts = async {
+                let l1 = setup.l1.connect().await.map_err(|e| e.to_string())?;
+                let l2 = setup.l2.connect().await.map_err(|e| e.to_string())?;
+                let config = setup
+                    .l1
+                    .call(IRealTimeInbox::new(setup.inbox, &l1).getConfig().call())
+                    .await
+                    .map_err(|e| format!("reading the inbox config: {e}"))?;
+                let l2_chain_id = setup
+                    .l2
+                    .call(l2.get_chain_id())
+                    .await
+                    .map_err(|e| format!("reading the L2 chain id: {e}"))?;
+                Ok(Route {
+                    l1,
+                    multicall: contracts.multicall,
+                    route: MessageRoute {
+                        bridge: contracts.l1_bridge,
+                        signal_service: config.signalService,
+                        dest_chain_id: l2_chain_id,
+                    },
+                })
+            }
+            .await;
+            let _ = ctx.send(Facts(facts));
+        });
+    }
+}
+
+impl Handler<Facts> for BridgeHandler {
+    async fn handle(&mut self, Facts(facts): Facts, ctx: &Context<Self>) {
+        match facts {
+            Ok(route) => {
+                tracing::info!(l1_bridge = %route.route.bridge, l1_signal_service = %route.route.signal_service,
+                    l2_chain_id = route.route.dest_chain_id, "user-op simulations ready");
+                self.route = Some(route);
+                self.recover(ctx);
+            }
+            Err(error) => {
+                let delay = self.retry.next_delay();
+                tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64,
+                    "cannot read what user-op simulations need yet; retrying (statuses are served meanwhile)");
+                send_after(delay, ctx.clone(), ReadFacts);
+            }
+        }
+    }
+}
+
+impl BridgeHandler {
+    /// Settles ops a previous run left unfinished, on a task; the ones to simulate come back.
+    fn recover(&self, ctx: &Context<Self>) {
+        let statuses = self.setup.statuses.clone();
+        let proposals = self.setup.proposals.clone();
+        let disabled = self.setup.disabled.clone();
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let outcome = recover(&statuses, &proposals, disabled).await;
+            let _ = ctx.send(Recovered(outcome));
+        });
+    }
+
+    /// Starts simulations while there is room.
+    fn pump(&mut self, ctx: &Context<Self>) {
+        let Some(route) = &self.route else {
+            return;
+        };
+        while !self.paused && self.simulating < MAX_SIMULATIONS {
+            let Some(op) = self.queue.pop_front() else {
+                return;
+            };
+            self.simulating += 1;
+            let (l1, provider, from, route) = (
+                self.setup.l1.clone(),
+                route.l1.clone(),
+                route.multicall,
+                route.route,
+            );
+            let statuses = self.setup.statuses.clone();
+            let ctx = ctx.clone();
+            tokio::spawn(async move {
+                let retry = simulate_and_record(&l1, &provider, from, &route, &statuses, &op).await;
+                let _ = ctx.send(SimDone { op, retry });
+            });
+        }
+    }
+}
+
+/// Simulates one op and stores the verdict; true when it must be tried again.
+async fn simulate_and_record(
+    l1: &RpcEndpoint,
+    provider: &DynProvider,
+    from: Address,
+    route: &MessageRoute,
+    statuses: &StatusStore,
+    accepted: &Accepted,
+) -> bool {
+    let outcome = match simulate::simulate(l1, provider, from, &accepted.op, route).await {
+        Ok(Simulated::Messages(messages)) => {
+            tracing::info!(user_op = %accepted.id, messages = messages.len(),
+                "user op simulated on L1; waiting for a block");
+            statuses
+                .ready(ReadyOp {
+                    id: accepted.id,
+                    op: accepted.op.clone(),
+                    messages,
+                })
+                .await
+        }
+        Ok(Simulated::Rejected(reason)) => {
+            tracing::info!(user_op = %accepted.id, %reason, "user op rejected");
+            statuses
+                .set(&[accepted.id], UserOpStatus::Rejected { reason })
+                .await
+        }
+        Err(error) => {
+            crate::metrics::bridge().simulation_errors.inc();
+            tracing::warn!(user_op = %accepted.id, %error, "L1 simulation of a user op failed; retrying");
+            return true;
+        }
+    };
+    if let Err(error) = outcome {
+        tracing::error!(user_op = %accepted.id, %error, "user op verdict not saved; retrying");
+        return true;
+    }
+    false
+}
+
+/// Ops to simulate again; settles the rest: an op whose proposal is stored waits for it, one
+/// in a proposal that no longer exists was never executed (the submitter records Executed
+/// before it forgets a landed proposal) and is rejected. Statuses are read before proposals,
+/// so a proposal sealed or landed in between is never mistaken for a lost one.
+async fn recover(
+    statuses: &StatusStore,
+    proposals: &ProposalStore,
+    disabled: Option<String>,
+) -> Result<Vec<Accepted>, String> {
+    let unfinished = statuses.unfinished().map_err(|e| e.to_string())?;
+    let stored = proposals.all().map_err(|e| e.to_string())?;
+    let in_proposal = |id| {
+        stored
+            .iter()
+            .find(|p| p.user_ops.iter().any(|op| op.id == id))
+            .map(|p| p.checkpoint.number)
+    };
+    let mut again = Vec::new();
+    for op in unfinished {
+        let status = match (&op.status, in_proposal(op.id), &disabled) {
+            (UserOpStatus::Pending, Some(block_id), _) => UserOpStatus::ProvingBlock { block_id },
+            (_, Some(_), _) => continue,
+            (UserOpStatus::Pending, None, Some(reason)) => UserOpStatus::Rejected {
+                reason: reason.clone(),
+            },
+            (UserOpStatus::Pending, None, None) => {
+                match (op.ready, op.op) {
+                    (true, _) => {} // the BatchManager takes it
+                    (false, Some(user_op)) => again.push(Accepted { id: op.id, op: user_op }),
+                    (false, None) => tracing::error!(user_op = %op.id, "pending user op has no stored content"),
+                }
+                continue;
+            }
+            _ => UserOpStatus::Rejected {
+                reason: "its proposal was dropped while the node restarted; it was not executed, send it again".into(),
+            },
+        };
+        tracing::info!(user_op = %op.id, ?status, "settling a user op left by the previous run");
+        statuses
+            .set(&[op.id], status)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(again)
+}
+
+impl Handler<Recovered> for BridgeHandler {
+    async fn handle(&mut self, Recovered(outcome): Recovered, ctx: &Context<Self>) {
+        match outcome {
+            Ok(again) => {
+                if !again.is_empty() {
+                    tracing::info!(
+                        ops = again.len(),
+                        "simulating user ops accepted before the restart"
+                    );
+                }
+                // Older first: they were accepted before anything queued now.
+                for op in again.into_iter().rev() {
+                    self.queue.push_front(op);
+                }
+                self.pump(ctx);
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot settle the user ops of the previous run yet; retrying");
+                send_after(self.setup.retry, ctx.clone(), ReadFacts);
+            }
+        }
+    }
+}
+
+impl Handler<Incoming> for BridgeHandler {
+    async fn handle(&mut self, Incoming(op): Incoming, ctx: &Context<Self>) {
+        crate::metrics::bridge().user_ops_accepted.inc();
+        self.queue.push_back(op);
+        self.pump(ctx);
+    }
+}
+
+impl Handler<SimDone> for BridgeHandler {
+    async fn handle(&mut self, done: SimDone, ctx: &Context<Self>) {
+        self.simulating = self.simulating.saturating_sub(1);
+        if done.retry {
+            self.queue.push_front(done.op);
+            if !self.paused {
+                self.paused = true;
+                send_after(self.retry.next_delay(), ctx.clone(), Resume);
+            }
+            return;
+        }
+        self.retry.reset();
+        self.pump(ctx);
+    }
+}
+
+impl Handler<Resume> for BridgeHandler {
+    async fn handle(&mut self, _: Resume, ctx: &Context<Self>) {
+        self.paused = false;
+        self.pump(ctx);
+    }
+}
+
+impl Handler<Sweep> for BridgeHandler {
+    async fn handle(&mut self, _: Sweep, ctx: &Context<Self>) {
+        let statuses = self.setup.statuses.clone();
+        let retention = self.setup.config.retention;
+        tokio::spawn(async move {
+            match statuses.sweep(retention).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(removed = n, "expired user-op statuses removed"),
+                Err(error) => tracing::warn!(%error, "expired user-op statuses not removed"),
+            }
+        });
+        send_after(SWEEP_EVERY, ctx.clone(), Sweep);
+    }
+}

@@ -1,0 +1,250 @@
+//! The `surge_*` JSON-RPC server (jsonrpsee, HTTP and WS on one port): method names, params,
+//! results and error codes as Catalyst's (catalyst-reference §4), so existing clients work
+//! unchanged. Params are also accepted wrapped in a one-element array, the form an older POC
+//! document and a demo script show. Every input gets an answer: a result or a JSON-RPC error
+//! that names the problem; the request body and batch sizes are bounded.
+
+use std::net::SocketAddr;
+
+use alloy::{
+    primitives::{Address, B256, Bytes},
+    providers::{DynProvider, Provider},
+};
+use bindings::IRealTimeInbox;
+use common::{ids::UserOpId, rpc::RpcEndpoint};
+use jsonrpsee::{
+    RpcModule,
+    server::{BatchRequestConfig, Server, ServerConfig, ServerHandle},
+    types::{ErrorObjectOwned, Params},
+};
+use serde::{Deserialize, de::DeserializeOwned};
+use tokio::sync::{OnceCell, mpsc};
+
+use super::status::{StatusStore, UserOp, UserOpStatus};
+
+/// `Failed to queue user operation` and other server-side failures.
+pub const SERVER_ERROR: i32 = -32000;
+/// Unknown user op or tx.
+pub const NOT_FOUND: i32 = -32001;
+/// Params that do not parse.
+pub const INVALID_PARAMS: i32 = -32602;
+
+/// Size limits of the server.
+#[derive(Debug, Clone, Copy)]
+pub struct RpcLimits {
+    /// Largest request body, bytes.
+    pub max_body_bytes: u32,
+    /// Most calls in one batch.
+    pub max_batch: u32,
+    /// Most open connections.
+    pub max_connections: u32,
+}
+
+/// An op accepted and durably Pending, for the simulation.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    /// Its id.
+    pub id: UserOpId,
+    /// The op.
+    pub op: UserOp,
+}
+
+/// Answers `surge_txStatus {txHash}` for txs no user op tracks, from chain state.
+pub struct ChainLookup {
+    l1: RpcEndpoint,
+    l2: RpcEndpoint,
+    inbox: Address,
+    providers: OnceCell<(DynProvider, DynProvider)>,
+}
+
+impl ChainLookup {
+    /// Looks up txs on `l2`, and what landed in `inbox` on `l1`.
+    pub fn new(l1: RpcEndpoint, l2: RpcEndpoint, inbox: Address) -> Self {
+        Self {
+            l1,
+            l2,
+            inbox,
+            providers: OnceCell::new(),
+        }
+    }
+
+    async fn status(&self, hash: B256) -> Result<UserOpStatus, ErrorObjectOwned> {
+        let unavailable = |what: &str, e: &dyn std::fmt::Display| {
+            error(
+                SERVER_ERROR,
+                format!("{what} is unavailable ({e}); try again"),
+            )
+        };
+        let (l1p, l2p) = self
+            .providers
+            .get_or_try_init(|| async {
+                let l1 = self.l1.connect().await.map_err(|e| unavailable("L1", &e))?;
+                let l2 = self.l2.connect().await.map_err(|e| unavailable("L2", &e))?;
+                Ok::<_, ErrorObjectOwned>((l1, l2))
+            })
+            .await?;
+        let tx = self
+            .l2
+            .call(l2p.get_transaction_by_hash(hash))
+            .await
+            .map_err(|e| unavailable("L2", &e))?
+            .ok_or_else(|| error(NOT_FOUND, "Transaction not found"))?;
+        let Some(number) = tx.block_number else {
+            return Err(error(NOT_FOUND, "Transaction pending"));
+        };
+        let head = self
+            .l1
+            .call(
+                IRealTimeInbox::new(self.inbox, l1p)
+                    .getLastFinalizedBlockHash()
+                    .call(),
+            )
+            .await
+            .map_err(|e| unavailable("L1", &e))?;
+        let finalized = self
+            .l2
+            .call(l2p.get_block_by_hash(head))
+            .await
+            .map_err(|e| unavailable("L2", &e))?
+            .map_or(0, |b| b.header.number);
+        Ok(if number <= finalized {
+            UserOpStatus::Executed
+        } else {
+            UserOpStatus::ProvingBlock { block_id: number }
+        })
+    }
+}
+
+/// What the methods share.
+pub struct RpcState {
+    /// Durable statuses.
+    pub statuses: StatusStore,
+    /// Where accepted ops go for simulation (dropped ops stay Pending for the next start).
+    pub accepted: mpsc::UnboundedSender<Accepted>,
+    /// Chain fallback of `surge_txStatus {txHash}`; `None` answers "not found".
+    pub chain: Option<ChainLookup>,
+    /// Why this node takes no user ops, if it takes none.
+    pub disabled: Option<String>,
+}
+
+fn error(code: i32, message: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(code, message.into(), None::<()>)
+}
+
+/// Params by name, or the same object as the only element of an array.
+fn by_name<T: DeserializeOwned>(params: &Params, shape: &str) -> Result<T, ErrorObjectOwned> {
+    let value: serde_json::Value = params.parse().map_err(|e| {
+        error(
+            INVALID_PARAMS,
+            format!("Invalid params: {}; expected {shape}", e.message()),
+        )
+    })?;
+    let value = match value {
+        serde_json::Value::Array(mut items) if items.len() == 1 => items.remove(0),
+        other => other,
+    };
+    serde_json::from_value(value).map_err(|e| {
+        error(
+            INVALID_PARAMS,
+            format!("Invalid params: {e}; expected {shape}"),
+        )
+    })
+}
+
+#[derive(Deserialize)]
+struct SendUserOp {
+    submitter: Address,
+    calldata: Bytes,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TxStatusRequest {
+    user_op_id: Option<u64>,
+    tx_hash: Option<B256>,
+}
+
+const SEND_SHAPE: &str = r#"{"submitter": "0x<L1 address>", "calldata": "0x<hex>"}"#;
+const TX_STATUS_SHAPE: &str = r#"{"userOpId": <number>} or {"txHash": "0x<32 bytes>"}"#;
+
+fn stored(statuses: &StatusStore, id: u64) -> Result<UserOpStatus, ErrorObjectOwned> {
+    statuses
+        .get(UserOpId(id))
+        .map_err(|e| error(SERVER_ERROR, format!("Status store unavailable: {e}")))?
+        .ok_or_else(|| error(NOT_FOUND, "UserOp not found"))
+}
+
+/// The `surge_*` methods over `state`.
+pub fn module(state: RpcState) -> RpcModule<RpcState> {
+    let mut module = RpcModule::new(state);
+    let registered = [
+        module
+            .register_async_method("surge_sendUserOp", |params, state, _| async move {
+                let request: SendUserOp = by_name(&params, SEND_SHAPE)?;
+                if let Some(reason) = &state.disabled {
+                    return Err(error(SERVER_ERROR, reason.clone()));
+                }
+                let op = UserOp {
+                    submitter: request.submitter,
+                    calldata: request.calldata,
+                };
+                let id = state.statuses.intake(op.clone()).await.map_err(|e| {
+                    error(SERVER_ERROR, format!("Failed to queue user operation: {e}"))
+                })?;
+                // Durable already: if nobody simulates it now, the next start does.
+                let _ = state.accepted.send(Accepted { id, op });
+                Ok::<u64, ErrorObjectOwned>(id.0)
+            })
+            .map(|_| ()),
+        module
+            .register_method("surge_userOpStatus", |params, state, _| {
+                let id: u64 = params.one().map_err(|e| {
+                    error(
+                        INVALID_PARAMS,
+                        format!("Invalid params: {}; expected [<user op id>]", e.message()),
+                    )
+                })?;
+                stored(&state.statuses, id)
+            })
+            .map(|_| ()),
+        module
+            .register_async_method("surge_txStatus", |params, state, _| async move {
+                let request: TxStatusRequest = by_name(&params, TX_STATUS_SHAPE)?;
+                match (request.user_op_id, request.tx_hash) {
+                    (Some(id), _) => stored(&state.statuses, id),
+                    (None, Some(hash)) => match &state.chain {
+                        Some(chain) => chain.status(hash).await,
+                        None => Err(error(NOT_FOUND, "Transaction not found")),
+                    },
+                    (None, None) => Err(error(
+                        INVALID_PARAMS,
+                        format!("Invalid params: expected {TX_STATUS_SHAPE}"),
+                    )),
+                }
+            })
+            .map(|_| ()),
+    ];
+    for outcome in registered {
+        // Start-up invariant: three distinct literal names.
+        #[allow(clippy::expect_used)]
+        outcome.expect("surge_* method names are distinct");
+    }
+    module
+}
+
+/// Binds `addr` and serves `module` until the handle is stopped or dropped.
+pub async fn serve<C: Send + Sync + 'static>(
+    addr: SocketAddr,
+    limits: RpcLimits,
+    module: RpcModule<C>,
+) -> std::io::Result<(SocketAddr, ServerHandle)> {
+    let config = ServerConfig::builder()
+        .max_request_body_size(limits.max_body_bytes)
+        .max_response_body_size(limits.max_body_bytes.max(1 << 20))
+        .max_connections(limits.max_connections)
+        .set_batch_request_config(BatchRequestConfig::Limit(limits.max_batch))
+        .build();
+    let server = Server::builder().set_config(config).build(addr).await?;
+    let bound = server.local_addr()?;
+    Ok((bound, server.start(module)))
+}
