@@ -154,7 +154,16 @@ fn by_name<T: DeserializeOwned>(params: &Params, shape: &str) -> Result<T, Error
 #[derive(Deserialize)]
 struct SendUserOp {
     submitter: Address,
+    #[serde(deserialize_with = "hex_bytes")]
     calldata: Bytes,
+}
+
+/// Bytes as a hex string only (alloy's `Bytes` would also take an array of numbers, which no
+/// client means).
+fn hex_bytes<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Bytes, D::Error> {
+    let raw = String::deserialize(deserializer)?;
+    raw.parse()
+        .map_err(|e| serde::de::Error::custom(format!("calldata is not 0x-hex: {e}")))
 }
 
 #[derive(Deserialize)]
