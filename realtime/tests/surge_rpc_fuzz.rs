@@ -100,7 +100,7 @@ fn case(rng: &mut Rng, n: usize) -> String {
             .pick(&["42", "\"x\"", "[]", "{}", "null", "{\"jsonrpc\":\"2.0\"}"])
             .to_string(),
         12 => json!({"jsonrpc": "1.0", "id": id, "method": "surge_txStatus"}).to_string(),
-        13 if n % 50 == 0 => {
+        13 if n.is_multiple_of(50) => {
             // Bigger than the body limit.
             let calldata = format!("0x{}", "ab".repeat(LIMITS.max_body_bytes as usize));
             call(
@@ -108,7 +108,7 @@ fn case(rng: &mut Rng, n: usize) -> String {
                 json!({"submitter": ADDRESS, "calldata": calldata}),
             )
         }
-        14 if n % 10 == 0 => {
+        14 if n.is_multiple_of(10) => {
             // More calls than a batch may hold.
             let calls: Vec<Value> = (0..=LIMITS.max_batch)
                 .map(|i| json!({"jsonrpc": "2.0", "id": i, "method": "surge_userOpStatus", "params": [i]}))
