@@ -92,7 +92,7 @@ pub struct Unfinished {
     pub ready: bool,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 struct Entry {
     status: UserOpStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -439,11 +439,7 @@ impl Writer {
         id: u64,
     ) -> Result<Option<Entry>, StatusError> {
         if let Some(entry) = overlay.get(&id) {
-            return Ok(entry.as_ref().map(|e| Entry {
-                status: e.status.clone(),
-                op: e.op.clone(),
-                updated: e.updated,
-            }));
+            return Ok(entry.clone());
         }
         self.ops
             .get(id.to_be_bytes())?
