@@ -13,7 +13,7 @@ use alloy::{
     primitives::{Address, B256, Bytes, U256},
     providers::{DynProvider, Provider, ProviderBuilder},
     signers::SignerSync,
-    sol_types::{SolCall, SolStruct, eip712_domain},
+    sol_types::{SolCall, SolEvent, SolStruct, eip712_domain},
 };
 use bindings::{IBridge, IMulticall, IRealTimeInbox, IUserOpsSubmitter, UserOp, doubles};
 use devnet::{
@@ -181,36 +181,41 @@ async fn a_signed_user_op_pings_l2_and_the_answer_lands_on_l1_in_the_same_multic
         names.windows(2).all(|w| w[0] != "Executed"),
         "statuses only move forward: {names:?}"
     );
-    let processing = seen.iter().find(|s| s["status"] == "Processing").cloned();
+    let block_id = seen
+        .iter()
+        .find_map(|s| s["block_id"].as_u64())
+        .expect("the op was ProvingBlock on its way");
 
     // The L1 effect: PingL1 heard the counter's answer (5), in the same L1 tx as the op.
     assert_eq!(ping_answers(&net).await, (U256::from(1), U256::from(5)));
     let counter = doubles::CounterL2::new(net.devnet.contracts.counter_l2, net.l2.clone());
     assert_eq!(counter.total().call().await.unwrap(), U256::from(5));
 
-    // The multicall: [user op, propose, processMessage], found from the landed tx.
+    // The multicall: [user op, propose, processMessage], in the tx that landed the proposal
+    // ending at the op's block (Processing names the first tx sent; a fee bump replaces it).
     let c = net.devnet.contracts;
-    let tx_hash: B256 = match processing {
-        Some(p) => p["tx_hash"].as_str().unwrap().parse().unwrap(),
-        None => {
-            // Polling missed Processing: the answer's L1 processing names the tx.
-            let logs = l1(&net)
-                .get_logs(
-                    &alloy::rpc::types::Filter::new()
-                        .address(c.inbox)
-                        .event_signature(<IRealTimeInbox::ProposedAndProved as alloy::sol_types::SolEvent>::SIGNATURE_HASH)
-                        .from_block(0),
-                )
-                .await
-                .unwrap();
-            logs.last().unwrap().transaction_hash.unwrap()
-        }
-    };
+    let logs = l1(&net)
+        .get_logs(
+            &alloy::rpc::types::Filter::new()
+                .address(c.inbox)
+                .event_signature(IRealTimeInbox::ProposedAndProved::SIGNATURE_HASH)
+                .from_block(0),
+        )
+        .await
+        .unwrap();
+    let landed = logs
+        .iter()
+        .find(|log| {
+            IRealTimeInbox::ProposedAndProved::decode_log(&log.inner)
+                .is_ok_and(|e| e.checkpoint.blockNumber.to::<u64>() == block_id)
+        })
+        .expect("the op's proposal landed");
+    let tx_hash = landed.transaction_hash.unwrap();
     let tx = l1(&net)
         .get_transaction_by_hash(tx_hash)
         .await
         .unwrap()
-        .expect("the Processing tx is on L1 (not replaced on the devnet)");
+        .unwrap();
     assert_eq!(tx.to(), Some(c.multicall));
     let calls = IMulticall::multicallCall::abi_decode(tx.input())
         .unwrap()
