@@ -42,6 +42,7 @@ use crate::{
     block_policy::{self, Decision, TickView},
     bridge::{
         config::CrossChainContracts,
+        l2_calls,
         status::{StatusStore, UserOpStatus},
     },
     config::RealtimeConfig,
@@ -514,11 +515,7 @@ impl BatchManager {
                 hash: B256::ZERO,
                 state_root: B256::ZERO,
             },
-            signal_slots: seen
-                .user_ops
-                .iter()
-                .flat_map(|op| op.messages.iter().map(|m| m.slot))
-                .collect(),
+            signal_slots: l2_calls::fast_signals(&seen.user_ops),
             timestamp: seen.now,
             base_fee: seen.base_fee,
             gas_limit: seen.parent.gas_limit_without_anchor(),
@@ -585,11 +582,7 @@ impl BatchManager {
             PreconfirmedBlock {
                 manifest: block.manifest,
                 header: inserted,
-                signal_slots: block
-                    .user_ops
-                    .iter()
-                    .flat_map(|op| op.messages.iter().map(|m| m.slot))
-                    .collect(),
+                signal_slots: l2_calls::fast_signals(&block.user_ops),
                 user_ops: block.user_ops,
             },
             block.txs,

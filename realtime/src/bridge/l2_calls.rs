@@ -11,6 +11,7 @@ use alloy::{
     sol_types::SolCall,
 };
 use bindings::IBridge;
+use common::ids::SignalSlot;
 
 use super::{message::BridgeMessage, status::ReadyOp};
 
@@ -30,6 +31,13 @@ pub fn reserved_gas(ops: &[ReadyOp]) -> u64 {
         .flat_map(|op| &op.messages)
         .map(process_gas)
         .sum()
+}
+
+/// The slots of the ops' messages: the fast signals of the block that carries them.
+pub fn fast_signals(ops: &[ReadyOp]) -> Vec<SignalSlot> {
+    ops.iter()
+        .flat_map(|op| op.messages.iter().map(|m| m.slot))
+        .collect()
 }
 
 /// Gives the ops' messages the ids the L1 bridge will assign when the ops run in this order,

@@ -7,10 +7,10 @@
 //! writer commits whatever queued up while it was syncing as one batch with one fsync (group
 //! commit): an intake is answered only after its batch is on disk, without one fsync per op.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use alloy::primitives::{Address, B256, Bytes};
-use common::ids::UserOpId;
+use common::{fork::unix_now, ids::UserOpId};
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
@@ -151,12 +151,6 @@ struct Writer {
     next_id: u64,
 }
 
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 fn decode_entry(id: u64, raw: &[u8]) -> Result<Entry, StatusError> {
     serde_json::from_slice(raw).map_err(|e| StatusError::Corrupt(id, e.to_string()))
 }
@@ -241,7 +235,7 @@ impl StatusStore {
 
     /// Deletes ops that became final more than `retention` ago; returns how many.
     pub async fn sweep(&self, retention: Duration) -> Result<usize, StatusError> {
-        self.sweep_final_before(now_secs().saturating_sub(retention.as_secs()))
+        self.sweep_final_before(unix_now().saturating_sub(retention.as_secs()))
             .await
     }
 
@@ -320,7 +314,7 @@ impl Writer {
         let mut answers = Vec::with_capacity(group.len());
         let mut durable = false;
         let first_id = self.next_id;
-        let now = now_secs();
+        let now = unix_now();
         for write in group {
             match write {
                 Write::Intake(op, reply) => {
@@ -598,7 +592,7 @@ mod tests {
         assert_eq!(store.get(UserOpId(99)).unwrap(), None);
 
         assert_eq!(store.sweep(Duration::from_secs(3600)).await.unwrap(), 0);
-        assert_eq!(store.sweep_final_before(now_secs() + 2).await.unwrap(), 1);
+        assert_eq!(store.sweep_final_before(unix_now() + 2).await.unwrap(), 1);
         assert_eq!(store.get(b).unwrap(), None, "swept after its retention");
         assert!(
             store.get(a).unwrap().is_some(),

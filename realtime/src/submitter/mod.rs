@@ -578,10 +578,11 @@ impl AsyncSubmitter {
                 find_l1_calls(&l2, l2_route, &record)
             );
             let outcome = match (proved, l1_calls) {
-                (Ok(mut proved), Ok(l1_calls)) => {
-                    proved.l1_calls = l1_calls;
-                    Ok(proved)
-                }
+                (Ok((proof, sidecar)), Ok(l1_calls)) => Ok(Proved {
+                    proof,
+                    sidecar,
+                    l1_calls,
+                }),
                 (Err(e), _) | (_, Err(e)) => Err(e),
             };
             let _ = ctx.send(ProofDone {
@@ -685,7 +686,7 @@ async fn prove(
     last_finalized: B256,
     basefee_sharing_pctg: u8,
     key: Option<[u8; 32]>,
-) -> Result<Proved, ProofFailure> {
+) -> Result<(Bytes, BlobTransactionSidecarEip7594), ProofFailure> {
     let payload = match key {
         Some(key) => privacy::encrypt(&record.payload, &key)
             .map_err(|e| ProofFailure::Payload(e.to_string()))?,
@@ -725,11 +726,7 @@ async fn prove(
     );
     let proof = proof?;
     let sidecar = sidecar.map_err(|e| ProofFailure::Payload(e.to_string()))?;
-    Ok(Proved {
-        proof,
-        sidecar,
-        l1_calls: Vec::new(),
-    })
+    Ok((proof, sidecar))
 }
 
 /// The L1 calls of a proposal, found while it is proved (its blocks no longer change).
