@@ -200,6 +200,7 @@ async fn run() {
             signal_slots: Vec::new(),
             payload: Bytes::new(),
             user_ops: Vec::new(),
+            returns: Default::default(),
         };
         let calldata = propose_tx::propose_calldata(&record, BLOBS, proof, 1);
         let calldata_time = resumed.elapsed() - cells;

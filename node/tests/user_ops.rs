@@ -20,6 +20,7 @@ use devnet::{
     accounts::{self, TEST_KEYS},
     network::L1_CHAIN_ID,
 };
+use doubles::FlashSwapL2::Message;
 use serde_json::{Value, json};
 use support::{Network, message};
 
@@ -167,6 +168,47 @@ async fn ping_answers(net: &Network) -> (U256, U256) {
     )
 }
 
+/// The hash and Multicall calls of the L1 tx that landed the proposal ending at `block_id`
+/// (Processing names the first tx sent; a fee bump may have replaced it).
+async fn landed_calls(net: &Network, block_id: u64) -> (B256, Vec<bindings::Call>) {
+    let c = net.devnet.contracts;
+    let logs = l1(net)
+        .get_logs(
+            &alloy::rpc::types::Filter::new()
+                .address(c.inbox)
+                .event_signature(IRealTimeInbox::ProposedAndProved::SIGNATURE_HASH)
+                .from_block(0),
+        )
+        .await
+        .unwrap();
+    let landed = logs
+        .iter()
+        .find(|log| {
+            IRealTimeInbox::ProposedAndProved::decode_log(&log.inner)
+                .is_ok_and(|e| e.checkpoint.blockNumber.to::<u64>() == block_id)
+        })
+        .unwrap_or_else(|| panic!("no proposal ending at L2 block {block_id} landed"));
+    let tx_hash = landed.transaction_hash.unwrap();
+    let tx = l1(net)
+        .get_transaction_by_hash(tx_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(tx.to(), Some(c.multicall));
+    let calls = IMulticall::multicallCall::abi_decode(tx.input())
+        .unwrap()
+        .calls;
+    (tx_hash, calls)
+}
+
+/// (target, selector) of each call.
+fn shape_of(calls: &[bindings::Call]) -> Vec<(Address, [u8; 4])> {
+    calls
+        .iter()
+        .map(|call| (call.target, call.data[..4].try_into().unwrap()))
+        .collect()
+}
+
 #[tokio::test]
 async fn a_signed_user_op_pings_l2_and_the_answer_lands_on_l1_in_the_same_multicall() {
     let _serial = SERIAL.lock().await;
@@ -194,36 +236,8 @@ async fn a_signed_user_op_pings_l2_and_the_answer_lands_on_l1_in_the_same_multic
     // The multicall: [user op, propose, processMessage], in the tx that landed the proposal
     // ending at the op's block (Processing names the first tx sent; a fee bump replaces it).
     let c = net.devnet.contracts;
-    let logs = l1(&net)
-        .get_logs(
-            &alloy::rpc::types::Filter::new()
-                .address(c.inbox)
-                .event_signature(IRealTimeInbox::ProposedAndProved::SIGNATURE_HASH)
-                .from_block(0),
-        )
-        .await
-        .unwrap();
-    let landed = logs
-        .iter()
-        .find(|log| {
-            IRealTimeInbox::ProposedAndProved::decode_log(&log.inner)
-                .is_ok_and(|e| e.checkpoint.blockNumber.to::<u64>() == block_id)
-        })
-        .expect("the op's proposal landed");
-    let tx_hash = landed.transaction_hash.unwrap();
-    let tx = l1(&net)
-        .get_transaction_by_hash(tx_hash)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(tx.to(), Some(c.multicall));
-    let calls = IMulticall::multicallCall::abi_decode(tx.input())
-        .unwrap()
-        .calls;
-    let shape: Vec<(Address, [u8; 4])> = calls
-        .iter()
-        .map(|call| (call.target, call.data[..4].try_into().unwrap()))
-        .collect();
+    let (tx_hash, calls) = landed_calls(&net, block_id).await;
+    let shape = shape_of(&calls);
     assert_eq!(
         shape,
         vec![
@@ -300,21 +314,8 @@ async fn reverting_and_messageless_ops_are_rejected_with_a_reason_and_blocks_go_
 async fn ops_in_flight_survive_a_sigkill_and_all_reach_a_final_status() {
     let _serial = SERIAL.lock().await;
     let mut net = start().await;
-    let raiko = net.env["RAIKO_URL"].clone();
-    let config = |ms: u64| {
-        let url = format!("{raiko}/devnet/config");
-        async move {
-            let r = reqwest::Client::new()
-                .post(url)
-                .json(&json!({"proof_delay_ms": ms}))
-                .send()
-                .await
-                .unwrap();
-            assert!(r.status().is_success());
-        }
-    };
     // Slow proofs hold the first op in ProvingBlock; the second waits Pending behind it.
-    config(60_000).await;
+    raiko_delay(&net, 60_000).await;
     let first = send_op(&net, signed_batch(&net, vec![ping(&net, 2)]).await).await;
     until_status(&net, first, "ProvingBlock", Duration::from_secs(30)).await;
     let second = send_op(&net, signed_batch(&net, vec![ping(&net, 3)]).await).await;
@@ -322,7 +323,7 @@ async fn ops_in_flight_survive_a_sigkill_and_all_reach_a_final_status() {
     assert_eq!(second_before["status"], "Pending", "{second_before}");
 
     net.kill9_and_restart().await;
-    config(0).await;
+    raiko_delay(&net, 0).await;
     net.wait_for_log(
         |l| message(l) == "user-op simulations ready",
         Duration::from_secs(30),
@@ -350,5 +351,324 @@ async fn ops_in_flight_survive_a_sigkill_and_all_reach_a_final_status() {
         ping_answers(&net).await.0,
         U256::from(3),
         "each op ran exactly once"
+    );
+}
+
+/// Sets the devnet Raiko's proof delay.
+async fn raiko_delay(net: &Network, ms: u64) {
+    let url = format!("{}/devnet/config", net.env["RAIKO_URL"]);
+    let r = reqwest::Client::new()
+        .post(url)
+        .json(&json!({"proof_delay_ms": ms}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+}
+
+/// A returned message, as the surge_simulateReturnMessage JSON gives it.
+fn message_from_json(v: &Value) -> Message {
+    let address = |k: &str| v[k].as_str().unwrap().parse::<Address>().unwrap();
+    Message {
+        id: v["id"].as_u64().unwrap(),
+        fee: v["fee"].as_u64().unwrap(),
+        gasLimit: v["gasLimit"].as_u64().unwrap() as u32,
+        from: address("from"),
+        srcChainId: v["srcChainId"].as_u64().unwrap(),
+        srcOwner: address("srcOwner"),
+        destChainId: v["destChainId"].as_u64().unwrap(),
+        destOwner: address("destOwner"),
+        to: address("to"),
+        value: v["value"].as_str().unwrap().parse().unwrap(),
+        data: v["data"].as_str().unwrap().parse().unwrap(),
+    }
+}
+
+/// The placeholder answer a user builds the tx with before asking for the real one.
+fn blank() -> Message {
+    message_from_json(
+        &json!({"id": 0, "fee": 0, "gasLimit": 0, "from": Address::ZERO,
+        "srcChainId": 0, "srcOwner": Address::ZERO, "destChainId": 0, "destOwner": Address::ZERO,
+        "to": Address::ZERO, "value": "0", "data": "0x"}),
+    )
+}
+
+/// The answers L1 would send to `data` called on the FlashSwapL2 by `from`, per the node.
+async fn simulate_return(net: &Network, from: Address, data: &Bytes) -> Vec<Message> {
+    let response = surge(
+        net,
+        "surge_simulateReturnMessage",
+        json!([{"from": from, "to": net.devnet.contracts.flash_swap_l2, "data": data, "value": "0"}]),
+    )
+    .await;
+    let result = response
+        .get("result")
+        .unwrap_or_else(|| panic!("no answer: {response}"));
+    assert_eq!(result["message"], result["messages"][0]["message"]);
+    result["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| message_from_json(&m["message"]))
+        .collect()
+}
+
+fn swap_call(amount: u64, recipient: Address, answer: Message) -> Bytes {
+    doubles::FlashSwapL2::swapViaL1Call {
+        _amountIn: U256::from(amount),
+        _recipient: recipient,
+        _returnMessage: answer,
+    }
+    .abi_encode()
+    .into()
+}
+
+/// Signs and sends an L2 tx from `key` to the FlashSwapL2 (explicit gas: estimation fails
+/// before the answer's fast signal exists); returns its hash.
+async fn send_l2(net: &Network, key: &str, data: Bytes) -> B256 {
+    let signer = accounts::signer(key);
+    let wallet = alloy::network::EthereumWallet::from(signer);
+    let provider = ProviderBuilder::new()
+        .wallet(wallet)
+        .connect_http(net.devnet.urls.l2.clone());
+    let tx = alloy::rpc::types::TransactionRequest::default()
+        .to(net.devnet.contracts.flash_swap_l2)
+        .input(data.into())
+        .gas_limit(6_000_000);
+    *provider.send_transaction(tx).await.unwrap().tx_hash()
+}
+
+/// The L2 block of a tx once it is preconfirmed; panics if it reverted.
+async fn preconfirmed(net: &Network, hash: B256, within: Duration) -> u64 {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(receipt) = net.l2.get_transaction_receipt(hash).await.unwrap() {
+            if !receipt.status() {
+                for l in net.logs.lock().unwrap().iter() {
+                    if l["level"] != "TRACE"
+                        && l["target"]
+                            .as_str()
+                            .is_some_and(|t| t.starts_with("realtime"))
+                    {
+                        eprintln!("LOG {l}");
+                    }
+                }
+            }
+            assert!(receipt.status(), "L2 tx {hash} reverted");
+            return receipt.block_number.unwrap();
+        }
+        if Instant::now() >= deadline {
+            for l in net.logs.lock().unwrap().iter().rev().take(60) {
+                eprintln!("LOG {l}");
+            }
+            panic!("L2 tx {hash} not preconfirmed");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Polls surge_txStatus {txHash} until final; every distinct status seen.
+async fn tx_until_final(net: &Network, hash: B256, within: Duration) -> Vec<Value> {
+    let deadline = Instant::now() + within;
+    let mut seen: Vec<Value> = Vec::new();
+    loop {
+        let response = surge(net, "surge_txStatus", json!({"txHash": hash})).await;
+        if let Some(now) = response.get("result").cloned() {
+            if seen.last() != Some(&now) {
+                seen.push(now.clone());
+            }
+            if matches!(now["status"].as_str(), Some("Executed" | "Rejected")) {
+                return seen;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "tx {hash} not final within {within:?}: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn deferred(c: &devnet::deploy::Contracts, processed: usize) -> Vec<(Address, [u8; 4])> {
+    std::iter::once((c.inbox, IRealTimeInbox::tentativeProposeCall::SELECTOR))
+        .chain(std::iter::repeat_n(
+            (c.l1_bridge, IBridge::processMessageCall::SELECTOR),
+            processed,
+        ))
+        .chain([(c.inbox, IRealTimeInbox::finalizeProposeCall::SELECTOR)])
+        .collect()
+}
+
+#[tokio::test]
+async fn l2_calls_that_consume_l1_answers_land_with_their_answers_in_one_l1_tx() {
+    let _serial = SERIAL.lock().await;
+    let net = start().await;
+    let c = net.devnet.contracts;
+    let swap = doubles::FlashSwapL2::new(c.flash_swap_l2, net.l2.clone());
+    let market = doubles::SwapMarketL1::new(c.swap_market_l1, l1(&net));
+    let user = accounts::address(TEST_KEYS[1]);
+    let recipient = Address::repeat_byte(0x77);
+
+    // 1. The demo: ask for the answer, build the tx with it, send it to L2.
+    let placeholder = swap_call(7, recipient, blank());
+    let answer = simulate_return(&net, user, &placeholder).await.remove(0);
+    let hash = send_l2(&net, TEST_KEYS[1], swap_call(7, recipient, answer)).await;
+    let block = preconfirmed(&net, hash, Duration::from_secs(30)).await;
+    let seen = tx_until_final(&net, hash, Duration::from_secs(90)).await;
+    println!("RESULT e2e l2_l1_l2 statuses={seen:?}");
+    assert_eq!(seen.last().unwrap()["status"], "Executed", "{seen:?}");
+    assert_eq!(
+        swap.balanceOf(recipient).call().await.unwrap(),
+        U256::from(14)
+    );
+    assert_eq!(market.filled().call().await.unwrap(), U256::from(1));
+    let (l1_tx, calls) = landed_calls(&net, block).await;
+    assert_eq!(
+        shape_of(&calls),
+        deferred(&c, 1),
+        "[tentativePropose, processMessage, finalizePropose]"
+    );
+    println!(
+        "RESULT e2e l2_l1_l2 demo block={block} l1_tx={l1_tx} calls={}",
+        calls.len()
+    );
+
+    // 2. One tx that sends two messages and consumes both answers.
+    let two = |a: Message, b: Message| -> Bytes {
+        doubles::FlashSwapL2::swapTwiceViaL1Call {
+            _amountA: U256::from(1),
+            _amountB: U256::from(2),
+            _recipient: recipient,
+            _returnA: a,
+            _returnB: b,
+        }
+        .abi_encode()
+        .into()
+    };
+    let answers = simulate_return(&net, user, &two(blank(), blank())).await;
+    assert_eq!(answers.len(), 2, "one answer per message");
+    assert_eq!(answers[1].id, answers[0].id + 1);
+    let hash = send_l2(
+        &net,
+        TEST_KEYS[1],
+        two(answers[0].clone(), answers[1].clone()),
+    )
+    .await;
+    let block = preconfirmed(&net, hash, Duration::from_secs(30)).await;
+    let seen = tx_until_final(&net, hash, Duration::from_secs(90)).await;
+    assert_eq!(seen.last().unwrap()["status"], "Executed", "{seen:?}");
+    assert_eq!(
+        swap.balanceOf(recipient).call().await.unwrap(),
+        U256::from(14 + 2 + 4)
+    );
+    let (_, calls) = landed_calls(&net, block).await;
+    assert_eq!(shape_of(&calls), deferred(&c, 2));
+
+    // 3. Two such txs in consecutive blocks: the second answer is numbered after the first.
+    let first = simulate_return(&net, user, &placeholder).await.remove(0);
+    let mut second = first.clone();
+    second.id += 1;
+    let a = send_l2(&net, TEST_KEYS[1], swap_call(7, recipient, first)).await;
+    let block_a = preconfirmed(&net, a, Duration::from_secs(30)).await;
+    let b = send_l2(&net, TEST_KEYS[2], swap_call(7, recipient, second)).await;
+    let block_b = preconfirmed(&net, b, Duration::from_secs(60)).await;
+    for hash in [a, b] {
+        let seen = tx_until_final(&net, hash, Duration::from_secs(90)).await;
+        assert_eq!(seen.last().unwrap()["status"], "Executed", "{seen:?}");
+    }
+    println!("RESULT e2e l2_l1_l2 consecutive blocks={block_a},{block_b}");
+    assert_eq!(
+        block_b,
+        block_a + 1,
+        "the second waits for the first to land, then comes next"
+    );
+
+    // 4. A user op (L1→L2→L1) and an L2→L1→L2 tx in one proposal: the answer's id counts the
+    // op's deposit, which runs first in the multicall. The tx waits in the pool for the op.
+    let mut answer = simulate_return(&net, user, &placeholder).await.remove(0);
+    answer.id += 1;
+    let hash = send_l2(&net, TEST_KEYS[1], swap_call(7, recipient, answer)).await;
+    let id = send_op(&net, signed_batch(&net, vec![ping(&net, 3)]).await).await;
+    let block = preconfirmed(&net, hash, Duration::from_secs(30)).await;
+    let op_seen = until_final(&net, id, Duration::from_secs(90)).await;
+    let tx_seen = tx_until_final(&net, hash, Duration::from_secs(90)).await;
+    assert_eq!(op_seen.last().unwrap()["status"], "Executed", "{op_seen:?}");
+    assert_eq!(tx_seen.last().unwrap()["status"], "Executed", "{tx_seen:?}");
+    assert!(
+        op_seen
+            .iter()
+            .any(|s| s["block_id"].as_u64() == Some(block)),
+        "the op and the tx share block {block}: {op_seen:?}"
+    );
+    let (_, calls) = landed_calls(&net, block).await;
+    let mut want = vec![(
+        c.user_ops_submitter,
+        IUserOpsSubmitter::executeBatchCall::SELECTOR,
+    )];
+    want.extend(deferred(&c, 2));
+    assert_eq!(
+        shape_of(&calls),
+        want,
+        "[op, tentativePropose, swap's L1 call, ping's answer, finalizePropose]"
+    );
+    println!(
+        "RESULT e2e l2_l1_l2 with_user_op block={block} calls={}",
+        calls.len()
+    );
+
+    // 5. Drift: L1's answer changes after the block was built. The proposal is dropped, the
+    // L2 reorged, the tx Rejected with the reason, and later proposals land.
+    raiko_delay(&net, 6_000).await;
+    let placeholder = swap_call(5, recipient, blank());
+    let answer = simulate_return(&net, user, &placeholder).await.remove(0);
+    let hash = send_l2(&net, TEST_KEYS[1], swap_call(5, recipient, answer)).await;
+    let block = preconfirmed(&net, hash, Duration::from_secs(30)).await;
+    let owner = ProviderBuilder::new()
+        .wallet(alloy::network::EthereumWallet::from(accounts::signer(
+            accounts::OWNER_KEY,
+        )))
+        .connect_http(net.devnet.urls.l1.clone());
+    doubles::SwapMarketL1::new(c.swap_market_l1, owner)
+        .setRate(U256::from(3))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let seen = tx_until_final(&net, hash, Duration::from_secs(90)).await;
+    raiko_delay(&net, 0).await;
+    let last = seen.last().unwrap();
+    println!("RESULT e2e l2_l1_l2 drift statuses={seen:?}");
+    assert_eq!(last["status"], "Rejected", "{seen:?}");
+    assert!(
+        last["reason"]
+            .as_str()
+            .unwrap()
+            .contains("RequiredSignalNotSent"),
+        "{last}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while net
+        .l2
+        .get_transaction_receipt(hash)
+        .await
+        .unwrap()
+        .is_some()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the L2 block {block} with the tx was not reorged away"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let answer = simulate_return(&net, user, &placeholder).await.remove(0);
+    let hash = send_l2(&net, TEST_KEYS[3], swap_call(5, recipient, answer)).await;
+    preconfirmed(&net, hash, Duration::from_secs(30)).await;
+    let seen = tx_until_final(&net, hash, Duration::from_secs(90)).await;
+    assert_eq!(
+        seen.last().unwrap()["status"],
+        "Executed",
+        "after the drift: {seen:?}"
     );
 }

@@ -129,6 +129,7 @@ fn one_block(
             },
             signal_slots: vec![],
             user_ops: vec![],
+            returns: Default::default(),
         },
     )
 }

@@ -92,6 +92,7 @@ fn main() {
             accepted,
             chain: None,
             disabled: None,
+            returns: None,
         });
         module
             .register_method("bench_noop", |_, _, _| Ok::<u64, jsonrpsee::types::ErrorObjectOwned>(1))

@@ -16,7 +16,10 @@ use common::{
 };
 use flate2::Compression;
 
-use crate::{bridge::status::ReadyOp, proposal::L1Anchor};
+use crate::{
+    bridge::{returns::ReturnSignals, status::ReadyOp},
+    proposal::L1Anchor,
+};
 
 /// The L2 head a block is built on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +87,8 @@ pub struct AssembledBlock {
     pub txs: Option<DeflatedTxs>,
     /// User ops whose L2 txs end its tx list (their slots are the frame's fast signals).
     pub user_ops: Vec<ReadyOp>,
+    /// Its L2→L1→L2 txs (their answers' slots end the frame's fast signals).
+    pub returns: ReturnSignals,
 }
 
 /// `extraData`: basefee-sharing percentage, then the 6-byte proposal id (0 in real time).
@@ -132,6 +137,7 @@ pub fn assemble(parent: &ParentBlock, frame: &BlockFrame, txs: Vec<TxEnvelope>) 
         anchor_tx_hash,
         txs: deflated_txs,
         user_ops: Vec::new(),
+        returns: ReturnSignals::default(),
     }
 }
 

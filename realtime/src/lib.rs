@@ -158,6 +158,7 @@ pub fn register(
         inbox: config.inbox,
         disabled: user_ops_disabled(config),
         retry: common.heartbeat,
+        proposer: common.proposer_address,
     };
     let batch_setup = BatchManagerSetup {
         clients: Clients {

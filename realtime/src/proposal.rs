@@ -22,7 +22,10 @@ use common::{
     ids::{ProposalId, SignalSlot},
 };
 
-use crate::{bridge::status::ReadyOp, config::ProposalLimits};
+use crate::{
+    bridge::{returns::ReturnSignals, status::ReadyOp},
+    config::ProposalLimits,
+};
 
 /// The L1 block all blocks of a proposal anchor to (`maxAnchorBlockNumber`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +49,8 @@ pub struct PreconfirmedBlock {
     pub signal_slots: Vec<SignalSlot>,
     /// User ops whose L1→L2 messages it processed (only a proposal's first block has any).
     pub user_ops: Vec<ReadyOp>,
+    /// Its L2→L1→L2 txs (only a proposal's first block has any).
+    pub returns: ReturnSignals,
 }
 
 /// Why a proposal was sealed.
@@ -80,6 +85,8 @@ pub struct SealedProposal {
     pub signal_slots: Vec<SignalSlot>,
     /// The user ops its blocks carry, in order.
     pub user_ops: Vec<ReadyOp>,
+    /// Its L2→L1→L2 txs and their return signals (all in its first block).
+    pub returns: ReturnSignals,
     /// `frame(0x00 ‖ zlib(rlp(manifest)))`, the bytes packed into blobs.
     pub payload: Vec<u8>,
     /// Why it was sealed.
@@ -213,9 +220,15 @@ impl Proposals {
             .iter()
             .flat_map(|b| b.user_ops.iter().cloned())
             .collect();
+        let mut returns = ReturnSignals::default();
+        for block in &open.blocks {
+            returns.txs.extend(&block.returns.txs);
+            returns.slots.extend(&block.returns.slots);
+        }
         vec![SealedProposal {
             id: open.id,
             user_ops,
+            returns,
             payload: open.stream.payload(),
             anchor: open.anchor,
             blocks: open.blocks,

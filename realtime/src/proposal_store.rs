@@ -3,10 +3,16 @@
 //! it resubmits what still continues the inbox's head and reorgs the rest away.
 
 use alloy::primitives::{B256, Bytes};
-use common::ids::{ProposalId, SignalSlot, UserOpId};
+use common::ids::{ProposalId, SignalSlot};
 use serde::{Deserialize, Serialize};
 
-use crate::{bridge::status::ReadyOp, proposal::SealedProposal};
+use crate::{
+    bridge::{
+        returns::ReturnSignals,
+        status::{ReadyOp, StatusKey},
+    },
+    proposal::SealedProposal,
+};
 
 /// The L2 block a proposal ends at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,6 +45,10 @@ pub struct ProposalRecord {
     /// User ops its first block carries; they run on L1 before the propose.
     #[serde(default)]
     pub user_ops: Vec<ReadyOp>,
+    /// L2→L1→L2 txs of its first block and the return signals they need: the last
+    /// `returns.slots.len()` of `signal_slots`, sent on L1 only by its L1 calls.
+    #[serde(default)]
+    pub returns: ReturnSignals,
 }
 
 impl ProposalRecord {
@@ -59,12 +69,27 @@ impl ProposalRecord {
             signal_slots: proposal.signal_slots.clone(),
             payload: Bytes::from(proposal.payload.clone()),
             user_ops: proposal.user_ops.clone(),
+            returns: proposal.returns.clone(),
         })
     }
 
-    /// Ids of its user ops.
-    pub fn user_op_ids(&self) -> Vec<UserOpId> {
-        self.user_ops.iter().map(|op| op.id).collect()
+    /// What carries a status with it: its user ops and its L2→L1→L2 txs.
+    pub fn status_keys(&self) -> Vec<StatusKey> {
+        self.user_ops
+            .iter()
+            .map(|op| StatusKey::Op(op.id))
+            .chain(self.returns.txs.iter().map(|h| StatusKey::Tx(*h)))
+            .collect()
+    }
+
+    /// Its signal slots split into those sent before the propose (by its user ops) and the
+    /// required return signals its L1 calls send.
+    pub fn existing_and_required(&self) -> (&[SignalSlot], &[SignalSlot]) {
+        let split = self
+            .signal_slots
+            .len()
+            .saturating_sub(self.returns.slots.len());
+        self.signal_slots.split_at(split)
     }
 
     /// Its block numbers, first to last.
@@ -170,6 +195,7 @@ mod tests {
             signal_slots: vec![SignalSlot(B256::repeat_byte(4))],
             payload: Bytes::from(vec![9; 100]),
             user_ops: vec![],
+            returns: Default::default(),
         }
     }
 

@@ -151,6 +151,7 @@ async fn start() -> (SocketAddr, StatusStore, tempfile::TempDir) {
         accepted,
         chain: None,
         disabled: None,
+        returns: None,
     };
     let (addr, handle) = rpc::serve("127.0.0.1:0".parse().unwrap(), LIMITS, rpc::module(state))
         .await

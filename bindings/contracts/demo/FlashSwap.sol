@@ -25,6 +25,24 @@ contract FlashSwapL2 is BridgeApp {
         require(swaps == before + 1, SWAP_NOT_SETTLED());
     }
 
+    /// Two quotes in one transaction: two messages to L1, two answers consumed.
+    function swapTwiceViaL1(
+        uint256 _amountA,
+        uint256 _amountB,
+        address _recipient,
+        Message calldata _returnA,
+        Message calldata _returnB
+    )
+        external
+    {
+        uint256 before = swaps;
+        _sendToPeer(abi.encode(_amountA, _recipient), 0);
+        _sendToPeer(abi.encode(_amountB, _recipient), 0);
+        bridge.processMessage(_returnA, "");
+        bridge.processMessage(_returnB, "");
+        require(swaps == before + 2, SWAP_NOT_SETTLED());
+    }
+
     function _onPeerMessage(bytes calldata _data) internal override {
         (address recipient, uint256 amountIn, uint256 amountOut) = abi.decode(_data, (address, uint256, uint256));
         balanceOf[recipient] += amountOut;

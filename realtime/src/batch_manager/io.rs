@@ -2,7 +2,7 @@
 //! start-up facts, the per-tick observation (L2 head, pool, L1 head), building one block, and
 //! the reorg that recovers a head that moved under us.
 
-use std::time::Duration;
+use std::{collections::HashSet, time::Duration};
 
 use alloy::{consensus::transaction::SignerRecoverable, signers::local::PrivateKeySigner};
 use alloy::{
@@ -25,7 +25,10 @@ use tokio::time::Instant;
 use crate::{
     block_build::{self, AssembledBlock, BlockFrame, ParentBlock},
     bridge::{
+        callback::{self, L1Side, LayoutError},
+        config::CrossChainContracts,
         l2_calls::{self, L2CallParams},
+        returns::{self, PlanRules, ReturnRoute, ReturnSignals},
         status::{ReadyOp, StatusError, StatusStore},
     },
     proposal::L1Anchor,
@@ -56,6 +59,9 @@ pub enum TickError {
     /// The node's L2 signer could not sign.
     #[error("signing the L2 processMessage txs: {0}")]
     Sign(String),
+    /// The deployed contracts do not have the storage layout the predictions override.
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
 }
 
 impl TickError {
@@ -73,6 +79,7 @@ impl TickError {
             TickError::Driver(_) => "driver_unavailable",
             TickError::UserOps(_) => "user_op_store",
             TickError::Sign(_) => "l2_signer",
+            TickError::Layout(_) => "contract_layout",
         }
     }
 }
@@ -106,6 +113,8 @@ pub struct StartFacts {
     pub last_anchor: u64,
     /// The L1 slot clock, if the beacon answered.
     pub clock: Result<SlotClock, String>,
+    /// Where L2→L1→L2 answers are predicted (with cross-chain contracts).
+    pub returns: Option<ReturnRoute>,
 }
 
 /// Reads the start-up facts.
@@ -114,6 +123,7 @@ pub async fn start_facts(
     inbox: Address,
     beacon: &url::Url,
     fallback_slot: Duration,
+    cross_chain: Option<(CrossChainContracts, Address)>,
 ) -> Result<StartFacts, TickError> {
     let l1 = clients.l1.connect().await.map_err(TickError::L1)?;
     let l2 = clients.l2.connect().await.map_err(TickError::L2)?;
@@ -141,7 +151,32 @@ pub async fn start_facts(
         .map_or(0, |call| call._checkpoint.blockNumber.to::<u64>());
     let clock =
         SlotClock::fetch(&clients.http, beacon, fallback_slot, Duration::from_secs(2)).await;
+    let returns = match cross_chain {
+        None => None,
+        Some((contracts, proposer)) => {
+            let l1_chain_id = clients
+                .l1
+                .call(l1.get_chain_id())
+                .await
+                .map_err(TickError::L1)?;
+            let route = ReturnRoute {
+                l1: L1Side {
+                    multicall: contracts.multicall,
+                    proposer,
+                    bridge: contracts.l1_bridge,
+                    signal_service: config.signalService,
+                    l2_bridge: contracts.l2_bridge,
+                    l2_chain_id,
+                },
+                l1_chain_id,
+                l2_signal_service: contracts.l2_signal_service,
+            };
+            callback::check_layout(&clients.l1, &l1, &route.l1).await?;
+            Some(route)
+        }
+    };
     Ok(StartFacts {
+        returns,
         l1,
         l2,
         l2_chain_id,
@@ -169,6 +204,10 @@ pub struct Observation {
     pub now: u64,
     /// Ready user ops for this block, their messages numbered as L1 will number them.
     pub user_ops: Vec<ReadyOp>,
+    /// The pool txs that consume L1 answers, and the return signals they need.
+    pub returns: ReturnSignals,
+    /// L2→L1→L2 txs held back from this block.
+    pub held: Vec<B256>,
 }
 
 /// Inputs of an observation that come from the actor.
@@ -183,6 +222,18 @@ pub struct ObserveArgs {
     pub known: Option<(B256, u64)>,
     /// Where ready user ops come from, when this block may carry some.
     pub user_ops: Option<UserOpSource>,
+    /// How L2→L1→L2 txs are treated, with cross-chain contracts.
+    pub returns: Option<ReturnSource>,
+}
+
+/// What planning L2→L1→L2 txs needs.
+pub struct ReturnSource {
+    /// Both chains' contracts.
+    pub route: ReturnRoute,
+    /// Whether this block may carry return signals (no cross-chain proposal is unlanded).
+    pub allowed: bool,
+    /// Txs held long enough: included without their answers.
+    pub give_up: HashSet<B256>,
 }
 
 /// Ready user ops and what numbering their messages needs.
@@ -273,8 +324,14 @@ pub async fn observe(
             max_bytes: args.max_bytes,
         })
         .await?;
+    let (pool, returns, held) = match &args.returns {
+        None => (pool, ReturnSignals::default(), Vec::new()),
+        Some(source) => plan_returns(clients, l1, l2, source, &user_ops, pool).await,
+    };
     let l1_head = clients.l1.block_number(l1).await.map_err(TickError::L1)?;
     Ok(Observation {
+        returns,
+        held,
         first_tx: head.transactions.hashes().next(),
         state_root: h.state_root(),
         parent,
@@ -284,6 +341,38 @@ pub async fn observe(
         now: common::fork::unix_now(),
         user_ops,
     })
+}
+
+/// The pool txs of the block and the return signals of those that consume L1 answers. When
+/// the traces fail the txs go in as they are (the block is not held up for a prediction).
+async fn plan_returns(
+    clients: &Clients,
+    l1: &DynProvider,
+    l2: &DynProvider,
+    source: &ReturnSource,
+    ops: &[ReadyOp],
+    pool: Vec<alloy::consensus::TxEnvelope>,
+) -> (Vec<alloy::consensus::TxEnvelope>, ReturnSignals, Vec<B256>) {
+    let rules = PlanRules {
+        allowed: source.allowed,
+        give_up: &source.give_up,
+        ops,
+    };
+    match returns::plan(
+        (&clients.l1, l1),
+        (&clients.l2, l2),
+        &source.route,
+        pool.clone(),
+        &rules,
+    )
+    .await
+    {
+        Ok(plan) => (plan.pool, plan.returns, plan.held),
+        Err(error) => {
+            tracing::warn!(%error, "cannot trace the pool's txs for L2→L1→L2 calls; the block takes them without return signals");
+            (pool, ReturnSignals::default(), Vec::new())
+        }
+    }
 }
 
 /// Which L1 block the block anchors to.
@@ -328,6 +417,8 @@ pub struct BlockContent {
     pub pool: Vec<alloy::consensus::TxEnvelope>,
     /// User ops, whose L2 txs come last.
     pub user_ops: Option<BlockUserOps>,
+    /// The pool's L2→L1→L2 txs.
+    pub returns: ReturnSignals,
 }
 
 /// The user ops a block carries and who signs their L2 txs.
@@ -391,6 +482,7 @@ pub async fn build(
     let BlockContent {
         pool: mut txs,
         user_ops,
+        returns,
     } = content;
     frame.anchor = match anchor {
         AnchorChoice::Known(anchor) => anchor,
@@ -427,6 +519,7 @@ pub async fn build(
             .await
             .map_err(|e| TickError::Missing(format!("the block assembly task died: {e}")))?;
     assembled.user_ops = user_ops.map(|u| u.ops).unwrap_or_default();
+    assembled.returns = returns;
     let node_time = started.elapsed();
     let started = Instant::now();
     match clients.driver.preconf_blocks(&assembled.request).await {

@@ -12,7 +12,7 @@
 
 mod io;
 
-use std::time::Duration;
+use std::{collections::HashMap, time::Duration};
 
 use alloy::{
     primitives::{Address, B256},
@@ -30,7 +30,7 @@ use common::{
 pub use io::Clients;
 use io::{
     AnchorChoice, BlockContent, BlockUserOps, BuildFailure, BuiltBlock, Observation, ObserveArgs,
-    StartFacts, TickError, UserOpSource,
+    ReturnSource, StartFacts, TickError, UserOpSource,
 };
 use spawned_concurrency::{
     message::Message,
@@ -43,7 +43,8 @@ use crate::{
     bridge::{
         config::CrossChainContracts,
         l2_calls,
-        status::{StatusStore, UserOpStatus},
+        returns::ReturnRoute,
+        status::{StatusKey, StatusStore, UserOpStatus},
     },
     config::RealtimeConfig,
     metrics,
@@ -56,6 +57,9 @@ use crate::{
 const UNKNOWN_OUTCOME_GRACE_TICKS: u32 = 2;
 /// Blocks kept between the anchor and the L1 head (`blockhash` needs a past block).
 const MIN_ANCHOR_OFFSET: u64 = 2;
+/// How long an L2→L1→L2 tx whose answers L1 would not send is held back before it is
+/// included anyway (and reverts): long enough for the user ops it may expect to arrive.
+const RETURN_HOLD: Duration = Duration::from_secs(30);
 
 /// What the BatchManager needs to run.
 #[derive(Clone)]
@@ -118,6 +122,7 @@ struct Running {
     l2: DynProvider,
     l2_chain_id: u64,
     basefee_sharing_pctg: u8,
+    returns: Option<ReturnRoute>,
 }
 
 /// The heartbeat and the proposal under construction.
@@ -134,9 +139,11 @@ pub struct BatchManager {
     busy: bool,
     missed_ticks: u64,
     unknown: Option<UnknownOutcome>,
-    /// The proposal carrying user ops that has not landed or failed yet: later ops wait for
-    /// it, because the ids of their messages depend on it.
+    /// The proposal carrying user ops or L2→L1→L2 txs that has not landed or failed yet:
+    /// later ones wait for it, because the ids of their L1 messages depend on it.
     ops_proposal: Option<ProposalId>,
+    /// L2→L1→L2 txs held back, since when.
+    holds: HashMap<B256, std::time::Instant>,
 }
 
 impl BatchManager {
@@ -160,6 +167,7 @@ impl BatchManager {
             missed_ticks: 0,
             unknown: None,
             ops_proposal: None,
+            holds: HashMap::new(),
         }
         .with_ops_proposal_from_store()
     }
@@ -171,7 +179,7 @@ impl BatchManager {
                 self.ops_proposal = stored
                     .iter()
                     .rev()
-                    .find(|p| !p.user_ops.is_empty())
+                    .find(|p| !p.user_ops.is_empty() || !p.returns.is_empty())
                     .map(|p| p.id);
             }
             Err(e) => tracing::error!(error = %e,
@@ -180,23 +188,34 @@ impl BatchManager {
         self
     }
 
-    /// Where this tick's block may take user ops from: only when no earlier proposal with user
-    /// ops is still unlanded.
-    fn user_op_source(&mut self) -> Option<UserOpSource> {
-        let cross_chain = self.setup.cross_chain.as_ref()?;
-        if let Some(id) = self.ops_proposal {
-            match self.setup.store.contains(id) {
-                Ok(false) => self.ops_proposal = None,
-                Ok(true) => return None,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot read the proposal store; user ops wait");
-                    return None;
-                }
+    /// Whether this tick's block may carry user ops or return signals: only when no earlier
+    /// proposal with either is still unlanded.
+    fn cross_chain_open(&mut self) -> bool {
+        let Some(id) = self.ops_proposal else {
+            return true;
+        };
+        match self.setup.store.contains(id) {
+            Ok(false) => {
+                self.ops_proposal = None;
+                true
             }
+            Ok(true) => false,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the proposal store; cross-chain calls wait");
+                false
+            }
+        }
+    }
+
+    /// Where this tick's block may take user ops from.
+    fn user_op_source(&mut self) -> Option<UserOpSource> {
+        let l1_bridge = self.setup.cross_chain.as_ref()?.contracts.l1_bridge;
+        if !self.cross_chain_open() {
+            return None;
         }
         Some(UserOpSource {
             statuses: self.setup.statuses.clone(),
-            l1_bridge: cross_chain.contracts.l1_bridge,
+            l1_bridge,
         })
     }
 }
@@ -252,6 +271,11 @@ impl Handler<Start> for BatchManager {
     async fn handle(&mut self, _: Start, ctx: &Context<Self>) {
         let clients = self.setup.clients.clone();
         let config = self.setup.config.clone();
+        let cross_chain = self
+            .setup
+            .cross_chain
+            .as_ref()
+            .map(|c| (c.contracts, self.setup.coinbase));
         let ctx = ctx.clone();
         tokio::spawn(async move {
             let facts = io::start_facts(
@@ -259,6 +283,7 @@ impl Handler<Start> for BatchManager {
                 config.inbox,
                 &config.l1_beacon_url,
                 config.l1_slot,
+                cross_chain,
             )
             .await;
             let _ = ctx.send(Started(facts));
@@ -270,6 +295,11 @@ impl Handler<Started> for BatchManager {
     async fn handle(&mut self, Started(facts): Started, ctx: &Context<Self>) {
         let facts = match facts {
             Ok(facts) => facts,
+            Err(error @ TickError::Layout(_)) => {
+                tracing::error!(%error, "batch manager cannot run against these contracts");
+                self.link.fail(ctx, error.to_string());
+                return;
+            }
             Err(error) => {
                 let delay = self.start_retry.next_delay();
                 tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64,
@@ -291,6 +321,7 @@ impl Handler<Started> for BatchManager {
             l2: facts.l2,
             l2_chain_id: facts.l2_chain_id,
             basefee_sharing_pctg: facts.basefee_sharing_pctg,
+            returns: facts.returns,
         });
         tracing::info!(
             l2_chain_id = facts.l2_chain_id,
@@ -338,8 +369,20 @@ impl Handler<Tick> for BatchManager {
         let clients = self.setup.clients.clone();
         let (l1, l2) = (running.l1.clone(), running.l2.clone());
         let min_base_fee = basefee::min_base_fee(running.l2_chain_id);
+        let route = running.returns;
         let user_ops = self.user_op_source();
+        let returns = route.map(|route| ReturnSource {
+            route,
+            allowed: user_ops.is_some(),
+            give_up: self
+                .holds
+                .iter()
+                .filter(|(_, since)| since.elapsed() >= RETURN_HOLD)
+                .map(|(hash, _)| *hash)
+                .collect(),
+        });
         let args = ObserveArgs {
+            returns,
             coinbase: self.setup.coinbase,
             max_bytes: self.setup.config.max_bytes_per_tx_list,
             min_base_fee,
@@ -372,6 +415,7 @@ impl Handler<Observed> for BatchManager {
         if !self.check_head(&observation, ctx) {
             return;
         }
+        self.note_holds(&observation.held);
         self.decide_and_build(observation, ctx);
     }
 }
@@ -482,7 +526,7 @@ impl BatchManager {
             head_timestamp: seen.parent.facts.timestamp,
             idle_ticks: self.idle_ticks,
             proposal_open: self.proposals.open_anchor().is_some(),
-            has_node_content: !seen.user_ops.is_empty(),
+            has_node_content: !seen.user_ops.is_empty() || !seen.returns.is_empty(),
         };
         let reason = match block_policy::decide(&self.setup.config.block_policy, &view) {
             Decision::Wait(why) => {
@@ -492,9 +536,9 @@ impl BatchManager {
             }
             Decision::Build(reason) => reason,
         };
-        let sealed = self
-            .proposals
-            .seal_before(seen.l1_head, seen.now, !seen.user_ops.is_empty());
+        let sealed =
+            self.proposals
+                .seal_before(seen.l1_head, seen.now, !frame_signals(&seen).is_empty());
         self.hand_over(sealed);
         let anchor = match self.proposals.open_anchor() {
             Some(anchor) => AnchorChoice::Known(anchor),
@@ -515,7 +559,7 @@ impl BatchManager {
                 hash: B256::ZERO,
                 state_root: B256::ZERO,
             },
-            signal_slots: l2_calls::fast_signals(&seen.user_ops),
+            signal_slots: frame_signals(&seen),
             timestamp: seen.now,
             base_fee: seen.base_fee,
             gas_limit: seen.parent.gas_limit_without_anchor(),
@@ -549,6 +593,7 @@ impl BatchManager {
                 BlockContent {
                     pool: seen.pool,
                     user_ops,
+                    returns: seen.returns,
                 },
             )
             .await;
@@ -576,14 +621,26 @@ impl BatchManager {
         });
         self.last_anchor = anchor.number;
         self.idle_ticks = 0;
-        let carries_ops = !block.user_ops.is_empty();
+        let carries_ops = !block.user_ops.is_empty() || !block.returns.is_empty();
+        let tracked: Vec<StatusKey> = block
+            .returns
+            .txs
+            .iter()
+            .map(|h| StatusKey::Tx(*h))
+            .collect();
+        self.setup
+            .statuses
+            .set_soon(&tracked, UserOpStatus::Pending);
+        let mut signal_slots = l2_calls::fast_signals(&block.user_ops);
+        signal_slots.extend(&block.returns.slots);
         let mut sealed = self.proposals.push(
             anchor,
             PreconfirmedBlock {
                 manifest: block.manifest,
                 header: inserted,
-                signal_slots: l2_calls::fast_signals(&block.user_ops),
+                signal_slots,
                 user_ops: block.user_ops,
+                returns: block.returns,
             },
             block.txs,
         );
@@ -592,7 +649,7 @@ impl BatchManager {
             self.ops_proposal = sealed
                 .iter()
                 .rev()
-                .find(|p| !p.user_ops.is_empty())
+                .find(|p| !p.user_ops.is_empty() || !p.returns.is_empty())
                 .map(|p| p.id);
         }
         self.hand_over(sealed);
@@ -616,7 +673,7 @@ impl BatchManager {
             }
             // Queued before the submitter hears of it, so it is recorded before Processing.
             self.setup.statuses.set_soon(
-                &record.user_op_ids(),
+                &record.status_keys(),
                 UserOpStatus::ProvingBlock {
                     block_id: record.checkpoint.number,
                 },
@@ -628,6 +685,30 @@ impl BatchManager {
                 Err(e) => tracing::warn!(error = %e, proposal = %record.id,
                     "submitter not running; it picks the stored proposal up when it starts"),
             }
+        }
+    }
+}
+
+/// The fast signals of the block `seen` leads to: the user ops' L1→L2 messages (sent on L1
+/// before the propose), then the answers the pool's L2→L1→L2 txs consume (sent by its L1
+/// calls): the order `tentativePropose` commits to (existing ‖ required).
+fn frame_signals(seen: &Observation) -> Vec<common::ids::SignalSlot> {
+    let mut slots = l2_calls::fast_signals(&seen.user_ops);
+    slots.extend(&seen.returns.slots);
+    slots
+}
+
+impl BatchManager {
+    /// Starts the hold clock of newly held txs and forgets those no longer held.
+    fn note_holds(&mut self, held: &[B256]) {
+        let now = std::time::Instant::now();
+        self.holds.retain(|hash, _| held.contains(hash));
+        for hash in held {
+            self.holds.entry(*hash).or_insert_with(|| {
+                tracing::info!(tx = %hash,
+                    "L2→L1→L2 tx held back: L1 would not send the answers it consumes (yet)");
+                now
+            });
         }
     }
 }

@@ -9,10 +9,14 @@
 //! abandoned. Ready ops and proposals live in the store, so nothing is lost across restarts of
 //! an actor or of the node.
 
+pub mod callback;
 pub mod config;
 pub mod l1_calls;
 pub mod l2_calls;
 pub mod message;
+pub mod outbound;
+pub mod return_rpc;
+pub mod returns;
 pub mod rpc;
 pub mod simulate;
 pub mod status;
@@ -62,6 +66,8 @@ pub struct BridgeSetup {
     pub disabled: Option<String>,
     /// Retry delay.
     pub retry: Duration,
+    /// The proposer EOA (the sender of the Multicall that the L1 simulations trace).
+    pub proposer: Address,
 }
 
 /// Facts read from the chains once.
@@ -171,6 +177,21 @@ impl Handler<Bind> for BridgeHandler {
                 self.setup.inbox,
             )),
             disabled: self.setup.disabled.clone(),
+            returns: self
+                .setup
+                .config
+                .contracts
+                .filter(|_| self.setup.disabled.is_none())
+                .map(|contracts| return_rpc::ReturnSim {
+                    l1: self.setup.l1.clone(),
+                    l2: self.setup.l2.clone(),
+                    inbox: self.setup.inbox,
+                    contracts,
+                    proposer: self.setup.proposer,
+                    statuses: self.setup.statuses.clone(),
+                    proposals: self.setup.proposals.clone(),
+                    facts: tokio::sync::OnceCell::new(),
+                }),
         };
         let addr = self.setup.config.rpc_addr;
         match rpc::serve(addr, self.setup.config.limits, rpc::module(state)).await {
@@ -319,7 +340,7 @@ async fn simulate_and_record(
         Ok(Simulated::Rejected(reason)) => {
             tracing::info!(user_op = %accepted.id, %reason, "user op rejected");
             statuses
-                .set(&[accepted.id], UserOpStatus::Rejected { reason })
+                .set(&[accepted.id.into()], UserOpStatus::Rejected { reason })
                 .await
         }
         Err(error) => {
@@ -374,7 +395,7 @@ async fn recover(
         };
         tracing::info!(user_op = %op.id, ?status, "settling a user op left by the previous run");
         statuses
-            .set(&[op.id], status)
+            .set(&[op.id.into()], status)
             .await
             .map_err(|e| e.to_string())?;
     }

@@ -1,5 +1,6 @@
-//! Durable user-op statuses (`user_ops`, `user_ops_ready`, `user_ops_expiry` and
-//! `user_ops_meta` in the node's fjall database).
+//! Durable statuses of user ops and of tracked L2 txs (`user_ops`, `tx_status`,
+//! `user_ops_ready`, `user_ops_expiry` and `user_ops_meta` in the node's fjall database). A
+//! tracked tx is an L2→L1→L2 tx from the pool: `surge_txStatus {txHash}` follows it like an op.
 //!
 //! One writer thread owns every write, so ids are handed out in order and never reused (the
 //! next id is committed with the op), and a status only ever moves forward: Pending →
@@ -123,9 +124,41 @@ impl From<fjall::Error> for StatusError {
 
 type Reply<T> = oneshot::Sender<Result<T, StatusError>>;
 
+/// What a status belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StatusKey {
+    /// A user op.
+    Op(UserOpId),
+    /// An L2 tx taken from the pool whose L1 answer its block consumes.
+    Tx(B256),
+}
+
+impl From<UserOpId> for StatusKey {
+    fn from(id: UserOpId) -> Self {
+        Self::Op(id)
+    }
+}
+
+impl StatusKey {
+    fn bytes(&self) -> Vec<u8> {
+        match self {
+            Self::Op(id) => id.0.to_be_bytes().to_vec(),
+            Self::Tx(hash) => hash.to_vec(),
+        }
+    }
+
+    /// The op id, or 0 for a tx (error messages only).
+    fn id(&self) -> u64 {
+        match self {
+            Self::Op(id) => id.0,
+            Self::Tx(_) => 0,
+        }
+    }
+}
+
 enum Write {
     Intake(UserOp, Reply<UserOpId>),
-    Set(Vec<UserOpId>, UserOpStatus, Option<Reply<()>>),
+    Set(Vec<StatusKey>, UserOpStatus, Option<Reply<()>>),
     Ready(Box<ReadyOp>, Reply<()>),
     Sweep(u64, Reply<usize>),
 }
@@ -138,6 +171,7 @@ const NEXT_ID: &[u8] = b"next_user_op_id";
 #[derive(Clone)]
 pub struct StatusStore {
     ops: Keyspace,
+    txs: Keyspace,
     ready: Keyspace,
     writes: mpsc::UnboundedSender<Write>,
 }
@@ -145,6 +179,7 @@ pub struct StatusStore {
 struct Writer {
     db: Database,
     ops: Keyspace,
+    txs: Keyspace,
     ready: Keyspace,
     expiry: Keyspace,
     meta: Keyspace,
@@ -159,11 +194,23 @@ fn encode<T: Serialize>(id: u64, value: &T) -> Result<Vec<u8>, StatusError> {
     serde_json::to_vec(value).map_err(|e| StatusError::Corrupt(id, e.to_string()))
 }
 
-fn expiry_key(at: u64, id: u64) -> [u8; 16] {
-    let mut key = [0u8; 16];
-    key[..8].copy_from_slice(&at.to_be_bytes());
-    key[8..].copy_from_slice(&id.to_be_bytes());
-    key
+/// `at ‖ key`: 16 bytes for an op, 40 for a tx.
+fn expiry_key(at: u64, key: &StatusKey) -> Vec<u8> {
+    let mut out = at.to_be_bytes().to_vec();
+    out.extend_from_slice(&key.bytes());
+    out
+}
+
+/// The status key at the end of an expiry key.
+fn key_of_expiry(raw: &[u8]) -> Option<StatusKey> {
+    let rest = raw.get(8..)?;
+    match rest.len() {
+        8 => <[u8; 8]>::try_from(rest)
+            .ok()
+            .map(|b| StatusKey::Op(UserOpId(u64::from_be_bytes(b)))),
+        32 => Some(StatusKey::Tx(B256::from_slice(rest))),
+        _ => None,
+    }
 }
 
 impl StatusStore {
@@ -174,6 +221,7 @@ impl StatusStore {
         let writer = Writer {
             db: db.clone(),
             ops: open("user_ops")?,
+            txs: open("tx_status")?,
             ready: open("user_ops_ready")?,
             expiry: open("user_ops_expiry")?,
             meta: open("user_ops_meta")?,
@@ -187,6 +235,7 @@ impl StatusStore {
         let (writes, rx) = mpsc::unbounded_channel();
         let store = Self {
             ops: writer.ops.clone(),
+            txs: writer.txs.clone(),
             ready: writer.ready.clone(),
             writes,
         };
@@ -212,7 +261,7 @@ impl StatusStore {
 
     /// Moves `ids` forward to `status` (a status that is not ahead of the current one, or an
     /// unknown id, is left alone); returns once that is on disk.
-    pub async fn set(&self, ids: &[UserOpId], status: UserOpStatus) -> Result<(), StatusError> {
+    pub async fn set(&self, ids: &[StatusKey], status: UserOpStatus) -> Result<(), StatusError> {
         if ids.is_empty() {
             return Ok(());
         }
@@ -222,7 +271,7 @@ impl StatusStore {
 
     /// Like [`StatusStore::set`], for callers that cannot wait: ordered after every write
     /// queued before it; a failure is logged by the writer.
-    pub fn set_soon(&self, ids: &[UserOpId], status: UserOpStatus) {
+    pub fn set_soon(&self, ids: &[StatusKey], status: UserOpStatus) {
         if !ids.is_empty() {
             let _ = self.writes.send(Write::Set(ids.to_vec(), status, None));
         }
@@ -249,6 +298,14 @@ impl StatusStore {
         self.ops
             .get(id.0.to_be_bytes())?
             .map(|raw| decode_entry(id.0, &raw).map(|e| e.status))
+            .transpose()
+    }
+
+    /// The status of a tracked L2 tx, if it is tracked (and not swept).
+    pub fn get_tx(&self, hash: B256) -> Result<Option<UserOpStatus>, StatusError> {
+        self.txs
+            .get(hash)?
+            .map(|raw| decode_entry(0, &raw).map(|e| e.status))
             .transpose()
     }
 
@@ -310,7 +367,7 @@ impl Writer {
 
     fn commit(&mut self, group: Vec<Write>) {
         let mut batch = self.db.batch();
-        let mut overlay: std::collections::HashMap<u64, Option<Entry>> = Default::default();
+        let mut overlay: Overlay = Default::default();
         let mut answers = Vec::with_capacity(group.len());
         let mut durable = false;
         let first_id = self.next_id;
@@ -329,7 +386,7 @@ impl Writer {
                     match encode(id, &entry) {
                         Ok(value) => {
                             batch.insert(&self.ops, id.to_be_bytes(), value);
-                            overlay.insert(id, Some(entry));
+                            overlay.insert(StatusKey::Op(UserOpId(id)), Some(entry));
                             answers.push(Answer::Id(reply, UserOpId(id)));
                         }
                         Err(e) => {
@@ -341,7 +398,7 @@ impl Writer {
                     durable |= reply.is_some();
                     let mut failure = None;
                     for id in ids {
-                        if let Err(e) = self.advance(&mut batch, &mut overlay, id.0, &status, now) {
+                        if let Err(e) = self.advance(&mut batch, &mut overlay, id, &status, now) {
                             failure = Some(e);
                         }
                     }
@@ -353,7 +410,7 @@ impl Writer {
                 Write::Ready(op, reply) => {
                     let id = op.id.0;
                     let pending = self
-                        .entry(&overlay, id)
+                        .entry(&overlay, StatusKey::Op(op.id))
                         .map(|e| e.is_some_and(|e| e.status == UserOpStatus::Pending));
                     let outcome = match (pending, encode(id, &*op)) {
                         (Ok(true), Ok(value)) => {
@@ -370,15 +427,13 @@ impl Writer {
                 }
                 Write::Sweep(cutoff, reply) => {
                     let mut removed = 0;
-                    for item in self.expiry.range(..expiry_key(cutoff, 0)) {
+                    for item in self.expiry.range(..cutoff.to_be_bytes().to_vec()) {
                         let Ok(key) = item.key() else { break };
-                        let id = key
-                            .get(8..16)
-                            .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                            .map_or(0, u64::from_be_bytes);
-                        batch.remove(&self.ops, id.to_be_bytes());
+                        if let Some(tracked) = key_of_expiry(&key) {
+                            batch.remove(self.keyspace(&tracked), tracked.bytes());
+                            overlay.insert(tracked, None);
+                        }
                         batch.remove(&self.expiry, key);
-                        overlay.insert(id, None);
                         removed += 1;
                     }
                     answers.push(Answer::Count(reply, removed));
@@ -426,34 +481,50 @@ impl Writer {
         }
     }
 
+    fn keyspace(&self, key: &StatusKey) -> &Keyspace {
+        match key {
+            StatusKey::Op(_) => &self.ops,
+            StatusKey::Tx(_) => &self.txs,
+        }
+    }
+
     /// The entry as this batch has it so far.
-    fn entry(
-        &self,
-        overlay: &std::collections::HashMap<u64, Option<Entry>>,
-        id: u64,
-    ) -> Result<Option<Entry>, StatusError> {
-        if let Some(entry) = overlay.get(&id) {
+    fn entry(&self, overlay: &Overlay, key: StatusKey) -> Result<Option<Entry>, StatusError> {
+        if let Some(entry) = overlay.get(&key) {
             return Ok(entry.clone());
         }
-        self.ops
-            .get(id.to_be_bytes())?
-            .map(|raw| decode_entry(id, &raw))
+        self.keyspace(&key)
+            .get(key.bytes())?
+            .map(|raw| decode_entry(key.id(), &raw))
             .transpose()
     }
 
     fn advance(
         &self,
         batch: &mut fjall::OwnedWriteBatch,
-        overlay: &mut std::collections::HashMap<u64, Option<Entry>>,
-        id: u64,
+        overlay: &mut Overlay,
+        key: StatusKey,
         status: &UserOpStatus,
         now: u64,
     ) -> Result<(), StatusError> {
-        let Some(current) = self.entry(overlay, id)? else {
-            tracing::debug!(id, "status for an unknown (or swept) user op ignored");
-            return Ok(());
+        let current = match (self.entry(overlay, key)?, key) {
+            (Some(current), _) => current,
+            // A tx is tracked from its first status on.
+            (None, StatusKey::Tx(_)) => Entry {
+                status: UserOpStatus::Pending,
+                op: None,
+                updated: now,
+            },
+            (None, StatusKey::Op(id)) => {
+                tracing::debug!(
+                    id = id.0,
+                    "status for an unknown (or swept) user op ignored"
+                );
+                return Ok(());
+            }
         };
-        if status.rank() <= current.status.rank() {
+        let fresh = self.entry(overlay, key)?.is_none();
+        if status.rank() <= current.status.rank() && !fresh {
             return Ok(());
         }
         let entry = Entry {
@@ -461,13 +532,15 @@ impl Writer {
             op: if status.is_final() { None } else { current.op },
             updated: now,
         };
-        batch.insert(&self.ops, id.to_be_bytes(), encode(id, &entry)?);
-        if status.is_final() || current.status == UserOpStatus::Pending {
+        batch.insert(self.keyspace(&key), key.bytes(), encode(key.id(), &entry)?);
+        if let StatusKey::Op(id) = key
+            && (status.is_final() || current.status == UserOpStatus::Pending)
+        {
             // Final, or taken into a block: no longer waiting for one.
-            batch.remove(&self.ready, id.to_be_bytes());
+            batch.remove(&self.ready, id.0.to_be_bytes());
         }
         if status.is_final() {
-            batch.insert(&self.expiry, expiry_key(now, id), []);
+            batch.insert(&self.expiry, expiry_key(now, &key), []);
             let label = match status {
                 UserOpStatus::Executed => "executed",
                 _ => "rejected",
@@ -477,10 +550,13 @@ impl Writer {
                 .with_label_values(&[label])
                 .inc();
         }
-        overlay.insert(id, Some(entry));
+        overlay.insert(key, Some(entry));
         Ok(())
     }
 }
+
+/// Entries written earlier in the batch being built (`None`: removed).
+type Overlay = std::collections::HashMap<StatusKey, Option<Entry>>;
 
 #[cfg(test)]
 mod tests {
@@ -546,10 +622,10 @@ mod tests {
                 .await
                 .unwrap();
             store
-                .set(&[a], UserOpStatus::ProvingBlock { block_id: 7 })
+                .set(&[a.into()], UserOpStatus::ProvingBlock { block_id: 7 })
                 .await
                 .unwrap();
-            store.set(&[a], UserOpStatus::Pending).await.unwrap();
+            store.set(&[a.into()], UserOpStatus::Pending).await.unwrap();
             (a, b)
         };
         let db = common::store::open(dir.path()).unwrap();
@@ -570,10 +646,13 @@ mod tests {
             .collect();
         assert_eq!(unfinished, vec![(a, false), (b, true), (c, false)]);
 
-        store.set(&[b], UserOpStatus::Executed).await.unwrap();
+        store
+            .set(&[b.into()], UserOpStatus::Executed)
+            .await
+            .unwrap();
         store
             .set(
-                &[b],
+                &[b.into()],
                 UserOpStatus::Rejected {
                     reason: "late".into(),
                 },
@@ -598,6 +677,29 @@ mod tests {
             store.get(a).unwrap().is_some(),
             "unfinished ops are never swept"
         );
+    }
+
+    #[tokio::test]
+    async fn a_tracked_tx_starts_at_its_first_status_moves_forward_and_is_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = common::store::open(dir.path()).unwrap();
+        let store = StatusStore::open(&db).unwrap();
+        let tx = StatusKey::Tx(B256::repeat_byte(7));
+        assert_eq!(store.get_tx(B256::repeat_byte(7)).unwrap(), None);
+        store
+            .set(&[tx], UserOpStatus::ProvingBlock { block_id: 4 })
+            .await
+            .unwrap();
+        store.set(&[tx], UserOpStatus::Pending).await.unwrap();
+        assert_eq!(
+            store.get_tx(B256::repeat_byte(7)).unwrap(),
+            Some(UserOpStatus::ProvingBlock { block_id: 4 }),
+            "a tx status never moves back either"
+        );
+        store.set(&[tx], UserOpStatus::Executed).await.unwrap();
+        assert_eq!(store.get(UserOpId(0)).unwrap(), None, "txs are not ops");
+        assert_eq!(store.sweep_final_before(unix_now() + 2).await.unwrap(), 1);
+        assert_eq!(store.get_tx(B256::repeat_byte(7)).unwrap(), None);
     }
 
     #[tokio::test]

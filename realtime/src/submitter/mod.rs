@@ -509,13 +509,8 @@ impl AsyncSubmitter {
             } = *proved;
             let blobs = sidecar.blobs.len();
             let propose = propose_tx::propose_calldata(&record, blobs, proof, flag);
-            let (to, input) = propose_tx::proposal_call(
-                inbox,
-                cross_chain.as_ref(),
-                &record.user_ops,
-                propose,
-                &l1_calls,
-            );
+            let (to, input) =
+                propose_tx::proposal_call(inbox, cross_chain.as_ref(), &record, propose, &l1_calls);
             let outcome = match manager
                 .prepare(BlobTx {
                     to,
@@ -527,7 +522,7 @@ impl AsyncSubmitter {
             {
                 Ok(prepared) => {
                     statuses.set_soon(
-                        &record.user_op_ids(),
+                        &record.status_keys(),
                         UserOpStatus::Processing {
                             tx_hash: prepared.hash(),
                         },
@@ -628,7 +623,7 @@ impl AsyncSubmitter {
     /// the removal, so a restart never finds them without a final status or a proposal).
     fn forget(&self, record: &ProposalRecord, why: &str) {
         self.setup.statuses.set_soon(
-            &record.user_op_ids(),
+            &record.status_keys(),
             UserOpStatus::Rejected {
                 reason: format!("{why}; the op did not run on L1, send it again"),
             },
@@ -837,7 +832,7 @@ impl AsyncSubmitter {
         let (store, statuses) = (self.setup.store.clone(), self.setup.statuses.clone());
         tokio::spawn(async move {
             if let Err(e) = statuses
-                .set(&record.user_op_ids(), UserOpStatus::Executed)
+                .set(&record.status_keys(), UserOpStatus::Executed)
                 .await
             {
                 tracing::error!(error = %e, proposal = %record.id,

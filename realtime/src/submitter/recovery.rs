@@ -152,7 +152,7 @@ pub async fn recover(input: RecoveryInput<'_>) -> Result<Recovered, String> {
             };
             input
                 .statuses
-                .set(&record.user_op_ids(), status)
+                .set(&record.status_keys(), status)
                 .await
                 .map_err(|e| e.to_string())?;
             input.store.remove(record.id).map_err(|e| e.to_string())?;
