@@ -438,29 +438,31 @@ async fn send_l2(net: &Network, key: &str, data: Bytes) -> B256 {
     *provider.send_transaction(tx).await.unwrap().tx_hash()
 }
 
+/// The node's own log lines (above TRACE), for the report of a failed check.
+fn print_node_logs(net: &Network) {
+    for l in net.logs.lock().unwrap().iter() {
+        let ours = l["target"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("realtime"));
+        if ours && l["level"] != "TRACE" {
+            eprintln!("LOG {l}");
+        }
+    }
+}
+
 /// The L2 block of a tx once it is preconfirmed; panics if it reverted.
 async fn preconfirmed(net: &Network, hash: B256, within: Duration) -> u64 {
     let deadline = Instant::now() + within;
     loop {
         if let Some(receipt) = net.l2.get_transaction_receipt(hash).await.unwrap() {
             if !receipt.status() {
-                for l in net.logs.lock().unwrap().iter() {
-                    if l["level"] != "TRACE"
-                        && l["target"]
-                            .as_str()
-                            .is_some_and(|t| t.starts_with("realtime"))
-                    {
-                        eprintln!("LOG {l}");
-                    }
-                }
+                print_node_logs(net);
             }
             assert!(receipt.status(), "L2 tx {hash} reverted");
             return receipt.block_number.unwrap();
         }
         if Instant::now() >= deadline {
-            for l in net.logs.lock().unwrap().iter().rev().take(60) {
-                eprintln!("LOG {l}");
-            }
+            print_node_logs(net);
             panic!("L2 tx {hash} not preconfirmed");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -134,23 +134,20 @@ pub fn proposal_call(
     else {
         return (inbox, propose);
     };
-    let finalize = (!required.is_empty()).then(|| Call {
-        target: inbox,
-        value: U256::ZERO,
-        data: IRealTimeInbox::finalizeProposeCall {
-            _requiredReturnSignals: required.iter().map(|s| s.0).collect(),
-        }
-        .abi_encode()
-        .into(),
-    });
     let call = |target: Address, data: Bytes| Call {
         target,
         value: U256::ZERO,
         data,
     };
+    let finalize = (!required.is_empty()).then(|| {
+        let data = IRealTimeInbox::finalizeProposeCall {
+            _requiredReturnSignals: required.iter().map(|s| s.0).collect(),
+        };
+        call(inbox, data.abi_encode().into())
+    });
     let calls = user_ops
         .iter()
-        .map(|op| call(op.op.submitter, op.op.calldata.clone()))
+        .map(|op| op.op.call())
         .chain([call(inbox, propose)])
         .chain(
             l1_calls

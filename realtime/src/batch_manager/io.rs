@@ -362,12 +362,13 @@ async fn plan_returns(
         (&clients.l1, l1),
         (&clients.l2, l2),
         &source.route,
-        pool.clone(),
+        &pool,
         &rules,
     )
     .await
     {
-        Ok(plan) => (plan.pool, plan.returns, plan.held),
+        Ok(None) => (pool, ReturnSignals::default(), Vec::new()),
+        Ok(Some(plan)) => (plan.pool, plan.returns, plan.held),
         Err(error) => {
             tracing::warn!(%error, "cannot trace the pool's txs for L2→L1→L2 calls; the block takes them without return signals");
             (pool, ReturnSignals::default(), Vec::new())

@@ -23,7 +23,7 @@ use common::{
     backoff::Backoff,
     basefee,
     driver::{DriverError, InsertedBlock, ReorgOutcome},
-    ids::ProposalId,
+    ids::{ProposalId, SignalSlot},
     secret::Secret,
     supervisor::{ChildLink, Handle},
 };
@@ -43,8 +43,8 @@ use crate::{
     bridge::{
         config::CrossChainContracts,
         l2_calls,
-        returns::ReturnRoute,
-        status::{StatusKey, StatusStore, UserOpStatus},
+        returns::{ReturnRoute, ReturnSignals},
+        status::{ReadyOp, StatusKey, StatusStore, UserOpStatus},
     },
     config::RealtimeConfig,
     metrics,
@@ -536,9 +536,10 @@ impl BatchManager {
             }
             Decision::Build(reason) => reason,
         };
-        let sealed =
-            self.proposals
-                .seal_before(seen.l1_head, seen.now, !frame_signals(&seen).is_empty());
+        let signal_slots = block_signals(&seen.user_ops, &seen.returns);
+        let sealed = self
+            .proposals
+            .seal_before(seen.l1_head, seen.now, !signal_slots.is_empty());
         self.hand_over(sealed);
         let anchor = match self.proposals.open_anchor() {
             Some(anchor) => AnchorChoice::Known(anchor),
@@ -559,7 +560,7 @@ impl BatchManager {
                 hash: B256::ZERO,
                 state_root: B256::ZERO,
             },
-            signal_slots: frame_signals(&seen),
+            signal_slots,
             timestamp: seen.now,
             base_fee: seen.base_fee,
             gas_limit: seen.parent.gas_limit_without_anchor(),
@@ -631,8 +632,7 @@ impl BatchManager {
         self.setup
             .statuses
             .set_soon(&tracked, UserOpStatus::Pending);
-        let mut signal_slots = l2_calls::fast_signals(&block.user_ops);
-        signal_slots.extend(&block.returns.slots);
+        let signal_slots = block_signals(&block.user_ops, &block.returns);
         let mut sealed = self.proposals.push(
             anchor,
             PreconfirmedBlock {
@@ -689,12 +689,12 @@ impl BatchManager {
     }
 }
 
-/// The fast signals of the block `seen` leads to: the user ops' L1→L2 messages (sent on L1
-/// before the propose), then the answers the pool's L2→L1→L2 txs consume (sent by its L1
-/// calls): the order `tentativePropose` commits to (existing ‖ required).
-fn frame_signals(seen: &Observation) -> Vec<common::ids::SignalSlot> {
-    let mut slots = l2_calls::fast_signals(&seen.user_ops);
-    slots.extend(&seen.returns.slots);
+/// The fast signals of a block: its user ops' L1→L2 messages (sent on L1 before the
+/// propose), then the answers its L2→L1→L2 txs consume (sent by its L1 calls): the order
+/// `tentativePropose` commits to (existing ‖ required).
+fn block_signals(ops: &[ReadyOp], returns: &ReturnSignals) -> Vec<SignalSlot> {
+    let mut slots = l2_calls::fast_signals(ops);
+    slots.extend(&returns.slots);
     slots
 }
 

@@ -200,23 +200,7 @@ mod tests {
             gasLimit: 2_000_000,
             ..Default::default()
         };
-        CallFrame {
-            typ: "CALL".into(),
-            to: Some(SIDE.bridge),
-            input: IBridge::sendMessageCall {
-                _message: Message::default(),
-            }
-            .abi_encode()
-            .into(),
-            output: Some(
-                IBridge::sendMessageCall::abi_encode_returns(&IBridge::sendMessageReturn {
-                    msgHash_: B256::ZERO,
-                    message_: message,
-                })
-                .into(),
-            ),
-            ..Default::default()
-        }
+        outbound::send_message_frame(SIDE.bridge, message)
     }
 
     fn call(children: Vec<CallFrame>) -> CallFrame {

@@ -15,7 +15,6 @@ pub mod l1_calls;
 pub mod l2_calls;
 pub mod message;
 pub mod outbound;
-pub mod return_rpc;
 pub mod returns;
 pub mod rpc;
 pub mod simulate;
@@ -182,7 +181,7 @@ impl Handler<Bind> for BridgeHandler {
                 .config
                 .contracts
                 .filter(|_| self.setup.disabled.is_none())
-                .map(|contracts| return_rpc::ReturnSim {
+                .map(|contracts| rpc::return_message::ReturnSim {
                     l1: self.setup.l1.clone(),
                     l2: self.setup.l2.clone(),
                     inbox: self.setup.inbox,

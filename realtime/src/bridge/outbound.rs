@@ -145,6 +145,28 @@ pub async fn trace(
     }
 }
 
+/// A `sendMessage` call to `bridge` as callTracer shows it, the bridge having sent `message`.
+#[cfg(test)]
+pub(crate) fn send_message_frame(bridge: Address, message: Message) -> CallFrame {
+    CallFrame {
+        typ: "CALL".into(),
+        to: Some(bridge),
+        input: IBridge::sendMessageCall {
+            _message: Message::default(),
+        }
+        .abi_encode()
+        .into(),
+        output: Some(
+            IBridge::sendMessageCall::abi_encode_returns(&IBridge::sendMessageReturn {
+                msgHash_: B256::repeat_byte(1),
+                message_: message,
+            })
+            .into(),
+        ),
+        ..Default::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -171,22 +193,8 @@ mod tests {
 
     fn send(m: Message, error: Option<&str>) -> CallFrame {
         CallFrame {
-            typ: "CALL".into(),
-            to: Some(SIDE.bridge),
-            input: IBridge::sendMessageCall {
-                _message: Message::default(),
-            }
-            .abi_encode()
-            .into(),
-            output: Some(
-                IBridge::sendMessageCall::abi_encode_returns(&IBridge::sendMessageReturn {
-                    msgHash_: B256::repeat_byte(1),
-                    message_: m,
-                })
-                .into(),
-            ),
             error: error.map(str::to_string),
-            ..Default::default()
+            ..send_message_frame(SIDE.bridge, m)
         }
     }
 

@@ -22,7 +22,7 @@ use alloy::{
 };
 use bindings::{Call, Message};
 use common::{ids::SignalSlot, rpc::RpcEndpoint};
-use futures::{StreamExt, stream};
+use futures::{StreamExt, stream::FuturesOrdered};
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -90,8 +90,8 @@ enum Kind {
 
 /// One pool tx with its sender and what it does.
 #[derive(Debug, Clone)]
-struct Candidate {
-    tx: TxEnvelope,
+struct Candidate<'a> {
+    tx: &'a TxEnvelope,
     sender: Option<Address>,
     kind: Kind,
 }
@@ -117,58 +117,52 @@ pub struct PlanRules<'a> {
     pub ops: &'a [ReadyOp],
 }
 
-/// Plans the block's pool txs (see the module doc).
-pub async fn plan(
+/// Plans the block's pool txs (see the module doc); `None`: the pool goes in as it is (no tx
+/// consumes L1 answers).
+pub async fn plan<'a>(
     l1: (&RpcEndpoint, &DynProvider),
     l2: (&RpcEndpoint, &DynProvider),
     route: &ReturnRoute,
-    pool: Vec<TxEnvelope>,
+    pool: &'a [TxEnvelope],
     rules: &PlanRules<'_>,
-) -> Result<Plan, TraceError> {
-    if pool.is_empty() {
-        return Ok(Plan::default());
+) -> Result<Option<Plan>, TraceError> {
+    // A sliding window of traces, in pool order (written out: a stream combinator over the
+    // borrowed pool defeats the compiler's Send check of the spawned tick).
+    let mut candidates: Vec<Candidate<'a>> = Vec::with_capacity(pool.len());
+    let mut next = pool.iter();
+    let mut window = FuturesOrdered::new();
+    for tx in next.by_ref().take(TRACE_CONCURRENCY) {
+        window.push_back(classify(l2, route, tx));
     }
-    let traced: Vec<Result<Candidate, TraceError>> = stream::iter(pool)
-        .map(|tx| classify(l2, route, tx))
-        .buffered(TRACE_CONCURRENCY)
-        .collect()
-        .await;
-    let candidates = traced.into_iter().collect::<Result<Vec<_>, _>>()?;
+    while let Some(traced) = window.next().await {
+        candidates.push(traced?);
+        if let Some(tx) = next.next() {
+            window.push_back(classify(l2, route, tx));
+        }
+    }
     if !candidates
         .iter()
         .any(|c| matches!(c.kind, Kind::Return { .. }))
     {
-        return Ok(Plan {
-            pool: candidates.into_iter().map(|c| c.tx).collect(),
-            ..Default::default()
-        });
+        return Ok(None);
     }
-    let prefix: Vec<Call> = rules
-        .ops
-        .iter()
-        .map(|op| Call {
-            target: op.op.submitter,
-            value: alloy::primitives::U256::ZERO,
-            data: op.op.calldata.clone(),
-        })
-        .collect();
+    let prefix: Vec<Call> = rules.ops.iter().map(|op| op.op.call()).collect();
     let mut held: HashSet<B256> = HashSet::new();
     let mut plain: HashSet<B256> = rules.give_up.clone();
     for _ in 0..MAX_ROUNDS {
         let block = arrange(&candidates, rules.allowed, &held, &plain, route);
         if block.returns.is_empty() {
-            return Ok(block.into_plan(&candidates));
+            return Ok(Some(block.into_plan(&candidates)));
         }
         let answers = callback::answers(l1.0, l1.1, &route.l1, &prefix, &block.l1_messages).await?;
         let unmatched = check(&block, &answers);
         tracing::debug!(
             returns = block.returns.len(),
             unmatched = unmatched.len(),
-            ?answers,
             "L2→L1→L2 answers simulated on L1"
         );
         if unmatched.is_empty() {
-            return Ok(block.into_plan(&candidates));
+            return Ok(Some(block.into_plan(&candidates)));
         }
         // Only the first: its answers may be what shifted the ids of the later ones.
         let hash = unmatched[0];
@@ -180,15 +174,15 @@ pub async fn plan(
     }
     // Still no consistent prediction: no return signals this block.
     let block = arrange(&candidates, false, &held, &plain, route);
-    Ok(block.into_plan(&candidates))
+    Ok(Some(block.into_plan(&candidates)))
 }
 
 /// Traces one pool tx (twice if it consumes answers).
-async fn classify(
+async fn classify<'a>(
     l2: (&RpcEndpoint, &DynProvider),
     route: &ReturnRoute,
-    tx: TxEnvelope,
-) -> Result<Candidate, TraceError> {
+    tx: &'a TxEnvelope,
+) -> Result<Candidate<'a>, TraceError> {
     let sender = tx.recover_signer().ok();
     let mut request = TransactionRequest::default()
         .with_input(tx.input().clone())
@@ -311,8 +305,9 @@ fn arrange(
         let offset = l2_sent;
         l2_sent += sent.len() as u64;
         for m in sent {
-            let message = BridgeMessage::new(m.clone(), route.l1.l2_bridge)
-                .renumbered(m.id + offset, route.l1.l2_bridge);
+            let mut m = m.clone();
+            m.id += offset;
+            let message = BridgeMessage::new(m, route.l1.l2_bridge);
             if message.message.gasLimit != 0 {
                 indexes.push(out.l1_messages.len());
                 out.l1_messages.push(message);

@@ -10,7 +10,8 @@
 
 use std::time::Duration;
 
-use alloy::primitives::{Address, B256, Bytes};
+use alloy::primitives::{Address, B256, Bytes, U256};
+use bindings::Call;
 use common::{fork::unix_now, ids::UserOpId};
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 use serde::{Deserialize, Serialize};
@@ -67,6 +68,17 @@ pub struct UserOp {
     pub submitter: Address,
     /// Its calldata.
     pub calldata: Bytes,
+}
+
+impl UserOp {
+    /// The op as a call of the proposer Multicall.
+    pub fn call(&self) -> Call {
+        Call {
+            target: self.submitter,
+            value: U256::ZERO,
+            data: self.calldata.clone(),
+        }
+    }
 }
 
 /// An op whose L1 simulation found its bridge messages; it waits for a block.
@@ -507,7 +519,9 @@ impl Writer {
         status: &UserOpStatus,
         now: u64,
     ) -> Result<(), StatusError> {
-        let current = match (self.entry(overlay, key)?, key) {
+        let existing = self.entry(overlay, key)?;
+        let fresh = existing.is_none();
+        let current = match (existing, key) {
             (Some(current), _) => current,
             // A tx is tracked from its first status on.
             (None, StatusKey::Tx(_)) => Entry {
@@ -523,7 +537,6 @@ impl Writer {
                 return Ok(());
             }
         };
-        let fresh = self.entry(overlay, key)?.is_none();
         if status.rank() <= current.status.rank() && !fresh {
             return Ok(());
         }

@@ -18,20 +18,20 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
-use super::{
-    callback::{self, Answers, L1Side},
-    config::CrossChainContracts,
-    message::BridgeMessage,
-    outbound::{self, BridgeSide, Reading},
-    status::StatusStore,
+use super::{INVALID_PARAMS, NOT_FOUND, SERVER_ERROR, error, unavailable};
+use crate::{
+    bridge::{
+        callback::{self, Answers, L1Side},
+        config::CrossChainContracts,
+        message::BridgeMessage,
+        outbound::{self, BridgeSide, Reading},
+        status::StatusStore,
+    },
+    proposal_store::ProposalStore,
 };
-use crate::proposal_store::ProposalStore;
 
-/// No `sendMessage` in the call.
-pub const NO_OUTBOUND: i32 = -32001;
-/// No answer from L1.
+/// No answer from L1 (Catalyst's code; a call without `sendMessage` gets [`NOT_FOUND`]).
 pub const NO_ANSWER: i32 = -32002;
-const SERVER_ERROR: i32 = -32000;
 /// Most waiting ops put before the answer.
 const MAX_PREFIX_OPS: usize = 64;
 
@@ -66,15 +66,11 @@ pub struct ReturnSim {
     pub facts: OnceCell<(DynProvider, DynProvider, L1Side, u64)>,
 }
 
-fn error(code: i32, message: impl Into<String>) -> ErrorObjectOwned {
-    ErrorObjectOwned::owned(code, message.into(), None::<()>)
-}
-
 /// A value given as a JSON number, a decimal string or a 0x-hex string.
 fn parse_value(value: &Option<Value>) -> Result<U256, ErrorObjectOwned> {
     let invalid = |v: &Value| {
         error(
-            -32602,
+            INVALID_PARAMS,
             format!("Invalid params: value {v} is not a number, a decimal or a 0x-hex string"),
         )
     };
@@ -107,12 +103,6 @@ pub fn message_json(m: &BridgeMessage) -> Value {
 
 impl ReturnSim {
     async fn facts(&self) -> Result<&(DynProvider, DynProvider, L1Side, u64), ErrorObjectOwned> {
-        let unavailable = |what: &str, e: &dyn std::fmt::Display| {
-            error(
-                SERVER_ERROR,
-                format!("{what} is unavailable ({e}); try again"),
-            )
-        };
         self.facts
             .get_or_try_init(|| async {
                 let l1 = self.l1.connect().await.map_err(|e| unavailable("L1", &e))?;
@@ -147,17 +137,17 @@ impl ReturnSim {
 
     /// The user ops that run on L1 before the answer: unlanded proposals', then waiting ones.
     fn prefix(&self) -> Result<Vec<Call>, ErrorObjectOwned> {
-        let unavailable = |e: &dyn std::fmt::Display| {
+        let store = |e: &dyn std::fmt::Display| {
             error(
                 SERVER_ERROR,
                 format!("the node's store is unavailable: {e}"),
             )
         };
-        let unlanded = self.proposals.all().map_err(|e| unavailable(&e))?;
+        let unlanded = self.proposals.all().map_err(|e| store(&e))?;
         let waiting = self
             .statuses
             .ready_ops(MAX_PREFIX_OPS)
-            .map_err(|e| unavailable(&e))?;
+            .map_err(|e| store(&e))?;
         // A landed proposal stays in the store a moment after its ops are Executed.
         let in_flight = |id| {
             self.statuses
@@ -169,11 +159,7 @@ impl ReturnSim {
             .flat_map(|p| p.user_ops.iter())
             .filter(|op| in_flight(op.id))
             .chain(waiting.iter())
-            .map(|op| Call {
-                target: op.op.submitter,
-                value: U256::ZERO,
-                data: op.op.calldata.clone(),
-            })
+            .map(|op| op.op.call())
             .collect())
     }
 
@@ -201,7 +187,7 @@ impl ReturnSim {
             .collect();
         if sent.is_empty() {
             return Err(error(
-                NO_OUTBOUND,
+                NOT_FOUND,
                 "the call sends no message to L1 through the L2 bridge (no sendMessage found)",
             ));
         }

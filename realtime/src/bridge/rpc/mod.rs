@@ -20,10 +20,10 @@ use jsonrpsee::{
 use serde::{Deserialize, de::DeserializeOwned};
 use tokio::sync::{OnceCell, mpsc};
 
-use super::{
-    return_rpc::{ReturnCall, ReturnSim},
-    status::{StatusStore, UserOp, UserOpStatus},
-};
+pub mod return_message;
+
+use super::status::{StatusStore, UserOp, UserOpStatus};
+use return_message::{ReturnCall, ReturnSim};
 
 /// `Failed to queue user operation` and other server-side failures.
 pub const SERVER_ERROR: i32 = -32000;
@@ -72,12 +72,6 @@ impl ChainLookup {
     }
 
     async fn status(&self, hash: B256) -> Result<UserOpStatus, ErrorObjectOwned> {
-        let unavailable = |what: &str, e: &dyn std::fmt::Display| {
-            error(
-                SERVER_ERROR,
-                format!("{what} is unavailable ({e}); try again"),
-            )
-        };
         let (l1p, l2p) = self
             .providers
             .get_or_try_init(|| async {
@@ -134,6 +128,14 @@ pub struct RpcState {
 
 fn error(code: i32, message: impl Into<String>) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(code, message.into(), None::<()>)
+}
+
+/// A chain (or store) the answer needs did not answer: the caller may try again.
+fn unavailable(what: &str, e: &dyn std::fmt::Display) -> ErrorObjectOwned {
+    error(
+        SERVER_ERROR,
+        format!("{what} is unavailable ({e}); try again"),
+    )
 }
 
 /// Params by name, or the same object as the only element of an array.
