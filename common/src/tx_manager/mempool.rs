@@ -14,6 +14,8 @@ pub enum Refusal {
     InsufficientFunds,
     /// A blob and a non-blob tx of the account collide in the pool.
     IncompatibleType,
+    /// The node did not answer in time: the tx may or may not be in its pool.
+    NoAnswer,
     /// Anything else, with the node's message.
     Other(String),
 }
@@ -48,6 +50,7 @@ impl Refusal {
             Refusal::Underpriced => "replacement_underpriced",
             Refusal::InsufficientFunds => "insufficient_funds",
             Refusal::IncompatibleType => "pending_tx_of_incompatible_type",
+            Refusal::NoAnswer => "no_answer",
             Refusal::Other(_) => "unknown_error",
         }
     }

@@ -550,7 +550,10 @@ impl TxManager {
                 Ok(())
             }
             Err(e) => {
-                let refusal = Refusal::classify(&e.to_string());
+                let refusal = match e {
+                    RpcError::Timeout { .. } => Refusal::NoAnswer,
+                    e => Refusal::classify(&e.to_string()),
+                };
                 metrics()
                     .publish_errors
                     .with_label_values(&[refusal.label()])
@@ -592,12 +595,24 @@ impl TxManager {
         let mut publish = true;
         let mut nonce_too_low = 0u32;
         let mut bump_now = false;
+        let mut unanswered = false;
         let mut last_publish_block = self.head().await.unwrap_or(0);
         show(&entry.fees);
         loop {
             if publish {
+                unanswered = false;
                 match self.broadcast(&entry.raw).await {
                     Ok(()) | Err(Refusal::AlreadyKnown) => published = true,
+                    Err(Refusal::NoAnswer) => {
+                        // Not a refusal: the tx may be in the pool and may be mined, so its
+                        // nonce stays taken; watch for it and publish the same tx again.
+                        tracing::warn!(
+                            nonce,
+                            "L1 did not answer the publication in time; watching for the tx and publishing it again"
+                        );
+                        published = true;
+                        unanswered = true;
+                    }
                     Err(Refusal::Underpriced) => {
                         tracing::warn!(nonce, "L1 tx underpriced for the mempool; bumping now");
                         published = true;
@@ -652,7 +667,7 @@ impl TxManager {
             tokio::time::sleep(self.config.poll_interval).await;
             let head = self.head().await.unwrap_or(last_publish_block);
             let due = head >= last_publish_block + self.config.replace_after_blocks;
-            publish = bump_now || due || nonce_too_low > 0;
+            publish = bump_now || due || nonce_too_low > 0 || unanswered;
             if !(bump_now || due) {
                 continue;
             }
