@@ -64,3 +64,13 @@ alloy::sol!(
     SwapMarketL1,
     "artifacts/SwapMarketL1.json"
 );
+alloy::sol!(
+    #[sol(rpc)]
+    TicketsL1,
+    "artifacts/TicketsL1.json"
+);
+alloy::sol!(
+    #[sol(rpc)]
+    TicketsL2,
+    "artifacts/TicketsL2.json"
+);

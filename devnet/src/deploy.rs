@@ -18,6 +18,8 @@ use crate::accounts::{self, OWNER_KEY, PROVER_KEY, TEST_KEYS};
 pub const BASEFEE_SHARING_PCTG: u8 = 75;
 /// Mock-ECDSA proof flag under which the dummy verifier is registered.
 pub const MOCK_ECDSA_FLAG: u8 = 1;
+/// Tickets the L1 ticket seller starts with.
+pub const TICKET_STOCK: u64 = 5;
 
 /// Where everything was deployed.
 #[derive(Debug, Clone, Copy)]
@@ -40,6 +42,9 @@ pub struct Contracts {
     pub ping_l1: Address,
     /// Demo: L1 market of the L2→L1→L2 swap.
     pub swap_market_l1: Address,
+    /// Demo: L1 ticket seller (sales that depend on each other), with a stock of
+    /// [`TICKET_STOCK`].
+    pub tickets_l1: Address,
     /// L2 SignalService.
     pub l2_signal_service: Address,
     /// L2 Bridge.
@@ -50,6 +55,8 @@ pub struct Contracts {
     pub counter_l2: Address,
     /// Demo: L2 side of the swap.
     pub flash_swap_l2: Address,
+    /// Demo: L2 record of ticket sales.
+    pub tickets_l2: Address,
     /// The L2 block the inbox was activated with (the chain the node builds on).
     pub l2_genesis_hash: B256,
 }
@@ -128,6 +135,14 @@ pub async fn deploy(
     let market = doubles::SwapMarketL1::deploy(&l1, *bridge1.address(), l2_chain_id)
         .await
         .context("SwapMarketL1")?;
+    let tickets1 = doubles::TicketsL1::deploy(
+        &l1,
+        *bridge1.address(),
+        l2_chain_id,
+        U256::from(TICKET_STOCK),
+    )
+    .await
+    .context("TicketsL1")?;
 
     let ss2 = doubles::SignalService::deploy(&l2, owner)
         .await
@@ -144,6 +159,9 @@ pub async fn deploy(
     let swap = doubles::FlashSwapL2::deploy(&l2, *bridge2.address(), l1_chain_id)
         .await
         .context("FlashSwapL2")?;
+    let tickets2 = doubles::TicketsL2::deploy(&l2, *bridge2.address(), l1_chain_id)
+        .await
+        .context("TicketsL2")?;
 
     confirm(
         ss1.init(*inbox.address(), *ss2.address()),
@@ -169,6 +187,8 @@ pub async fn deploy(
     confirm(counter.setPeer(*ping.address()), "CounterL2.setPeer").await?;
     confirm(market.setPeer(*swap.address()), "SwapMarketL1.setPeer").await?;
     confirm(swap.setPeer(*market.address()), "FlashSwapL2.setPeer").await?;
+    confirm(tickets1.setPeer(*tickets2.address()), "TicketsL1.setPeer").await?;
+    confirm(tickets2.setPeer(*tickets1.address()), "TicketsL2.setPeer").await?;
 
     // Anchors pay the block's base fee; message values are paid out of the bridges.
     let ether = U256::from(10).pow(U256::from(18));
@@ -201,11 +221,13 @@ pub async fn deploy(
         user_ops_submitter: *submitter.address(),
         ping_l1: *ping.address(),
         swap_market_l1: *market.address(),
+        tickets_l1: *tickets1.address(),
         l2_signal_service: *ss2.address(),
         l2_bridge: *bridge2.address(),
         anchor: *anchor.address(),
         counter_l2: *counter.address(),
         flash_swap_l2: *swap.address(),
+        tickets_l2: *tickets2.address(),
         l2_genesis_hash: head.header.hash,
     })
 }

@@ -22,7 +22,7 @@ fn devnet(dir: &std::path::Path, args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
-const REQUIRED: [&str; 24] = [
+const REQUIRED: [&str; 26] = [
     "L1_RPC_URL",
     "L2_RPC_URL",
     "L2_AUTH_RPC_URL",
@@ -43,6 +43,8 @@ const REQUIRED: [&str; 24] = [
     "COUNTER_L2_ADDRESS",
     "SWAP_MARKET_L1_ADDRESS",
     "FLASH_SWAP_L2_ADDRESS",
+    "TICKETS_L1_ADDRESS",
+    "TICKETS_L2_ADDRESS",
     "USER_OPS_SUBMITTER_ADDRESS",
     "JWT_SECRET_FILE_PATH",
     "TEST_PRIVATE_KEYS",
