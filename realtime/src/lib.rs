@@ -106,7 +106,7 @@ pub fn register(
         Ok::<_, std::convert::Infallible>(ChainMonitor::new(setup.clone(), link))
     });
     let store = ProposalStore::open(database)?;
-    let statuses = StatusStore::open(database)?;
+    let statuses = StatusStore::open_with(database, config.bridge.max_attempts)?;
     // User ops need a proposer and the contracts they go through.
     let cross_chain = config.bridge.contracts.filter(|_| !config.preconf_only);
     let submitter = if config.preconf_only {
@@ -149,7 +149,14 @@ pub fn register(
             }),
         )
     };
+    let engine = EngineClient::new(
+        http.clone(),
+        config.l2_auth_rpc_url.clone(),
+        jwt.clone(),
+        common.l2_rpc_timeout,
+    );
     let bridge_setup = BridgeSetup {
+        engine: engine.clone(),
         config: config.bridge.clone(),
         statuses: statuses.clone(),
         proposals: store.clone(),
@@ -164,12 +171,7 @@ pub fn register(
         clients: Clients {
             l1,
             l2,
-            engine: EngineClient::new(
-                http.clone(),
-                config.l2_auth_rpc_url.clone(),
-                jwt.clone(),
-                common.l2_rpc_timeout,
-            ),
+            engine,
             driver: DriverClient::new(
                 http.clone(),
                 config.l2_driver_url.clone(),

@@ -178,6 +178,8 @@ pub struct BridgeMetrics {
     pub user_ops_final: IntCounterVec,
     /// L1 simulations that failed for a reason other than the op (RPC errors), retried.
     pub simulation_errors: IntCounter,
+    /// L1 runs a block with user ops or L2→L1→L2 answers took (one when nothing fails).
+    pub l1_runs_per_block: Histogram,
 }
 
 /// The user-op metrics, registered on first use.
@@ -211,6 +213,17 @@ pub fn bridge() -> &'static BridgeMetrics {
                 IntCounter::new(
                     "user_op_simulation_errors_total",
                     "L1 simulations of user ops that failed on the RPC and were retried",
+                )
+                .expect("valid metric definition"),
+            ),
+            l1_runs_per_block: register(
+                r,
+                Histogram::with_opts(
+                    HistogramOpts::new(
+                        "cross_chain_l1_runs_per_block",
+                        "L1 simulations a block with user ops or L2→L1→L2 answers took",
+                    )
+                    .buckets(vec![1.0, 2.0, 3.0, 4.0, 6.0, 8.0]),
                 )
                 .expect("valid metric definition"),
             ),

@@ -222,8 +222,7 @@ impl Proposals {
             .collect();
         let mut returns = ReturnSignals::default();
         for block in &open.blocks {
-            returns.txs.extend(&block.returns.txs);
-            returns.slots.extend(&block.returns.slots);
+            returns.extend(&block.returns);
         }
         vec![SealedProposal {
             id: open.id,

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     bridge::{
         returns::ReturnSignals,
-        status::{ReadyOp, StatusKey},
+        status::{ReadyOp, Retry, StatusKey},
     },
     proposal::SealedProposal,
 };
@@ -78,7 +78,16 @@ impl ProposalRecord {
         self.user_ops
             .iter()
             .map(|op| StatusKey::Op(op.id))
-            .chain(self.returns.txs.iter().map(|h| StatusKey::Tx(*h)))
+            .chain(self.returns.tracked().map(|h| StatusKey::Tx(*h)))
+            .collect()
+    }
+
+    /// What goes back to Pending if it is abandoned for a cause not its own.
+    pub fn retries(&self) -> Vec<Retry> {
+        self.user_ops
+            .iter()
+            .map(|op| Retry::Ready(op.clone()))
+            .chain(self.returns.tracked().map(|h| Retry::Tx(*h)))
             .collect()
     }
 
@@ -90,6 +99,27 @@ impl ProposalRecord {
             .len()
             .saturating_sub(self.returns.slots.len());
         self.signal_slots.split_at(split)
+    }
+
+    /// The user ops and tracked txs that a revert message names: those whose own signal slot
+    /// (an op's L1→L2 message, a tx's answer) appears in it, as `SignalSlotNotSent(slot)` or
+    /// `RequiredSignalNotSent(slot)` carry it. Their prediction no longer holds; nobody else's
+    /// fault.
+    pub fn named_in(&self, revert: &str) -> Vec<StatusKey> {
+        let revert = revert.to_ascii_lowercase();
+        let named = |slot: &SignalSlot| revert.contains(&alloy::hex::encode(slot.0));
+        let ops = self
+            .user_ops
+            .iter()
+            .filter(|op| op.messages.iter().any(|m| named(&m.slot)))
+            .map(|op| StatusKey::Op(op.id));
+        let txs = self
+            .returns
+            .answers_of()
+            .into_iter()
+            .filter(|(_, slots)| slots.iter().any(named))
+            .map(|(tx, _)| StatusKey::Tx(tx));
+        ops.chain(txs).collect()
     }
 
     /// Its block numbers, first to last.

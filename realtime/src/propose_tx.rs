@@ -162,11 +162,19 @@ pub fn proposal_call(
 
 /// Adds the meaning of a known inbox or verifier error selector found in `message`.
 pub fn explain_revert(message: &str) -> String {
-    let lower = message.to_ascii_lowercase();
-    match KNOWN_REVERTS.iter().find(|(sel, _)| lower.contains(sel)) {
-        Some((_, meaning)) => format!("{message} ({meaning})"),
+    match revert_meaning(message) {
+        Some(meaning) => format!("{message} ({meaning})"),
         None => message.to_string(),
     }
+}
+
+/// What a revert message means, when it carries a known inbox or verifier error.
+pub fn revert_meaning(message: &str) -> Option<&'static str> {
+    let lower = message.to_ascii_lowercase();
+    KNOWN_REVERTS
+        .iter()
+        .find(|(sel, _)| lower.contains(sel))
+        .map(|(_, meaning)| *meaning)
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use alloy::{
     providers::{DynProvider, Provider},
     sol_types::SolCall,
 };
-use bindings::{IAnchor, IBridge, IRealTimeInbox};
+use bindings::{IAnchor, IRealTimeInbox};
 use common::{
     anchor::GOLDEN_TOUCH_ADDRESS,
     basefee::{self, ParentFacts},
@@ -28,12 +28,15 @@ use crate::{
         callback::{self, L1Side, LayoutError},
         config::CrossChainContracts,
         l2_calls::{self, L2CallParams},
-        returns::{self, PlanRules, ReturnRoute, ReturnSignals},
-        status::{ReadyOp, StatusError, StatusStore},
+        returns::{Consumption, ReturnRoute, ReturnSignals},
+        status::{ReadyOp, StatusError},
+        tx_outcome,
     },
     proposal::L1Anchor,
     slot_clock::SlotClock,
 };
+
+use super::cross_chain::{self, CrossChainContent, CrossChainSource};
 
 /// Why a tick could not finish.
 #[derive(Debug, thiserror::Error)]
@@ -202,12 +205,8 @@ pub struct Observation {
     pub l1_head: u64,
     /// The tick's time (the next block's timestamp), seconds.
     pub now: u64,
-    /// Ready user ops for this block, their messages numbered as L1 will number them.
-    pub user_ops: Vec<ReadyOp>,
-    /// The pool txs that consume L1 answers, and the return signals they need.
-    pub returns: ReturnSignals,
-    /// L2→L1→L2 txs held back from this block.
-    pub held: Vec<B256>,
+    /// The block's user ops and L2→L1→L2 txs, as its L1 run predicts them.
+    pub cross_chain: CrossChainContent,
 }
 
 /// Inputs of an observation that come from the actor.
@@ -220,50 +219,8 @@ pub struct ObserveArgs {
     pub min_base_fee: u64,
     /// A block whose timestamp is known (saves a grandparent fetch): (hash, timestamp).
     pub known: Option<(B256, u64)>,
-    /// Where ready user ops come from, when this block may carry some.
-    pub user_ops: Option<UserOpSource>,
-    /// How L2→L1→L2 txs are treated, with cross-chain contracts.
-    pub returns: Option<ReturnSource>,
-}
-
-/// What planning L2→L1→L2 txs needs.
-pub struct ReturnSource {
-    /// Both chains' contracts.
-    pub route: ReturnRoute,
-    /// Whether this block may carry return signals (no cross-chain proposal is unlanded).
-    pub allowed: bool,
-    /// Txs held long enough: included without their answers.
-    pub give_up: HashSet<B256>,
-}
-
-/// Ready user ops and what numbering their messages needs.
-pub struct UserOpSource {
-    /// The store holding them.
-    pub statuses: StatusStore,
-    /// The L1 bridge (its `nextMessageId`).
-    pub l1_bridge: Address,
-}
-
-/// Most user ops one block carries.
-const MAX_USER_OPS_PER_BLOCK: usize = 16;
-
-/// Ready ops with the message ids they will get on L1 now.
-async fn ready_user_ops(
-    clients: &Clients,
-    l1: &DynProvider,
-    source: &UserOpSource,
-) -> Result<Vec<ReadyOp>, TickError> {
-    let mut ops = source.statuses.ready_ops(MAX_USER_OPS_PER_BLOCK)?;
-    if ops.is_empty() {
-        return Ok(ops);
-    }
-    let next_id = clients
-        .l1
-        .call(IBridge::new(source.l1_bridge, l1).nextMessageId().call())
-        .await
-        .map_err(TickError::L1)?;
-    l2_calls::renumber(&mut ops, next_id, source.l1_bridge);
-    Ok(ops)
+    /// Where user ops and L2→L1→L2 txs are planned from, with cross-chain contracts.
+    pub cross_chain: Option<CrossChainSource>,
 }
 
 /// Reads the L2 head, the pool for the next block, and the L1 head.
@@ -309,29 +266,37 @@ pub async fn observe(
         },
     };
     let base_fee = parent.next_base_fee(args.min_base_fee);
-    let user_ops = match &args.user_ops {
-        Some(source) => ready_user_ops(clients, l1, source).await?,
+    let user_ops = match &args.cross_chain {
+        Some(source) => cross_chain::ready_ops(source)?,
         None => Vec::new(),
     };
+    let op_gas = l2_calls::reserved_gas(&user_ops);
     let pool = clients
         .engine
         .pool_content(&PoolQuery {
             beneficiary: args.coinbase,
             base_fee,
-            max_gas: parent
-                .gas_limit_without_anchor()
-                .saturating_sub(l2_calls::reserved_gas(&user_ops)),
+            max_gas: parent.gas_limit_without_anchor().saturating_sub(op_gas),
             max_bytes: args.max_bytes,
         })
         .await?;
-    let (pool, returns, held) = match &args.returns {
-        None => (pool, ReturnSignals::default(), Vec::new()),
-        Some(source) => plan_returns(clients, l1, l2, source, &user_ops, pool).await,
+    let (pool, cross_chain) = match &args.cross_chain {
+        None => (pool, CrossChainContent::default()),
+        Some(source) => {
+            cross_chain::plan(
+                clients,
+                (l1, l2),
+                source,
+                (user_ops, op_gas),
+                pool,
+                parent.number,
+            )
+            .await
+        }
     };
     let l1_head = clients.l1.block_number(l1).await.map_err(TickError::L1)?;
     Ok(Observation {
-        returns,
-        held,
+        cross_chain,
         first_tx: head.transactions.hashes().next(),
         state_root: h.state_root(),
         parent,
@@ -339,41 +304,7 @@ pub async fn observe(
         pool,
         l1_head,
         now: common::fork::unix_now(),
-        user_ops,
     })
-}
-
-/// The pool txs of the block and the return signals of those that consume L1 answers. When
-/// the traces fail the txs go in as they are (the block is not held up for a prediction).
-async fn plan_returns(
-    clients: &Clients,
-    l1: &DynProvider,
-    l2: &DynProvider,
-    source: &ReturnSource,
-    ops: &[ReadyOp],
-    pool: Vec<alloy::consensus::TxEnvelope>,
-) -> (Vec<alloy::consensus::TxEnvelope>, ReturnSignals, Vec<B256>) {
-    let rules = PlanRules {
-        allowed: source.allowed,
-        give_up: &source.give_up,
-        ops,
-    };
-    match returns::plan(
-        (&clients.l1, l1),
-        (&clients.l2, l2),
-        &source.route,
-        &pool,
-        &rules,
-    )
-    .await
-    {
-        Ok(None) => (pool, ReturnSignals::default(), Vec::new()),
-        Ok(Some(plan)) => (plan.pool, plan.returns, plan.held),
-        Err(error) => {
-            tracing::warn!(%error, "cannot trace the pool's txs for L2→L1→L2 calls; the block takes them without return signals");
-            (pool, ReturnSignals::default(), Vec::new())
-        }
-    }
 }
 
 /// Which L1 block the block anchors to.
@@ -396,6 +327,10 @@ pub struct BuiltBlock {
     pub node_time: Duration,
     /// The driver call's time.
     pub driver_time: Duration,
+    /// The tracked txs that reverted in it (`None`: their receipts could not be read).
+    pub reverted: Option<HashSet<B256>>,
+    /// How its tracked txs consume answers.
+    pub consumers: Vec<(B256, Consumption)>,
 }
 
 /// A failed build; `sent` is the block when the driver may have inserted it anyway.
@@ -420,6 +355,8 @@ pub struct BlockContent {
     pub user_ops: Option<BlockUserOps>,
     /// The pool's L2→L1→L2 txs.
     pub returns: ReturnSignals,
+    /// How each of them consumes answers.
+    pub consumers: Vec<(B256, Consumption)>,
 }
 
 /// The user ops a block carries and who signs their L2 txs.
@@ -484,6 +421,7 @@ pub async fn build(
         pool: mut txs,
         user_ops,
         returns,
+        consumers,
     } = content;
     frame.anchor = match anchor {
         AnchorChoice::Known(anchor) => anchor,
@@ -524,13 +462,28 @@ pub async fn build(
     let node_time = started.elapsed();
     let started = Instant::now();
     match clients.driver.preconf_blocks(&assembled.request).await {
-        Ok(inserted) => Ok(BuiltBlock {
-            assembled,
-            anchor,
-            inserted,
-            node_time,
-            driver_time: started.elapsed(),
-        }),
+        Ok(inserted) => {
+            let driver_time = started.elapsed();
+            let reverted = if consumers.is_empty() {
+                Some(HashSet::new())
+            } else {
+                let hashes: Vec<B256> = consumers.iter().map(|(h, _)| *h).collect();
+                tx_outcome::reverted(&clients.l2, l2, hashes)
+                    .await
+                    .inspect_err(|e| tracing::warn!(error = %e,
+                        "cannot read the receipts of the block's L2→L1→L2 txs; their statuses are settled when it lands"))
+                    .ok()
+            };
+            Ok(BuiltBlock {
+                assembled,
+                anchor,
+                inserted,
+                node_time,
+                driver_time,
+                reverted,
+                consumers,
+            })
+        }
         Err(error) => Err(BuildFailure {
             sent: error.outcome_unknown().then_some((assembled, anchor)),
             error: TickError::Driver(error),

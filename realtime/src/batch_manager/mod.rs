@@ -10,7 +10,9 @@
 //! L2 head before anything else is built; a head that moved under us is reorged back to the last
 //! head we verified (foreign blocks on top) or adopted (our blocks were removed).
 
+mod cross_chain;
 mod io;
+mod record;
 
 use std::{collections::HashMap, time::Duration};
 
@@ -23,14 +25,15 @@ use common::{
     backoff::Backoff,
     basefee,
     driver::{DriverError, InsertedBlock, ReorgOutcome},
-    ids::{ProposalId, SignalSlot},
+    ids::ProposalId,
     secret::Secret,
     supervisor::{ChildLink, Handle},
 };
+use cross_chain::CrossChainSource;
 pub use io::Clients;
 use io::{
     AnchorChoice, BlockContent, BlockUserOps, BuildFailure, BuiltBlock, Observation, ObserveArgs,
-    ReturnSource, StartFacts, TickError, UserOpSource,
+    StartFacts, TickError,
 };
 use spawned_concurrency::{
     message::Message,
@@ -42,24 +45,21 @@ use crate::{
     block_policy::{self, Decision, TickView},
     bridge::{
         config::CrossChainContracts,
-        l2_calls,
-        returns::{ReturnRoute, ReturnSignals},
-        status::{ReadyOp, StatusKey, StatusStore, UserOpStatus},
+        returns::ReturnRoute,
+        status::{StatusKey, StatusStore, UserOpStatus},
     },
     config::RealtimeConfig,
     metrics,
-    proposal::{L1Anchor, PreconfirmedBlock, Proposals, SealReason, SealedProposal},
-    proposal_store::{ProposalRecord, ProposalStore},
-    submitter::{AsyncSubmitter, Submit},
+    proposal::{L1Anchor, Proposals},
+    proposal_store::ProposalStore,
+    submitter::AsyncSubmitter,
 };
+use record::{TxOutcomes, block_signals};
 
 /// Ticks to wait for a block whose driver answer was lost before treating it as not inserted.
 const UNKNOWN_OUTCOME_GRACE_TICKS: u32 = 2;
 /// Blocks kept between the anchor and the L1 head (`blockhash` needs a past block).
 const MIN_ANCHOR_OFFSET: u64 = 2;
-/// How long an L2→L1→L2 tx whose answers L1 would not send is held back before it is
-/// included anyway (and reverts): long enough for the user ops it may expect to arrive.
-const RETURN_HOLD: Duration = Duration::from_secs(30);
 
 /// What the BatchManager needs to run.
 #[derive(Clone)]
@@ -144,6 +144,8 @@ pub struct BatchManager {
     ops_proposal: Option<ProposalId>,
     /// L2→L1→L2 txs held back, since when.
     holds: HashMap<B256, std::time::Instant>,
+    /// L2→L1→L2 txs that reverted in a block although their answers were there, and why.
+    failing: HashMap<B256, String>,
 }
 
 impl BatchManager {
@@ -168,6 +170,7 @@ impl BatchManager {
             unknown: None,
             ops_proposal: None,
             holds: HashMap::new(),
+            failing: HashMap::new(),
         }
         .with_ops_proposal_from_store()
     }
@@ -207,15 +210,24 @@ impl BatchManager {
         }
     }
 
-    /// Where this tick's block may take user ops from.
-    fn user_op_source(&mut self) -> Option<UserOpSource> {
-        let l1_bridge = self.setup.cross_chain.as_ref()?.contracts.l1_bridge;
-        if !self.cross_chain_open() {
-            return None;
-        }
-        Some(UserOpSource {
+    /// Where this tick's block plans its user ops and L2→L1→L2 txs from (with cross-chain
+    /// contracts).
+    fn cross_chain_source(&mut self) -> Option<CrossChainSource> {
+        let route = self.running.as_ref()?.returns?;
+        let hold = self.setup.config.bridge.return_hold;
+        Some(CrossChainSource {
+            route,
+            inbox: self.setup.config.inbox,
             statuses: self.setup.statuses.clone(),
-            l1_bridge,
+            store: self.setup.store.clone(),
+            allowed: self.cross_chain_open(),
+            give_up: self
+                .holds
+                .iter()
+                .filter(|(_, since)| since.elapsed() >= hold)
+                .map(|(hash, _)| *hash)
+                .collect(),
+            failing: self.failing.clone(),
         })
     }
 }
@@ -369,25 +381,12 @@ impl Handler<Tick> for BatchManager {
         let clients = self.setup.clients.clone();
         let (l1, l2) = (running.l1.clone(), running.l2.clone());
         let min_base_fee = basefee::min_base_fee(running.l2_chain_id);
-        let route = running.returns;
-        let user_ops = self.user_op_source();
-        let returns = route.map(|route| ReturnSource {
-            route,
-            allowed: user_ops.is_some(),
-            give_up: self
-                .holds
-                .iter()
-                .filter(|(_, since)| since.elapsed() >= RETURN_HOLD)
-                .map(|(hash, _)| *hash)
-                .collect(),
-        });
         let args = ObserveArgs {
-            returns,
             coinbase: self.setup.coinbase,
             max_bytes: self.setup.config.max_bytes_per_tx_list,
             min_base_fee,
             known: self.head.map(|h| (h.hash, h.timestamp)),
-            user_ops,
+            cross_chain: self.cross_chain_source(),
         };
         let ctx = ctx.clone();
         tokio::spawn(async move {
@@ -415,7 +414,15 @@ impl Handler<Observed> for BatchManager {
         if !self.check_head(&observation, ctx) {
             return;
         }
-        self.note_holds(&observation.held);
+        self.note_holds(&observation.cross_chain.held);
+        for (id, reason) in &observation.cross_chain.rejected {
+            self.setup.statuses.set_soon(
+                &[StatusKey::Op(*id)],
+                UserOpStatus::Rejected {
+                    reason: reason.clone(),
+                },
+            );
+        }
         self.decide_and_build(observation, ctx);
     }
 }
@@ -454,7 +461,7 @@ impl BatchManager {
                 state_root: seen.state_root,
                 parent_hash: data.parent_hash,
             };
-            self.record(unknown.block, unknown.anchor, inserted);
+            self.record(unknown.block, unknown.anchor, inserted, None);
             return Settled::Yes;
         }
         if self.head.is_some_and(|h| h.hash == seen.parent.hash) {
@@ -526,7 +533,8 @@ impl BatchManager {
             head_timestamp: seen.parent.facts.timestamp,
             idle_ticks: self.idle_ticks,
             proposal_open: self.proposals.open_anchor().is_some(),
-            has_node_content: !seen.user_ops.is_empty() || !seen.returns.is_empty(),
+            has_node_content: !seen.cross_chain.ops.is_empty()
+                || !seen.cross_chain.returns.is_empty(),
         };
         let reason = match block_policy::decide(&self.setup.config.block_policy, &view) {
             Decision::Wait(why) => {
@@ -536,7 +544,7 @@ impl BatchManager {
             }
             Decision::Build(reason) => reason,
         };
-        let signal_slots = block_signals(&seen.user_ops, &seen.returns);
+        let signal_slots = block_signals(&seen.cross_chain.ops, &seen.cross_chain.returns);
         let sealed = self
             .proposals
             .seal_before(seen.l1_head, seen.now, !signal_slots.is_empty());
@@ -574,9 +582,10 @@ impl BatchManager {
         let clients = self.setup.clients.clone();
         let (l1, l2) = (running.l1.clone(), running.l2.clone());
         let parent = seen.parent;
-        let user_ops = match (&self.setup.cross_chain, seen.user_ops.is_empty()) {
+        let content = seen.cross_chain;
+        let user_ops = match (&self.setup.cross_chain, content.ops.is_empty()) {
             (Some(cross_chain), false) => Some(BlockUserOps {
-                ops: seen.user_ops,
+                ops: content.ops,
                 signer: cross_chain.l2_signer.expose().clone(),
                 l2_bridge: cross_chain.contracts.l2_bridge,
             }),
@@ -594,152 +603,13 @@ impl BatchManager {
                 BlockContent {
                     pool: seen.pool,
                     user_ops,
-                    returns: seen.returns,
+                    returns: content.returns,
+                    consumers: content.consumers,
                 },
             )
             .await;
             let _ = ctx.send(Built { parent, outcome });
         });
-    }
-
-    /// Records a block the driver inserted into the open proposal.
-    fn record(&mut self, block: AssembledBlock, anchor: L1Anchor, inserted: InsertedBlock) {
-        let m = metrics::preconf();
-        m.blocks_preconfirmed.inc();
-        m.txs_per_block
-            .observe(block.manifest.transactions.len() as f64);
-        tracing::info!(
-            number = inserted.number,
-            hash = %inserted.hash,
-            txs = block.manifest.transactions.len(),
-            anchor = anchor.number,
-            "preconfirmed L2 block"
-        );
-        self.head = Some(Head {
-            number: inserted.number,
-            hash: inserted.hash,
-            timestamp: block.manifest.timestamp,
-        });
-        self.last_anchor = anchor.number;
-        self.idle_ticks = 0;
-        let carries_ops = !block.user_ops.is_empty() || !block.returns.is_empty();
-        let tracked: Vec<StatusKey> = block
-            .returns
-            .txs
-            .iter()
-            .map(|h| StatusKey::Tx(*h))
-            .collect();
-        self.setup
-            .statuses
-            .set_soon(&tracked, UserOpStatus::Pending);
-        let signal_slots = block_signals(&block.user_ops, &block.returns);
-        let mut sealed = self.proposals.push(
-            anchor,
-            PreconfirmedBlock {
-                manifest: block.manifest,
-                header: inserted,
-                signal_slots,
-                user_ops: block.user_ops,
-                returns: block.returns,
-            },
-            block.txs,
-        );
-        if carries_ops {
-            sealed.extend(self.proposals.seal(SealReason::UserOps));
-            self.ops_proposal = sealed
-                .iter()
-                .rev()
-                .find(|p| !p.user_ops.is_empty() || !p.returns.is_empty())
-                .map(|p| p.id);
-        }
-        self.hand_over(sealed);
-    }
-}
-
-impl BatchManager {
-    /// Counts sealed proposals and hands them to the submitter (stored first, so a crash
-    /// between the two loses nothing), or drops them under PRECONF_ONLY.
-    fn hand_over(&self, sealed: Vec<SealedProposal>) {
-        for proposal in sealed {
-            report_sealed(&proposal, self.setup.submitter.is_some());
-            let (Some(submitter), Some(record)) =
-                (&self.setup.submitter, ProposalRecord::of(&proposal))
-            else {
-                continue;
-            };
-            if let Err(e) = self.setup.store.put(&record) {
-                tracing::error!(error = %e, proposal = %record.id,
-                    "could not store the sealed proposal; a restart before it lands loses it");
-            }
-            // Queued before the submitter hears of it, so it is recorded before Processing.
-            self.setup.statuses.set_soon(
-                &record.status_keys(),
-                UserOpStatus::ProvingBlock {
-                    block_id: record.checkpoint.number,
-                },
-            );
-            match submitter.current() {
-                Ok(actor) => {
-                    let _ = actor.send(Submit(record));
-                }
-                Err(e) => tracing::warn!(error = %e, proposal = %record.id,
-                    "submitter not running; it picks the stored proposal up when it starts"),
-            }
-        }
-    }
-}
-
-/// The fast signals of a block: its user ops' L1→L2 messages (sent on L1 before the
-/// propose), then the answers its L2→L1→L2 txs consume (sent by its L1 calls): the order
-/// `tentativePropose` commits to (existing ‖ required).
-fn block_signals(ops: &[ReadyOp], returns: &ReturnSignals) -> Vec<SignalSlot> {
-    let mut slots = l2_calls::fast_signals(ops);
-    slots.extend(&returns.slots);
-    slots
-}
-
-impl BatchManager {
-    /// Starts the hold clock of newly held txs and forgets those no longer held.
-    fn note_holds(&mut self, held: &[B256]) {
-        let now = std::time::Instant::now();
-        self.holds.retain(|hash, _| held.contains(hash));
-        for hash in held {
-            self.holds.entry(*hash).or_insert_with(|| {
-                tracing::info!(tx = %hash,
-                    "L2→L1→L2 tx held back: L1 would not send the answers it consumes (yet)");
-                now
-            });
-        }
-    }
-}
-
-/// Logs and counts a sealed proposal.
-fn report_sealed(proposal: &SealedProposal, submitting: bool) {
-    {
-        let m = metrics::preconf();
-        m.proposals_sealed
-            .with_label_values(&[&format!("{:?}", proposal.reason)])
-            .inc();
-        m.proposal_bytes.observe(proposal.payload.len() as f64);
-        m.proposal_blocks.observe(proposal.blocks.len() as f64);
-        let first = proposal.blocks.first().map(|b| b.header.number);
-        let last = proposal.checkpoint().map(|c| c.number);
-        tracing::info!(
-            proposal = %proposal.id,
-            reason = ?proposal.reason,
-            blocks = proposal.blocks.len(),
-            first_block = ?first,
-            last_block = ?last,
-            anchor = proposal.anchor.number,
-            payload_bytes = proposal.payload.len(),
-            blobs = common::codec::blob::blobs_needed(proposal.payload.len()),
-            "{}",
-            if submitting {
-                "proposal sealed; handed to the submitter"
-            } else {
-                "proposal sealed; PRECONF_ONLY: not proved or proposed, dropped"
-            }
-        );
     }
 }
 
@@ -779,7 +649,29 @@ impl Handler<Built> for BatchManager {
                     self.spawn_reorg(built.parent.number, ctx);
                     return;
                 }
-                self.record(block.assembled, block.anchor, inserted);
+                let outcome = TxOutcomes {
+                    consumers: block.consumers,
+                    reverted: block.reverted,
+                };
+                let doomed = cross_chain::doomed(&outcome.consumers, outcome.reverted.as_ref());
+                if !doomed.is_empty() {
+                    // Their answers' signals are required by the anchor, but only their own
+                    // L2→L1 messages make L1 send them: the proposal could never land.
+                    tracing::error!(number = inserted.number, txs = ?doomed,
+                        "L2→L1→L2 txs reverted in the block although their answers were in it; reorging it back and taking them as they are");
+                    m.block_failures
+                        .with_label_values(&["answered_tx_reverted"])
+                        .inc();
+                    for hash in doomed {
+                        self.failing.insert(hash, format!(
+                            "it reverted in L2 block {} although the L1 answers it consumes were fast signals of that block",
+                            inserted.number
+                        ));
+                    }
+                    self.spawn_reorg(built.parent.number, ctx);
+                    return;
+                }
+                self.record(block.assembled, block.anchor, inserted, Some(outcome));
                 self.busy = false;
             }
             Err(failure) => {

@@ -38,6 +38,20 @@ pub struct BridgeArgs {
           value_parser = |r: &str| parse_bounded(r, 1, 1_000, "calls"))]
     pub bridge_rpc_max_batch: u64,
 
+    /// Proposals a user op or L2→L1→L2 tx may be in before it is Rejected, when they are
+    /// abandoned for a cause not its own (another op, a proof failure, a refused L1 tx)
+    #[arg(long, env = "USER_OP_MAX_ATTEMPTS", value_name = "USER_OP_MAX_ATTEMPTS",
+          default_value = "3", hide_env_values = true,
+          value_parser = |r: &str| parse_bounded(r, 1, 100, "attempts"))]
+    pub user_op_max_attempts: u64,
+
+    /// Seconds an L2→L1→L2 tx whose answers L1 would not send is held back (waiting for the
+    /// user ops it may expect) before it goes into a block without them
+    #[arg(long, env = "RETURN_TX_HOLD_SEC", value_name = "RETURN_TX_HOLD_SEC",
+          default_value = "30", hide_env_values = true,
+          value_parser = |r: &str| parse_bounded(r, 1, 3_600, "seconds"))]
+    pub return_tx_hold_sec: u64,
+
     /// L1 Multicall the proposal tx calls when it carries user ops or L1 calls
     #[arg(long, env = "PROPOSER_MULTICALL_ADDRESS", value_name = "PROPOSER_MULTICALL_ADDRESS",
           value_parser = parse_address, hide_env_values = true)]
@@ -81,6 +95,10 @@ pub struct BridgeConfig {
     pub retention: Duration,
     /// RPC size limits.
     pub limits: RpcLimits,
+    /// Proposals an op or tracked tx may be in (`USER_OP_MAX_ATTEMPTS`).
+    pub max_attempts: u32,
+    /// How long an L2→L1→L2 tx without its answers is held back (`RETURN_TX_HOLD_SEC`).
+    pub return_hold: Duration,
     /// `None`: no cross-chain calls (none of the four addresses is set).
     pub contracts: Option<CrossChainContracts>,
 }
@@ -140,6 +158,8 @@ impl BridgeConfig {
                 max_batch: u32::try_from(args.bridge_rpc_max_batch).unwrap_or(u32::MAX),
                 max_connections: MAX_CONNECTIONS,
             },
+            max_attempts: u32::try_from(args.user_op_max_attempts).unwrap_or(u32::MAX),
+            return_hold: Duration::from_secs(args.return_tx_hold_sec),
             contracts,
         })
     }
@@ -159,6 +179,8 @@ impl BridgeConfig {
                 self.limits.max_body_bytes.to_string(),
             ),
             ("BRIDGE_RPC_MAX_BATCH", self.limits.max_batch.to_string()),
+            ("USER_OP_MAX_ATTEMPTS", self.max_attempts.to_string()),
+            ("RETURN_TX_HOLD_SEC", self.return_hold.as_secs().to_string()),
             ("PROPOSER_MULTICALL_ADDRESS", show(c.map(|c| c.multicall))),
             ("L1_BRIDGE_ADDRESS", show(c.map(|c| c.l1_bridge))),
             ("BRIDGE_L2_ADDRESS", show(c.map(|c| c.l2_bridge))),

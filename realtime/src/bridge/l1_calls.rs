@@ -63,16 +63,32 @@ pub enum L1CallError {
     Inconsistent(String),
 }
 
-/// The L1 calls of `record`'s blocks, in the order the L2 bridge sent the messages.
-pub async fn discover(
+/// An L2→L1 message and the L2 block that sent it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentMessage {
+    /// The L2 block.
+    pub block: u64,
+    /// The message.
+    pub message: BridgeMessage,
+}
+
+/// The L2→L1 messages that L2 blocks `from..=to` sent and the Multicall processes on L1, in
+/// the order the L2 bridge sent them: each paired with its `SignalSent` by hash, and only
+/// those with a gas limit (a relayer may only process those: the L1 bridge would revert the
+/// whole proposal on one without).
+pub async fn messages_in(
     l2: &RpcEndpoint,
     provider: &DynProvider,
     route: &L2Route,
-    record: &ProposalRecord,
-) -> Result<Vec<L1Call>, L1CallError> {
+    from: u64,
+    to: u64,
+) -> Result<Vec<SentMessage>, RpcError> {
+    if from > to {
+        return Ok(Vec::new());
+    }
     let filter = Filter::new()
-        .from_block(record.first_block)
-        .to_block(record.checkpoint.number)
+        .from_block(from)
+        .to_block(to)
         .address(vec![route.bridge, route.signal_service])
         .event_signature(vec![
             MessageSent::SIGNATURE_HASH,
@@ -85,7 +101,7 @@ pub async fn discover(
         if log.address() == route.bridge
             && let Ok(event) = MessageSent::decode_log(&log.inner)
         {
-            sent.push(event.data.message);
+            sent.push((log.block_number.unwrap_or(from), event.data.message));
         } else if log.address() == route.signal_service
             && let Ok(event) = SignalSent::decode_log(&log.inner)
             && event.app == route.bridge
@@ -93,22 +109,43 @@ pub async fn discover(
             signals.insert(event.data.signal);
         }
     }
-    let messages: Vec<BridgeMessage> = sent
+    Ok(sent
         .into_iter()
-        .filter(|m| m.destChainId == route.l1_chain_id && m.srcChainId == route.l2_chain_id)
-        .map(|m| BridgeMessage::new(m, route.bridge))
-        .filter(|m| signals.contains(&m.hash))
-        .filter(|m| {
-            // A relayer (the Multicall) may only process messages that carry gas: the L1
-            // bridge would revert the whole proposal on one that does not.
-            let relayable = m.message.gasLimit != 0;
+        .filter(|(_, m)| m.destChainId == route.l1_chain_id && m.srcChainId == route.l2_chain_id)
+        .map(|(block, m)| SentMessage {
+            block,
+            message: BridgeMessage::new(m, route.bridge),
+        })
+        .filter(|s| signals.contains(&s.message.hash))
+        .filter(|s| {
+            let relayable = s.message.message.gasLimit != 0;
             if !relayable {
-                tracing::info!(id = m.message.id, hash = %m.hash,
+                tracing::debug!(id = s.message.message.id, hash = %s.message.hash,
                     "L2→L1 message without a gas limit: left for its owner to process on L1");
             }
             relayable
         })
-        .collect();
+        .collect())
+}
+
+/// The L1 calls of `record`'s blocks, in the order the L2 bridge sent the messages.
+pub async fn discover(
+    l2: &RpcEndpoint,
+    provider: &DynProvider,
+    route: &L2Route,
+    record: &ProposalRecord,
+) -> Result<Vec<L1Call>, L1CallError> {
+    let messages: Vec<BridgeMessage> = messages_in(
+        l2,
+        provider,
+        route,
+        record.first_block,
+        record.checkpoint.number,
+    )
+    .await?
+    .into_iter()
+    .map(|s| s.message)
+    .collect();
     if messages.is_empty() {
         return Ok(Vec::new());
     }

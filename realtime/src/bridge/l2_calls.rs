@@ -40,18 +40,6 @@ pub fn fast_signals(ops: &[ReadyOp]) -> Vec<SignalSlot> {
         .collect()
 }
 
-/// Gives the ops' messages the ids the L1 bridge will assign when the ops run in this order,
-/// starting at `next_id` (its `nextMessageId` now): each op was simulated on its own, so two
-/// ops simulated against the same state predicted the same ids.
-pub fn renumber(ops: &mut [ReadyOp], next_id: u64, l1_bridge: Address) {
-    let messages = ops.iter_mut().flat_map(|op| op.messages.iter_mut());
-    for (id, message) in (next_id..).zip(messages) {
-        if message.message.id != id {
-            *message = message.renumbered(id, l1_bridge);
-        }
-    }
-}
-
 /// What the processMessage txs of one block share.
 pub struct L2CallParams<'a> {
     /// The node's L2 signer.
@@ -128,24 +116,6 @@ mod tests {
                 })
                 .collect(),
         }
-    }
-
-    #[test]
-    fn ops_simulated_alone_get_consecutive_ids_in_inclusion_order() {
-        let bridge = Address::repeat_byte(0xb1);
-        let mut ops = vec![ready(1, &[4, 5]), ready(2, &[4])];
-        renumber(&mut ops, 6, bridge);
-        let ids: Vec<u64> = ops
-            .iter()
-            .flat_map(|o| &o.messages)
-            .map(|m| m.message.id)
-            .collect();
-        assert_eq!(ids, vec![6, 7, 8]);
-        assert_eq!(
-            ops[1].messages[0],
-            ready(2, &[8]).messages[0],
-            "hash and slot follow the id"
-        );
     }
 
     #[test]

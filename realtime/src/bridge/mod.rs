@@ -1,24 +1,31 @@
 //! Cross-chain user ops (L1→L2→L1, catalyst-reference §7.1) and the BridgeHandler actor.
 //!
 //! An op's way: `surge_sendUserOp` stores it Pending (on disk before the answer) → the
-//! BridgeHandler simulates it on L1 and stores its messages as "ready" (or rejects it) → the
-//! BatchManager puts ready ops in the first block of a proposal, with an L2
-//! `processMessage` tx per message and the messages' slots as fast signals, and seals that
-//! proposal at once (ProvingBlock) → the submitter sends `[user ops…, propose, L1 calls…]`
-//! through the Multicall (Processing) → Executed when it lands, Rejected when the proposal is
-//! abandoned. Ready ops and proposals live in the store, so nothing is lost across restarts of
-//! an actor or of the node.
+//! BridgeHandler simulates it alone on L1 and stores it as "ready" (or rejects it) → the
+//! BatchManager simulates the ready ops together with the block's L2→L1→L2 answers in one L1
+//! run ([`plan`]), puts those that run in the first block of a proposal, with an L2
+//! `processMessage` tx per message that run sent and the messages' slots as fast signals, and
+//! seals that proposal at once (ProvingBlock) → the submitter sends `[user ops…, propose, L1
+//! calls…]` through the Multicall (Processing) → Executed when it lands. An op whose proposal
+//! is abandoned for a cause not its own goes back to Pending and ready, up to
+//! `USER_OP_MAX_ATTEMPTS` proposals; an op that reverts in its block's run is Rejected. Ready
+//! ops and proposals live in the store, so nothing is lost across restarts of an actor or of
+//! the node.
 
+pub mod ahead;
 pub mod callback;
 pub mod config;
 pub mod l1_calls;
+pub mod l1_run;
 pub mod l2_calls;
 pub mod message;
 pub mod outbound;
+pub mod plan;
 pub mod returns;
 pub mod rpc;
 pub mod simulate;
 pub mod status;
+pub mod tx_outcome;
 
 use std::{collections::VecDeque, time::Duration};
 
@@ -39,7 +46,7 @@ use crate::proposal_store::ProposalStore;
 use config::BridgeConfig;
 use rpc::{Accepted, ChainLookup, RpcState};
 use simulate::{MessageRoute, Simulated};
-use status::{ReadyOp, StatusStore, UserOpStatus};
+use status::{ReadyOp, Retry, StatusStore, UserOpStatus};
 
 /// Simulations run at once.
 const MAX_SIMULATIONS: usize = 8;
@@ -67,6 +74,8 @@ pub struct BridgeSetup {
     pub retry: Duration,
     /// The proposer EOA (the sender of the Multicall that the L1 simulations trace).
     pub proposer: Address,
+    /// The L2 pool (the txs ahead of a predicted answer).
+    pub engine: common::engine::EngineClient,
 }
 
 /// Facts read from the chains once.
@@ -189,6 +198,7 @@ impl Handler<Bind> for BridgeHandler {
                     proposer: self.setup.proposer,
                     statuses: self.setup.statuses.clone(),
                     proposals: self.setup.proposals.clone(),
+                    engine: self.setup.engine.clone(),
                     facts: tokio::sync::OnceCell::new(),
                 }),
         };
@@ -357,7 +367,7 @@ async fn simulate_and_record(
 
 /// Ops to simulate again; settles the rest: an op whose proposal is stored waits for it, one
 /// in a proposal that no longer exists was never executed (the submitter records Executed
-/// before it forgets a landed proposal) and is rejected. Statuses are read before proposals,
+/// before it forgets a landed proposal) and is retried. Statuses are read before proposals,
 /// so a proposal sealed or landed in between is never mistaken for a lost one.
 async fn recover(
     statuses: &StatusStore,
@@ -377,20 +387,42 @@ async fn recover(
         let status = match (&op.status, in_proposal(op.id), &disabled) {
             (UserOpStatus::Pending, Some(block_id), _) => UserOpStatus::ProvingBlock { block_id },
             (_, Some(_), _) => continue,
-            (UserOpStatus::Pending, None, Some(reason)) => UserOpStatus::Rejected {
+            (_, None, Some(reason)) => UserOpStatus::Rejected {
                 reason: reason.clone(),
             },
             (UserOpStatus::Pending, None, None) => {
                 match (op.ready, op.op) {
                     (true, _) => {} // the BatchManager takes it
-                    (false, Some(user_op)) => again.push(Accepted { id: op.id, op: user_op }),
-                    (false, None) => tracing::error!(user_op = %op.id, "pending user op has no stored content"),
+                    (false, Some(user_op)) => again.push(Accepted {
+                        id: op.id,
+                        op: user_op,
+                    }),
+                    (false, None) => {
+                        tracing::error!(user_op = %op.id, "pending user op has no stored content")
+                    }
                 }
                 continue;
             }
-            _ => UserOpStatus::Rejected {
-                reason: "its proposal was dropped while the node restarted; it was not executed, send it again".into(),
-            },
+            (_, None, None) => {
+                // Its proposal was abandoned (a landed one is forgotten only after its ops
+                // are Executed): it did not run, through no fault of its own.
+                statuses
+                    .retry(
+                        vec![Retry::Resimulate(op.id)],
+                        "its proposal was dropped while the node restarted".into(),
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if let (Ok(Some(UserOpStatus::Pending)), Some(user_op)) =
+                    (statuses.get(op.id), op.op)
+                {
+                    again.push(Accepted {
+                        id: op.id,
+                        op: user_op,
+                    });
+                }
+                continue;
+            }
         };
         tracing::info!(user_op = %op.id, ?status, "settling a user op left by the previous run");
         statuses

@@ -121,6 +121,23 @@ pub enum TraceError {
     NotACallTrace,
 }
 
+/// Where and how a call is traced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceAt {
+    /// The block whose state the call runs on.
+    pub block: BlockId,
+    /// Whether frames carry their logs.
+    pub logs: bool,
+}
+
+impl TraceAt {
+    /// The latest block, no logs.
+    pub const LATEST: Self = Self {
+        block: BlockId::latest(),
+        logs: false,
+    };
+}
+
 /// Traces `request` at the latest block with callTracer, with `overrides` applied.
 pub async fn trace(
     rpc: &RpcEndpoint,
@@ -128,16 +145,27 @@ pub async fn trace(
     request: TransactionRequest,
     overrides: Option<StateOverride>,
 ) -> Result<CallFrame, TraceError> {
+    trace_at(rpc, provider, request, overrides, TraceAt::LATEST).await
+}
+
+/// Traces `request` with callTracer as `at` says, with `overrides` applied.
+pub async fn trace_at(
+    rpc: &RpcEndpoint,
+    provider: &DynProvider,
+    request: TransactionRequest,
+    overrides: Option<StateOverride>,
+    at: TraceAt,
+) -> Result<CallFrame, TraceError> {
     let mut options =
         GethDebugTracingCallOptions::new(GethDebugTracingOptions::call_tracer(CallConfig {
             only_top_call: Some(false),
-            with_log: Some(false),
+            with_log: Some(at.logs),
         }));
     if let Some(overrides) = overrides {
         options = options.with_state_overrides(overrides);
     }
     match rpc
-        .call(provider.debug_trace_call(request, BlockId::latest(), options))
+        .call(provider.debug_trace_call(request, at.block, options))
         .await?
     {
         GethTrace::CallTracer(frame) => Ok(frame),

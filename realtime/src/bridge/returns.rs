@@ -1,15 +1,12 @@
-//! L2→L1→L2 txs from the pool (catalyst-reference §7.2, without §8.3–8.6): which of a block's
-//! txs consume the L1 answers to their own L2→L1 messages, and the return signals the block's
-//! anchor must carry for them.
+//! L2→L1→L2 txs from the pool (catalyst-reference §7.2, without §8.3–8.6): what each pool tx
+//! does with the bridges, and one arrangement of a block's txs with the L2→L1 messages its L1
+//! calls process and the answers its txs consume.
 //!
 //! Per pool tx: a trace shows the answers it processes with an empty proof; a second trace with
 //! those answers' signals received shows the messages it then sends to L1 (and that it does not
-//! revert). One L1 trace of the proposal's Multicall (user ops, then `processMessage` of every
-//! L2→L1 message of the block in order, see [`super::callback`]) says what L1 will answer. A tx
-//! whose expected answers are all among those gets their slots as required return signals. A tx
-//! whose answers do not match (yet) is held back from the block, with its sender's later txs,
-//! so that it does not revert for nothing: the user ops it was built against may still arrive.
-//! After `give_up` it is included like any other tx.
+//! revert). Whether L1 really sends those answers is decided by the block's combined L1 run
+//! ([`super::plan`]); a tx whose answers do not match (yet) is held back from the block, with
+//! its sender's later txs, so that it does not revert for nothing.
 
 use std::collections::HashSet;
 
@@ -20,22 +17,20 @@ use alloy::{
     providers::DynProvider,
     rpc::types::TransactionRequest,
 };
-use bindings::{Call, Message};
+use bindings::Message;
 use common::{ids::SignalSlot, rpc::RpcEndpoint};
 use futures::{StreamExt, stream::FuturesOrdered};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    callback::{self, Answers, L1Side},
+    callback::L1Side,
+    l1_calls::L2Route,
     message::BridgeMessage,
     outbound::{self, BridgeSide, Reading, TraceError},
-    status::ReadyOp,
 };
 
 /// Traces of pool txs in flight at once.
 const TRACE_CONCURRENCY: usize = 16;
-/// Rounds of re-simulation after holding txs back.
-const MAX_ROUNDS: usize = 8;
 /// Most traces of one tx while looking for the answers it consumes.
 const MAX_CONSUMED_ROUNDS: usize = 4;
 
@@ -46,12 +41,60 @@ pub struct ReturnSignals {
     pub txs: Vec<B256>,
     /// Slots of the L1→L2 answers they consume, in block order: the required return signals.
     pub slots: Vec<SignalSlot>,
+    /// How many of `slots` each of `txs` consumes, in order (empty in records stored before
+    /// the node kept it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_tx: Vec<u32>,
+    /// The block's other txs that consume L1→L2 messages, without return signals (held back
+    /// too long, or failing even with their answers): followed by hash too, so that their
+    /// status says how they ended.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub others: Vec<B256>,
 }
 
 impl ReturnSignals {
-    /// Whether the block has none.
+    /// Whether the block has no return signals.
     pub fn is_empty(&self) -> bool {
         self.txs.is_empty()
+    }
+
+    /// Every tx whose status the node follows.
+    pub fn tracked(&self) -> impl Iterator<Item = &B256> {
+        self.txs.iter().chain(&self.others)
+    }
+
+    /// Adds a tx whose answers the block's anchor carries.
+    pub fn push_answered(&mut self, tx: B256, slots: impl IntoIterator<Item = SignalSlot>) {
+        let before = self.slots.len();
+        self.txs.push(tx);
+        self.slots.extend(slots);
+        self.per_tx
+            .push(u32::try_from(self.slots.len() - before).unwrap_or(u32::MAX));
+    }
+
+    /// Appends a later block's.
+    pub fn extend(&mut self, later: &ReturnSignals) {
+        self.txs.extend(&later.txs);
+        self.slots.extend(&later.slots);
+        self.per_tx.extend(&later.per_tx);
+        self.others.extend(&later.others);
+    }
+
+    /// Each tx with the slots of the answers it consumes (none known for old records).
+    pub fn answers_of(&self) -> Vec<(B256, &[SignalSlot])> {
+        if self.per_tx.len() != self.txs.len() {
+            return Vec::new();
+        }
+        let mut rest = self.slots.as_slice();
+        self.txs
+            .iter()
+            .zip(&self.per_tx)
+            .map(|(tx, n)| {
+                let (mine, later) = rest.split_at((*n as usize).min(rest.len()));
+                rest = later;
+                (*tx, mine)
+            })
+            .collect()
     }
 }
 
@@ -67,68 +110,77 @@ pub struct ReturnRoute {
 }
 
 impl ReturnRoute {
-    fn l2_side(&self) -> BridgeSide {
+    /// Where L2 txs send messages to L1 and take answers from.
+    pub fn l2_side(&self) -> BridgeSide {
         BridgeSide {
             bridge: self.l1.l2_bridge,
             dest_chain_id: self.l1_chain_id,
             src_chain_id: self.l1_chain_id,
         }
     }
+
+    /// Where the L2→L1 messages of blocks are logged.
+    pub fn l2_route(&self) -> L2Route {
+        L2Route {
+            bridge: self.l1.l2_bridge,
+            signal_service: self.l2_signal_service,
+            l2_chain_id: self.l1.l2_chain_id,
+            l1_chain_id: self.l1_chain_id,
+        }
+    }
 }
 
 /// What one pool tx does with the bridge.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Kind {
+pub enum Kind {
     /// Sends these messages (none if it reverts), consumes no answer.
     Plain(Vec<Message>),
     /// Consumes these answers and, given them, sends these messages.
     Return {
+        /// The L1→L2 answers it processes with an empty proof.
         consumed: Vec<BridgeMessage>,
+        /// The L2→L1 messages it sends once it has them.
         sent: Vec<Message>,
     },
+    /// Consumes L1→L2 messages but fails even with them as fast signals (or asks nothing of
+    /// L1): no signal can help it; it goes in as it is and its status says how it ended.
+    Failing(String),
+    /// Not a pool tx: a call whose answers `surge_simulateReturnMessage` predicts, placed
+    /// after the pool's txs; it sends these messages.
+    Probe(Vec<Message>),
 }
 
-/// One pool tx with its sender and what it does.
+/// One pool tx (or the probe) with its sender and what it does.
 #[derive(Debug, Clone)]
-struct Candidate<'a> {
-    tx: &'a TxEnvelope,
-    sender: Option<Address>,
-    kind: Kind,
+pub struct Candidate {
+    /// Its hash (zero for the probe).
+    pub hash: B256,
+    /// Who signed it.
+    pub sender: Option<Address>,
+    /// What it does with the bridges.
+    pub kind: Kind,
 }
 
-/// The block's txs from the pool, with their return signals.
-#[derive(Debug, Clone, Default)]
-pub struct Plan {
-    /// Txs for the block, in pool order.
-    pub pool: Vec<TxEnvelope>,
-    /// The return signals for those that consume L1 answers.
-    pub returns: ReturnSignals,
-    /// L2→L1→L2 txs held back (with their senders' later txs).
-    pub held: Vec<B256>,
+impl Candidate {
+    /// The call whose answers are asked for, sending `sent`.
+    pub fn probe(sent: Vec<Message>) -> Self {
+        Self {
+            hash: B256::ZERO,
+            sender: None,
+            kind: Kind::Probe(sent),
+        }
+    }
 }
 
-/// What the block may do with L2→L1→L2 txs.
-pub struct PlanRules<'a> {
-    /// Whether it may carry return signals (no earlier cross-chain proposal is unlanded).
-    pub allowed: bool,
-    /// Txs held long enough: included without their answers.
-    pub give_up: &'a HashSet<B256>,
-    /// User ops of the block: they run on L1 before the answers.
-    pub ops: &'a [ReadyOp],
-}
-
-/// Plans the block's pool txs (see the module doc); `None`: the pool goes in as it is (no tx
-/// consumes L1 answers).
-pub async fn plan<'a>(
-    l1: (&RpcEndpoint, &DynProvider),
+/// Classifies `pool` in order, a window of traces at a time.
+pub async fn classify_all(
     l2: (&RpcEndpoint, &DynProvider),
     route: &ReturnRoute,
-    pool: &'a [TxEnvelope],
-    rules: &PlanRules<'_>,
-) -> Result<Option<Plan>, TraceError> {
+    pool: &[TxEnvelope],
+) -> Result<Vec<Candidate>, TraceError> {
     // A sliding window of traces, in pool order (written out: a stream combinator over the
     // borrowed pool defeats the compiler's Send check of the spawned tick).
-    let mut candidates: Vec<Candidate<'a>> = Vec::with_capacity(pool.len());
+    let mut candidates = Vec::with_capacity(pool.len());
     let mut next = pool.iter();
     let mut window = FuturesOrdered::new();
     for tx in next.by_ref().take(TRACE_CONCURRENCY) {
@@ -140,49 +192,15 @@ pub async fn plan<'a>(
             window.push_back(classify(l2, route, tx));
         }
     }
-    if !candidates
-        .iter()
-        .any(|c| matches!(c.kind, Kind::Return { .. }))
-    {
-        return Ok(None);
-    }
-    let prefix: Vec<Call> = rules.ops.iter().map(|op| op.op.call()).collect();
-    let mut held: HashSet<B256> = HashSet::new();
-    let mut plain: HashSet<B256> = rules.give_up.clone();
-    for _ in 0..MAX_ROUNDS {
-        let block = arrange(&candidates, rules.allowed, &held, &plain, route);
-        if block.returns.is_empty() {
-            return Ok(Some(block.into_plan(&candidates)));
-        }
-        let answers = callback::answers(l1.0, l1.1, &route.l1, &prefix, &block.l1_messages).await?;
-        let unmatched = check(&block, &answers);
-        tracing::debug!(
-            returns = block.returns.len(),
-            unmatched = unmatched.len(),
-            "L2→L1→L2 answers simulated on L1"
-        );
-        if unmatched.is_empty() {
-            return Ok(Some(block.into_plan(&candidates)));
-        }
-        // Only the first: its answers may be what shifted the ids of the later ones.
-        let hash = unmatched[0];
-        if rules.give_up.contains(&hash) {
-            plain.insert(hash);
-        } else {
-            held.insert(hash);
-        }
-    }
-    // Still no consistent prediction: no return signals this block.
-    let block = arrange(&candidates, false, &held, &plain, route);
-    Ok(Some(block.into_plan(&candidates)))
+    Ok(candidates)
 }
 
 /// Traces one pool tx (twice if it consumes answers).
-async fn classify<'a>(
+async fn classify(
     l2: (&RpcEndpoint, &DynProvider),
     route: &ReturnRoute,
-    tx: &'a TxEnvelope,
-) -> Result<Candidate<'a>, TraceError> {
+    tx: &TxEnvelope,
+) -> Result<Candidate, TraceError> {
     let sender = tx.recover_signer().ok();
     let mut request = TransactionRequest::default()
         .with_input(tx.input().clone())
@@ -215,88 +233,109 @@ async fn classify<'a>(
             }
         }
         sent = strict.sent;
-        last = Some((strict.reverted, frame.error));
+        last = Some(
+            strict
+                .reverted
+                .then(|| super::simulate::revert_text(&frame)),
+        );
         if consumed.len() == before {
             break;
         }
     }
-    let kind = match last {
-        _ if consumed.is_empty() => Kind::Plain(sent),
-        Some((false, _)) if !sent.is_empty() => Kind::Return { consumed, sent },
-        other => {
-            // It fails even with its answers, or asks nothing of L1: no signal can help it.
-            tracing::info!(tx = %tx.tx_hash(), outcome = ?other,
-                "pool tx consumes L1→L2 messages but fails even with them as fast signals; included as it is");
-            Kind::Plain(Vec::new())
-        }
+    let kind = match (consumed.is_empty(), last.flatten()) {
+        (true, _) => Kind::Plain(sent),
+        (false, None) if !sent.is_empty() => Kind::Return { consumed, sent },
+        (false, None) => Kind::Failing(
+            "it consumes L1→L2 messages that are not answers to messages it sends to L1".into(),
+        ),
+        (false, Some(why)) => Kind::Failing(format!(
+            "it reverts even with the L1 answers it consumes ({why})"
+        )),
     };
-    Ok(Candidate { tx, sender, kind })
+    if let Kind::Failing(why) = &kind {
+        tracing::info!(tx = %tx.tx_hash(), %why,
+            "pool tx consumes L1→L2 messages but no fast signal can help it; included as it is");
+    }
+    Ok(Candidate {
+        hash: *tx.tx_hash(),
+        sender,
+        kind,
+    })
 }
 
-/// One arrangement of the block: which txs are in, their L2→L1 messages numbered in block
-/// order, and which of them are processed on L1 (those with a gas limit, as the L1 calls).
-struct Arranged {
-    included: Vec<usize>,
-    l1_messages: Vec<BridgeMessage>,
-    /// Per included Return tx: its hash, what it consumes, and its messages' indexes in
-    /// `l1_messages`.
-    returns: Vec<(B256, Vec<BridgeMessage>, Vec<usize>)>,
+/// How a tx of the block consumes L1 answers, which decides what its status says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Consumption {
+    /// Its answers are the block's return signals.
+    Answered(Vec<BridgeMessage>),
+    /// Held back too long: it goes in without its answers.
+    GivenUp,
+    /// No answer can help it (see [`Kind::Failing`]).
+    Failing(String),
+}
+
+/// One arrangement of the block: which candidates are in, the L2→L1 messages their L1 calls
+/// process (numbered in block order; only those with a gas limit, as the L1 calls), and
+/// which txs consume answers.
+#[derive(Debug, Clone, Default)]
+pub struct Arranged {
+    /// Indexes of the candidates in the block, in order.
+    pub included: Vec<usize>,
+    /// The L2→L1 messages processed on L1, in order.
+    pub l1_messages: Vec<BridgeMessage>,
+    /// Per L2→L1 message, the candidate that sent it.
+    pub senders: Vec<usize>,
+    /// Per included tx that consumes L1→L2 messages: its candidate index, how, and the
+    /// indexes of its own messages in `l1_messages`.
+    pub consumers: Vec<(usize, Consumption, Vec<usize>)>,
 }
 
 impl Arranged {
-    fn into_plan(self, candidates: &[Candidate]) -> Plan {
-        let pool: Vec<TxEnvelope> = self
-            .included
+    /// Whether the block carries return signals.
+    pub fn has_returns(&self) -> bool {
+        self.consumers
             .iter()
-            .map(|&i| candidates[i].tx.clone())
-            .collect();
-        let included: HashSet<B256> = pool.iter().map(|t| *t.tx_hash()).collect();
-        let mut returns = ReturnSignals::default();
-        for (hash, consumed, _) in self.returns {
-            returns.txs.push(hash);
-            returns.slots.extend(consumed.iter().map(|m| m.slot));
-        }
-        Plan {
-            pool,
-            returns,
-            held: candidates
-                .iter()
-                .map(|c| *c.tx.tx_hash())
-                .filter(|h| !included.contains(h))
-                .collect(),
-        }
+            .any(|(_, c, _)| matches!(c, Consumption::Answered(_)))
+    }
+
+    /// The indexes in `l1_messages` of the probe's messages.
+    pub fn probe_messages(&self, candidates: &[Candidate]) -> Vec<usize> {
+        (0..self.l1_messages.len())
+            .filter(|&i| matches!(candidates[self.senders[i]].kind, Kind::Probe(_)))
+            .collect()
     }
 }
 
-/// Lays the block out: Return txs in `held` (or all of them when not `allowed`) are left out
-/// with their senders' later txs; those in `plain` go in as txs that will revert.
-fn arrange(
+/// Lays the block out: candidates in `held` (and Return txs when not `allowed`) are left out
+/// with their senders' later txs; Return txs in `plain` go in without their answers.
+pub fn arrange(
     candidates: &[Candidate],
     allowed: bool,
     held: &HashSet<B256>,
     plain: &HashSet<B256>,
     route: &ReturnRoute,
 ) -> Arranged {
-    let mut out = Arranged {
-        included: Vec::new(),
-        l1_messages: Vec::new(),
-        returns: Vec::new(),
-    };
+    let mut out = Arranged::default();
     let mut stopped: HashSet<Address> = HashSet::new();
     let mut l2_sent = 0u64;
     for (i, c) in candidates.iter().enumerate() {
-        let hash = *c.tx.tx_hash();
         if c.sender.is_some_and(|s| stopped.contains(&s)) {
             continue;
         }
-        let (sent, consumed) = match &c.kind {
-            Kind::Plain(sent) => (sent.as_slice(), None),
-            Kind::Return { .. } if plain.contains(&hash) => (&[][..], None),
-            Kind::Return { .. } if !allowed || held.contains(&hash) => {
-                stopped.extend(c.sender);
-                continue;
-            }
-            Kind::Return { consumed, sent } => (sent.as_slice(), Some(consumed)),
+        let leave_out = held.contains(&c.hash)
+            || (matches!(c.kind, Kind::Return { .. }) && !allowed && !plain.contains(&c.hash));
+        if leave_out {
+            stopped.extend(c.sender);
+            continue;
+        }
+        let (sent, consumption) = match &c.kind {
+            Kind::Plain(sent) | Kind::Probe(sent) => (sent.as_slice(), None),
+            Kind::Return { .. } if plain.contains(&c.hash) => (&[][..], Some(Consumption::GivenUp)),
+            Kind::Return { consumed, sent } => (
+                sent.as_slice(),
+                Some(Consumption::Answered(consumed.clone())),
+            ),
+            Kind::Failing(why) => (&[][..], Some(Consumption::Failing(why.clone()))),
         };
         out.included.push(i);
         let mut indexes = Vec::new();
@@ -311,32 +350,155 @@ fn arrange(
             if message.message.gasLimit != 0 {
                 indexes.push(out.l1_messages.len());
                 out.l1_messages.push(message);
+                out.senders.push(i);
             }
         }
-        if let Some(consumed) = consumed {
-            out.returns.push((hash, consumed.clone(), indexes));
+        if let Some(consumption) = consumption {
+            out.consumers.push((i, consumption, indexes));
         }
     }
     out
 }
 
-/// The Return txs whose consumed answers L1 would not send.
-fn check(block: &Arranged, answers: &Answers) -> Vec<B256> {
-    let Answers::Each(each) = answers else {
-        return block.returns.iter().map(|(h, _, _)| *h).collect();
-    };
+/// The candidates whose consumed answers L1 would not send, given `answers` (per L2→L1
+/// message of `block`, what its processing sent back).
+pub fn unmatched(block: &Arranged, answers: &[Vec<BridgeMessage>]) -> Vec<usize> {
     block
-        .returns
+        .consumers
         .iter()
-        .filter(|(_, consumed, indexes)| {
+        .filter_map(|(i, consumption, indexes)| {
+            let Consumption::Answered(consumed) = consumption else {
+                return None;
+            };
             let produced: HashSet<B256> = indexes
                 .iter()
-                .filter_map(|&i| each.get(i))
+                .filter_map(|&j| answers.get(j))
                 .flatten()
                 .map(|m| m.hash)
                 .collect();
-            !consumed.iter().all(|m| produced.contains(&m.hash))
+            (!consumed.iter().all(|m| produced.contains(&m.hash))).then_some(*i)
         })
-        .map(|(h, _, _)| *h)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::primitives::Bytes;
+
+    const ROUTE: ReturnRoute = ReturnRoute {
+        l1: L1Side {
+            multicall: Address::repeat_byte(0x3c),
+            proposer: Address::repeat_byte(0x0e),
+            bridge: Address::repeat_byte(0xb1),
+            signal_service: Address::repeat_byte(0x51),
+            l2_bridge: Address::repeat_byte(0xb2),
+            l2_chain_id: 167_001,
+        },
+        l1_chain_id: 3_151_908,
+        l2_signal_service: Address::repeat_byte(0x52),
+    };
+
+    fn to_l1(id: u64, gas: u32) -> Message {
+        Message {
+            id,
+            gasLimit: gas,
+            srcChainId: ROUTE.l1.l2_chain_id,
+            destChainId: ROUTE.l1_chain_id,
+            data: Bytes::from(vec![id as u8]),
+            ..Default::default()
+        }
+    }
+
+    fn answer(id: u64) -> BridgeMessage {
+        let message = Message {
+            id,
+            srcChainId: ROUTE.l1_chain_id,
+            destChainId: ROUTE.l1.l2_chain_id,
+            ..Default::default()
+        };
+        BridgeMessage::new(message, ROUTE.l1.bridge)
+    }
+
+    fn candidate(n: u8, sender: u8, kind: Kind) -> Candidate {
+        Candidate {
+            hash: B256::repeat_byte(n),
+            sender: Some(Address::repeat_byte(sender)),
+            kind,
+        }
+    }
+
+    fn swap(n: u8, sender: u8, answer_id: u64) -> Candidate {
+        candidate(
+            n,
+            sender,
+            Kind::Return {
+                consumed: vec![answer(answer_id)],
+                sent: vec![to_l1(7, 1_000_000)],
+            },
+        )
+    }
+
+    #[test]
+    fn messages_are_numbered_in_block_order_and_only_relayed_ones_are_processed() {
+        let candidates = vec![
+            candidate(1, 1, Kind::Plain(vec![to_l1(7, 1), to_l1(8, 0)])),
+            swap(2, 2, 40),
+            candidate(3, 3, Kind::Probe(vec![to_l1(7, 1)])),
+        ];
+        let none = HashSet::new();
+        let block = arrange(&candidates, true, &none, &none, &ROUTE);
+        assert_eq!(block.included, vec![0, 1, 2]);
+        let ids: Vec<u64> = block.l1_messages.iter().map(|m| m.message.id).collect();
+        assert_eq!(
+            ids,
+            vec![7, 9, 10],
+            "8 has no gas limit; later txs count after"
+        );
+        assert_eq!(block.senders, vec![0, 1, 2]);
+        assert!(block.has_returns());
+        assert_eq!(block.probe_messages(&candidates), vec![2]);
+        let answers = vec![vec![], vec![answer(40)], vec![answer(41)]];
+        assert!(unmatched(&block, &answers).is_empty());
+        let wrong = vec![vec![], vec![answer(41)], vec![]];
+        assert_eq!(unmatched(&block, &wrong), vec![1]);
+    }
+
+    #[test]
+    fn held_txs_stop_their_senders_and_given_up_ones_go_in_without_answers() {
+        let candidates = vec![
+            swap(1, 1, 40),
+            candidate(2, 1, Kind::Plain(vec![])),
+            swap(3, 3, 41),
+            candidate(4, 4, Kind::Failing("reverts".into())),
+        ];
+        let held: HashSet<B256> = [B256::repeat_byte(1)].into();
+        let plain: HashSet<B256> = [B256::repeat_byte(3)].into();
+        let block = arrange(&candidates, true, &held, &plain, &ROUTE);
+        assert_eq!(
+            block.included,
+            vec![2, 3],
+            "tx 2 waits behind its sender's held tx"
+        );
+        assert!(!block.has_returns());
+        let kinds: Vec<&Consumption> = block.consumers.iter().map(|(_, c, _)| c).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                &Consumption::GivenUp,
+                &Consumption::Failing("reverts".into())
+            ]
+        );
+        assert!(
+            block.l1_messages.is_empty(),
+            "a tx without its answers sends nothing"
+        );
+
+        let closed = arrange(&candidates, false, &HashSet::new(), &HashSet::new(), &ROUTE);
+        assert_eq!(
+            closed.included,
+            vec![3],
+            "no return signals: answered txs wait"
+        );
+    }
 }

@@ -74,15 +74,10 @@ pub async fn simulate(
 
 /// The verdict on a traced op.
 pub fn judge(frame: &CallFrame, route: &MessageRoute) -> Simulated {
-    if let Some(error) = &frame.error {
-        let reason = frame
-            .revert_reason
-            .clone()
-            .or_else(|| frame.output.as_ref().map(|o| o.to_string()))
-            .unwrap_or_default();
+    if frame.error.is_some() {
         return Simulated::Rejected(format!(
-            "the op reverts on L1 ({error}{}{reason}); check the submitter, the calldata and its signature",
-            if reason.is_empty() { "" } else { ": " }
+            "the op reverts on L1 ({}); check the submitter, the calldata and its signature",
+            revert_text(frame)
         ));
     }
     let messages = messages_sent(frame, route);
@@ -90,6 +85,27 @@ pub fn judge(frame: &CallFrame, route: &MessageRoute) -> Simulated {
         Simulated::Rejected(NO_MESSAGE.into())
     } else {
         Simulated::Messages(messages)
+    }
+}
+
+/// A reverted frame's error and reason (the decoded reason, else the raw revert data).
+pub fn revert_text(frame: &CallFrame) -> String {
+    let error = frame.error.as_deref().unwrap_or("reverted");
+    let reason = frame
+        .revert_reason
+        .clone()
+        .or_else(|| {
+            frame
+                .output
+                .as_ref()
+                .filter(|o| !o.is_empty())
+                .map(|o| o.to_string())
+        })
+        .unwrap_or_default();
+    if reason.is_empty() {
+        error.to_string()
+    } else {
+        format!("{error}: {reason}")
     }
 }
 

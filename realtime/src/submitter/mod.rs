@@ -43,7 +43,8 @@ use crate::{
     bridge::{
         config::CrossChainContracts,
         l1_calls::{self, L1Call, L2Route},
-        status::{StatusStore, UserOpStatus},
+        status::{StatusKey, StatusStore, UserOpStatus},
+        tx_outcome,
     },
     chain_monitor::ChainEvent,
     config::{ProofType, ProverConfig},
@@ -156,6 +157,23 @@ enum Resync {
     Wanted,
     /// The inbox head is being read.
     Reading,
+}
+
+/// What happens to the ops and tracked txs of a proposal that will not land.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Fate {
+    /// Nothing of it ran and nothing can: back to Pending for a later block.
+    Retry,
+    /// Like `Retry`, but `named` (the failure names their own signal slot: their prediction
+    /// no longer holds) are rejected, with `reason`.
+    RetryOthers {
+        /// Whose failure it is.
+        named: Vec<StatusKey>,
+        /// Why, for their users.
+        reason: String,
+    },
+    /// Its tx might still be mined: rejected, so that nothing runs twice.
+    Reject,
 }
 
 /// Proposals kept for L1-reorg detection.
@@ -384,6 +402,7 @@ impl AsyncSubmitter {
             self.forget(
                 &record,
                 "its L2 block was reorged away while the node resynced with L1",
+                Fate::Retry,
             );
             return;
         }
@@ -402,6 +421,7 @@ impl AsyncSubmitter {
         self.forget(
             &record,
             "its proposal did not continue the previous one and was dropped",
+            Fate::Retry,
         );
         // Its blocks are on L2 only if it was sealed after blocks that nobody proposes (a gap):
         // then the L2 must go back to the tip. A proposal sealed before our own reorg is
@@ -593,18 +613,34 @@ impl AsyncSubmitter {
     /// Abandons job `index` and every later one. Once no tx is in flight, the inbox's head is
     /// re-read and the L2 reorged back to it: the inbox, not our bookkeeping, says what landed
     /// (a tx from before a restart may land late, an L1 reorg may take one back).
-    fn abandon_from(&mut self, index: usize, cause: &'static str, why: &str, ctx: &Context<Self>) {
+    /// `first` is the fate of job `index`'s ops (later jobs never sent a tx: retried).
+    fn abandon_from(
+        &mut self,
+        index: usize,
+        (cause, why): (&'static str, &str),
+        first: Fate,
+        ctx: &Context<Self>,
+    ) {
         let abandoned: Vec<Job> = self.jobs.drain(index..).collect();
-        for job in &abandoned {
+        for (n, job) in abandoned.iter().enumerate() {
             if let Stage::Proving(handle) = &job.stage {
                 handle.abort();
             }
-            self.forget(
-                &job.record,
-                &format!(
+            let reason = if n == 0 {
+                format!(
                     "its proposal {} was abandoned ({cause}: {why})",
                     job.record.id
-                ),
+                )
+            } else {
+                format!(
+                    "its proposal {} was abandoned after the earlier proposal {} ({cause})",
+                    job.record.id, abandoned[0].record.id
+                )
+            };
+            self.forget(
+                &job.record,
+                &reason,
+                if n == 0 { first.clone() } else { Fate::Retry },
             );
             metrics::submitter()
                 .proposals_failed
@@ -619,15 +655,27 @@ impl AsyncSubmitter {
         self.pump(ctx);
     }
 
-    /// Forgets a proposal that will not land; its user ops are rejected first (queued before
-    /// the removal, so a restart never finds them without a final status or a proposal).
-    fn forget(&self, record: &ProposalRecord, why: &str) {
-        self.setup.statuses.set_soon(
-            &record.status_keys(),
-            UserOpStatus::Rejected {
-                reason: format!("{why}; the op did not run on L1, send it again"),
-            },
-        );
+    /// Forgets a proposal that will not land. Its user ops and tracked txs go back to Pending
+    /// for a later block (rejected once they used up their attempts), or, when its tx might
+    /// still be mined (`Fate::Reject`), are rejected; either is queued before the removal, so
+    /// a restart never finds them without a status or a proposal.
+    fn forget(&self, record: &ProposalRecord, why: &str, fate: Fate) {
+        match fate {
+            Fate::Retry => self.setup.statuses.retry_soon(record.retries(), why.into()),
+            Fate::RetryOthers { named, reason } => {
+                // Final first: the retry leaves final statuses alone.
+                self.setup
+                    .statuses
+                    .set_soon(&named, UserOpStatus::Rejected { reason });
+                self.setup.statuses.retry_soon(record.retries(), why.into());
+            }
+            Fate::Reject => self.setup.statuses.set_soon(
+                &record.status_keys(),
+                UserOpStatus::Rejected {
+                    reason: format!("{why}; the op did not run on L1, send it again"),
+                },
+            ),
+        }
         if let Err(e) = self.setup.store.remove(record.id) {
             tracing::error!(error = %e, proposal = %record.id, "could not forget a proposal");
         }
@@ -657,6 +705,7 @@ impl AsyncSubmitter {
             self.forget(
                 &job.record,
                 "its proposal was dropped when the node resynced with the inbox on L1",
+                Fate::Retry,
             );
         }
         let setup = self.setup.clone();
@@ -774,7 +823,8 @@ impl Handler<ProofDone> for AsyncSubmitter {
                     tracing::warn!(proposal = %done.id, attempt = attempts, %error, "proof failed; requesting it again");
                     self.jobs[index].stage = Stage::Queued;
                 } else {
-                    self.abandon_from(index, "proof", &error.to_string(), ctx);
+                    let why = error.to_string();
+                    self.abandon_from(index, ("proof", &why), Fate::Retry, ctx);
                 }
             }
         }
@@ -792,6 +842,21 @@ impl Handler<SendDone> for AsyncSubmitter {
             return;
         };
         let record = self.jobs[index].record.clone();
+        // Only a tx that an L1 reorg left behind a nonce gap can still be mined later: its
+        // ops may yet run, so they are not tried again. A revert that names an op's or a
+        // tx's signal slot is that one's own failure.
+        let fate = match &done.outcome {
+            Err(TxError::NonceGap { .. }) => Fate::Reject,
+            Err(TxError::WouldRevert(m)) => Fate::RetryOthers {
+                named: record.named_in(m),
+                reason: format!(
+                    "its proposal {} could not land: {}; it did not run, send it again",
+                    record.id,
+                    propose_tx::revert_meaning(m).unwrap_or("its L1 calls revert now")
+                ),
+            },
+            _ => Fate::Retry,
+        };
         let outcome = match done.outcome {
             Ok(included) => check_landed(&record, &included),
             Err(e) => Err(match &e {
@@ -819,25 +884,36 @@ impl Handler<SendDone> for AsyncSubmitter {
                 }
                 self.forget_landed(record);
             }
-            Err((cause, why)) => self.abandon_from(index, cause, &why, ctx),
+            Err((cause, why)) => self.abandon_from(index, (cause, &why), fate, ctx),
         }
         self.pump(ctx);
     }
 }
 
 impl AsyncSubmitter {
-    /// Forgets a landed proposal once its user ops are recorded Executed on disk (so a crash in
-    /// between leaves a stored proposal, never an op without a final status).
+    /// Forgets a landed proposal once the final statuses of its user ops and tracked txs are
+    /// on disk (so a crash in between leaves a stored proposal, never an op without a final
+    /// status). The txs' statuses come from their L2 receipts, read until the L2 answers.
     fn forget_landed(&self, record: ProposalRecord) {
         let (store, statuses) = (self.setup.store.clone(), self.setup.statuses.clone());
+        let (l2, retry) = (self.setup.l2.clone(), self.setup.retry);
         tokio::spawn(async move {
-            if let Err(e) = statuses
-                .set(&record.status_keys(), UserOpStatus::Executed)
-                .await
-            {
-                tracing::error!(error = %e, proposal = %record.id,
-                    "could not record its user ops as executed; keeping the proposal for the next start");
-                return;
+            let mut backoff = Backoff::new(retry, Duration::from_secs(30).max(retry));
+            loop {
+                let settled = async {
+                    let provider = l2.connect().await.map_err(|e| e.to_string())?;
+                    tx_outcome::settle_landed(&statuses, (&l2, &provider), &record).await
+                }
+                .await;
+                match settled {
+                    Ok(()) => break,
+                    Err(e) => {
+                        let delay = backoff.next_delay();
+                        tracing::warn!(error = %e, proposal = %record.id, retry_in_ms = delay.as_millis() as u64,
+                            "cannot record the final statuses of a landed proposal yet; it stays stored until then");
+                        tokio::time::sleep(delay).await;
+                    }
+                }
             }
             if let Err(e) = store.remove(record.id) {
                 tracing::error!(error = %e, proposal = %record.id, "could not forget a landed proposal");

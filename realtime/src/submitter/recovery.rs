@@ -15,7 +15,7 @@ use common::{
 };
 
 use crate::{
-    bridge::status::{StatusStore, UserOpStatus},
+    bridge::{status::StatusStore, tx_outcome},
     proposal_store::{L2Checkpoint, ProposalRecord, ProposalStore},
 };
 
@@ -143,18 +143,20 @@ pub async fn recover(input: RecoveryInput<'_>) -> Result<Recovered, String> {
                 "does not continue the inbox head"
             };
             tracing::info!(proposal = %record.id, why, "dropping a stored proposal");
-            let status = if record.checkpoint.number <= landed.0 {
-                UserOpStatus::Executed
+            if record.checkpoint.number <= landed.0 {
+                tx_outcome::settle_landed(input.statuses, (input.l2, &l2p), &record).await?;
             } else {
-                UserOpStatus::Rejected {
-                    reason: "its proposal no longer continued the L1 inbox when the node restarted; the op did not run on L1, send it again".into(),
-                }
-            };
-            input
-                .statuses
-                .set(&record.status_keys(), status)
-                .await
-                .map_err(|e| e.to_string())?;
+                // Its journaled tx did not land (resumed above): nothing of it ran.
+                input
+                    .statuses
+                    .retry(
+                        record.retries(),
+                        "its proposal no longer continued the L1 inbox when the node restarted"
+                            .into(),
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
             input.store.remove(record.id).map_err(|e| e.to_string())?;
         }
     }

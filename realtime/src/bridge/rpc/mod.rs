@@ -18,6 +18,7 @@ use jsonrpsee::{
     types::{ErrorObjectOwned, Params},
 };
 use serde::{Deserialize, de::DeserializeOwned};
+use serde_json::Value;
 use tokio::sync::{OnceCell, mpsc};
 
 pub mod return_message;
@@ -80,15 +81,30 @@ impl ChainLookup {
                 Ok::<_, ErrorObjectOwned>((l1, l2))
             })
             .await?;
-        let tx = self
+        let receipt = self
             .l2
-            .call(l2p.get_transaction_by_hash(hash))
+            .call(l2p.get_transaction_receipt(hash))
             .await
-            .map_err(|e| unavailable("L2", &e))?
-            .ok_or_else(|| error(NOT_FOUND, "Transaction not found"))?;
-        let Some(number) = tx.block_number else {
-            return Err(error(NOT_FOUND, "Transaction pending"));
+            .map_err(|e| unavailable("L2", &e))?;
+        let Some(receipt) = receipt else {
+            let known = self
+                .l2
+                .call(l2p.get_transaction_by_hash(hash))
+                .await
+                .map_err(|e| unavailable("L2", &e))?;
+            return Err(match known {
+                Some(_) => error(NOT_FOUND, "Transaction pending"),
+                None => error(NOT_FOUND, "Transaction not found"),
+            });
         };
+        let number = receipt.block_number.unwrap_or_default();
+        if !receipt.status() {
+            return Ok(UserOpStatus::Rejected {
+                reason: format!(
+                    "reverted on L2 in block {number} (receipt status 0): it had no effect"
+                ),
+            });
+        }
         let head = self
             .l1
             .call(
@@ -185,10 +201,25 @@ const TX_STATUS_SHAPE: &str = r#"{"userOpId": <number>} or {"txHash": "0x<32 byt
 
 const RETURN_SHAPE: &str = r#"[{"from": "0x<L2 address>", "to": "0x<L2 address>", "data": "0x<hex>", "value"?: <number or string>}]"#;
 
-fn tracked(statuses: &StatusStore, hash: B256) -> Result<Option<UserOpStatus>, ErrorObjectOwned> {
-    statuses
+/// A tracked tx's status as JSON, with the node's note (e.g. that it was held back) when it
+/// has one.
+fn tracked(statuses: &StatusStore, hash: B256) -> Result<Option<Value>, ErrorObjectOwned> {
+    let Some(tracked) = statuses
         .get_tx(hash)
-        .map_err(|e| error(SERVER_ERROR, format!("Status store unavailable: {e}")))
+        .map_err(|e| error(SERVER_ERROR, format!("Status store unavailable: {e}")))?
+    else {
+        return Ok(None);
+    };
+    let mut json = to_json(&tracked.status)?;
+    if let (Some(note), Value::Object(fields)) = (tracked.note, &mut json) {
+        fields.insert("note".into(), Value::String(note));
+    }
+    Ok(Some(json))
+}
+
+fn to_json(status: &UserOpStatus) -> Result<Value, ErrorObjectOwned> {
+    serde_json::to_value(status)
+        .map_err(|e| error(SERVER_ERROR, format!("status not encodable: {e}")))
 }
 
 fn stored(statuses: &StatusStore, id: u64) -> Result<UserOpStatus, ErrorObjectOwned> {
@@ -235,10 +266,10 @@ pub fn module(state: RpcState) -> RpcModule<RpcState> {
             .register_async_method("surge_txStatus", |params, state, _| async move {
                 let request: TxStatusRequest = by_name(&params, TX_STATUS_SHAPE)?;
                 match (request.user_op_id, request.tx_hash) {
-                    (Some(id), _) => stored(&state.statuses, id),
+                    (Some(id), _) => to_json(&stored(&state.statuses, id)?),
                     (None, Some(hash)) => match (tracked(&state.statuses, hash)?, &state.chain) {
                         (Some(status), _) => Ok(status),
-                        (None, Some(chain)) => chain.status(hash).await,
+                        (None, Some(chain)) => to_json(&chain.status(hash).await?),
                         (None, None) => Err(error(NOT_FOUND, "Transaction not found")),
                     },
                     (None, None) => Err(error(

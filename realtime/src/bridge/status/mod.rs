@@ -3,21 +3,27 @@
 //! tracked tx is an L2→L1→L2 tx from the pool: `surge_txStatus {txHash}` follows it like an op.
 //!
 //! One writer thread owns every write, so ids are handed out in order and never reused (the
-//! next id is committed with the op), and a status only ever moves forward: Pending →
+//! next id is committed with the op), and a status only moves forward: Pending →
 //! ProvingBlock → Processing → Executed | Rejected. A final status is never overwritten. The
-//! writer commits whatever queued up while it was syncing as one batch with one fsync (group
-//! commit): an intake is answered only after its batch is on disk, without one fsync per op.
+//! one step back is a retry: an op or tx whose proposal was abandoned for a cause that is not
+//! its own goes back to Pending for a later block, at most `USER_OP_MAX_ATTEMPTS` times in
+//! all, then it is Rejected with the last reason. The writer commits whatever queued up while
+//! it was syncing as one batch with one fsync (group commit): an intake is answered only after
+//! its batch is on disk, without one fsync per op.
+
+mod writer;
 
 use std::time::Duration;
 
 use alloy::primitives::{Address, B256, Bytes, U256};
 use bindings::Call;
 use common::{fork::unix_now, ids::UserOpId};
-use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
+use fjall::{Database, Keyspace, KeyspaceCreateOptions};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
 use super::message::BridgeMessage;
+use writer::{NEXT_ID, Write, Writer, decode_entry};
 
 /// A user op's status, as `surge_userOpStatus` and `surge_txStatus` return it (tagged by
 /// `"status"`, catalyst-reference §4).
@@ -105,6 +111,15 @@ pub struct Unfinished {
     pub ready: bool,
 }
 
+/// A tracked tx's status and what the node adds to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackedTx {
+    /// Where it stands.
+    pub status: UserOpStatus,
+    /// What the user should know about how it got there (e.g. it was held back).
+    pub note: Option<String>,
+}
+
 #[derive(Clone, Serialize, Deserialize)]
 struct Entry {
     status: UserOpStatus,
@@ -112,6 +127,37 @@ struct Entry {
     op: Option<UserOp>,
     /// Unix seconds of the last change.
     updated: u64,
+    /// Proposals it was in that were abandoned for a cause not its own.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    retries: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// What goes back to Pending after its proposal was abandoned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Retry {
+    /// An op with its messages: ready for a block at once (the block's L1 run simulates it
+    /// again before it goes in).
+    Ready(ReadyOp),
+    /// An op to simulate again before it is ready (its messages are not at hand).
+    Resimulate(UserOpId),
+    /// A tracked L2 tx: its block was reorged away and it is back in the pool.
+    Tx(B256),
+}
+
+impl Retry {
+    fn key(&self) -> StatusKey {
+        match self {
+            Self::Ready(op) => StatusKey::Op(op.id),
+            Self::Resimulate(id) => StatusKey::Op(*id),
+            Self::Tx(hash) => StatusKey::Tx(*hash),
+        }
+    }
 }
 
 /// The store failed.
@@ -168,16 +214,8 @@ impl StatusKey {
     }
 }
 
-enum Write {
-    Intake(UserOp, Reply<UserOpId>),
-    Set(Vec<StatusKey>, UserOpStatus, Option<Reply<()>>),
-    Ready(Box<ReadyOp>, Reply<()>),
-    Sweep(u64, Reply<usize>),
-}
-
-/// Most writes committed as one batch.
-const MAX_GROUP: usize = 1_024;
-const NEXT_ID: &[u8] = b"next_user_op_id";
+/// Attempts an op or tx gets unless configured otherwise (`USER_OP_MAX_ATTEMPTS`).
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 
 /// Handle to the user-op store: reads go straight to fjall, writes to the writer thread.
 #[derive(Clone)]
@@ -188,49 +226,19 @@ pub struct StatusStore {
     writes: mpsc::UnboundedSender<Write>,
 }
 
-struct Writer {
-    db: Database,
-    ops: Keyspace,
-    txs: Keyspace,
-    ready: Keyspace,
-    expiry: Keyspace,
-    meta: Keyspace,
-    next_id: u64,
-}
-
-fn decode_entry(id: u64, raw: &[u8]) -> Result<Entry, StatusError> {
-    serde_json::from_slice(raw).map_err(|e| StatusError::Corrupt(id, e.to_string()))
-}
-
-fn encode<T: Serialize>(id: u64, value: &T) -> Result<Vec<u8>, StatusError> {
-    serde_json::to_vec(value).map_err(|e| StatusError::Corrupt(id, e.to_string()))
-}
-
-/// `at ‖ key`: 16 bytes for an op, 40 for a tx.
-fn expiry_key(at: u64, key: &StatusKey) -> Vec<u8> {
-    let mut out = at.to_be_bytes().to_vec();
-    out.extend_from_slice(&key.bytes());
-    out
-}
-
-/// The status key at the end of an expiry key.
-fn key_of_expiry(raw: &[u8]) -> Option<StatusKey> {
-    let rest = raw.get(8..)?;
-    match rest.len() {
-        8 => <[u8; 8]>::try_from(rest)
-            .ok()
-            .map(|b| StatusKey::Op(UserOpId(u64::from_be_bytes(b)))),
-        32 => Some(StatusKey::Tx(B256::from_slice(rest))),
-        _ => None,
-    }
-}
-
 impl StatusStore {
-    /// Opens (creating if needed) the keyspaces in `db` and starts the writer thread, which
-    /// ends when the last handle is dropped.
+    /// Opens the store with [`DEFAULT_MAX_ATTEMPTS`].
     pub fn open(db: &Database) -> Result<Self, StatusError> {
+        Self::open_with(db, DEFAULT_MAX_ATTEMPTS)
+    }
+
+    /// Opens (creating if needed) the keyspaces in `db` and starts the writer thread, which
+    /// ends when the last handle is dropped. An op or tx is in at most `max_attempts`
+    /// proposals before a retry rejects it.
+    pub fn open_with(db: &Database, max_attempts: u32) -> Result<Self, StatusError> {
         let open = |name: &str| db.keyspace(name, KeyspaceCreateOptions::default);
         let writer = Writer {
+            max_attempts: max_attempts.max(1),
             db: db.clone(),
             ops: open("user_ops")?,
             txs: open("tx_status")?,
@@ -277,7 +285,7 @@ impl StatusStore {
         if ids.is_empty() {
             return Ok(());
         }
-        self.ask(|reply| Write::Set(ids.to_vec(), status, Some(reply)))
+        self.ask(|reply| Write::Set(ids.to_vec(), status, None, Some(reply)))
             .await
     }
 
@@ -285,7 +293,35 @@ impl StatusStore {
     /// queued before it; a failure is logged by the writer.
     pub fn set_soon(&self, ids: &[StatusKey], status: UserOpStatus) {
         if !ids.is_empty() {
-            let _ = self.writes.send(Write::Set(ids.to_vec(), status, None));
+            let _ = self
+                .writes
+                .send(Write::Set(ids.to_vec(), status, None, None));
+        }
+    }
+
+    /// Starts (or moves forward) a tracked tx's status with a note for its user; ordered like
+    /// [`StatusStore::set_soon`].
+    pub fn track_soon(&self, hash: B256, status: UserOpStatus, note: Option<String>) {
+        let _ = self
+            .writes
+            .send(Write::Set(vec![StatusKey::Tx(hash)], status, note, None));
+    }
+
+    /// Sends ops and txs of an abandoned proposal back to Pending (see the module doc); one
+    /// that used up its attempts is Rejected with `reason`. Returns once that is on disk.
+    pub async fn retry(&self, items: Vec<Retry>, reason: String) -> Result<(), StatusError> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        self.ask(|reply| Write::Retry(items, reason, Some(reply)))
+            .await
+    }
+
+    /// Like [`StatusStore::retry`], for callers that cannot wait; ordered like
+    /// [`StatusStore::set_soon`].
+    pub fn retry_soon(&self, items: Vec<Retry>, reason: String) {
+        if !items.is_empty() {
+            let _ = self.writes.send(Write::Retry(items, reason, None));
         }
     }
 
@@ -314,10 +350,15 @@ impl StatusStore {
     }
 
     /// The status of a tracked L2 tx, if it is tracked (and not swept).
-    pub fn get_tx(&self, hash: B256) -> Result<Option<UserOpStatus>, StatusError> {
+    pub fn get_tx(&self, hash: B256) -> Result<Option<TrackedTx>, StatusError> {
         self.txs
             .get(hash)?
-            .map(|raw| decode_entry(0, &raw).map(|e| e.status))
+            .map(|raw| {
+                decode_entry(0, &raw).map(|e| TrackedTx {
+                    status: e.status,
+                    note: e.note,
+                })
+            })
             .transpose()
     }
 
@@ -354,222 +395,6 @@ impl StatusStore {
         Ok(out)
     }
 }
-
-/// Pending replies of one batch, answered after its commit.
-enum Answer {
-    Id(Reply<UserOpId>, UserOpId),
-    Unit(Option<Reply<()>>),
-    Count(Reply<usize>, usize),
-    Failed(Option<Reply<()>>, StatusError),
-}
-
-impl Writer {
-    fn run(mut self, mut rx: mpsc::UnboundedReceiver<Write>) {
-        while let Some(first) = rx.blocking_recv() {
-            let mut group = vec![first];
-            while group.len() < MAX_GROUP {
-                match rx.try_recv() {
-                    Ok(w) => group.push(w),
-                    Err(_) => break,
-                }
-            }
-            self.commit(group);
-        }
-    }
-
-    fn commit(&mut self, group: Vec<Write>) {
-        let mut batch = self.db.batch();
-        let mut overlay: Overlay = Default::default();
-        let mut answers = Vec::with_capacity(group.len());
-        let mut durable = false;
-        let first_id = self.next_id;
-        let now = unix_now();
-        for write in group {
-            match write {
-                Write::Intake(op, reply) => {
-                    durable = true;
-                    let id = self.next_id;
-                    self.next_id += 1;
-                    let entry = Entry {
-                        status: UserOpStatus::Pending,
-                        op: Some(op),
-                        updated: now,
-                    };
-                    match encode(id, &entry) {
-                        Ok(value) => {
-                            batch.insert(&self.ops, id.to_be_bytes(), value);
-                            overlay.insert(StatusKey::Op(UserOpId(id)), Some(entry));
-                            answers.push(Answer::Id(reply, UserOpId(id)));
-                        }
-                        Err(e) => {
-                            let _ = reply.send(Err(e));
-                        }
-                    }
-                }
-                Write::Set(ids, status, reply) => {
-                    durable |= reply.is_some();
-                    let mut failure = None;
-                    for id in ids {
-                        if let Err(e) = self.advance(&mut batch, &mut overlay, id, &status, now) {
-                            failure = Some(e);
-                        }
-                    }
-                    answers.push(match failure {
-                        Some(e) => Answer::Failed(reply, e),
-                        None => Answer::Unit(reply),
-                    });
-                }
-                Write::Ready(op, reply) => {
-                    let id = op.id.0;
-                    let pending = self
-                        .entry(&overlay, StatusKey::Op(op.id))
-                        .map(|e| e.is_some_and(|e| e.status == UserOpStatus::Pending));
-                    let outcome = match (pending, encode(id, &*op)) {
-                        (Ok(true), Ok(value)) => {
-                            batch.insert(&self.ready, id.to_be_bytes(), value);
-                            Ok(())
-                        }
-                        (Ok(false), _) => Ok(()),
-                        (Err(e), _) | (_, Err(e)) => Err(e),
-                    };
-                    answers.push(match outcome {
-                        Ok(()) => Answer::Unit(Some(reply)),
-                        Err(e) => Answer::Failed(Some(reply), e),
-                    });
-                }
-                Write::Sweep(cutoff, reply) => {
-                    let mut removed = 0;
-                    for item in self.expiry.range(..cutoff.to_be_bytes().to_vec()) {
-                        let Ok(key) = item.key() else { break };
-                        if let Some(tracked) = key_of_expiry(&key) {
-                            batch.remove(self.keyspace(&tracked), tracked.bytes());
-                            overlay.insert(tracked, None);
-                        }
-                        batch.remove(&self.expiry, key);
-                        removed += 1;
-                    }
-                    answers.push(Answer::Count(reply, removed));
-                }
-            }
-        }
-        if self.next_id != first_id {
-            batch.insert(&self.meta, NEXT_ID, self.next_id.to_be_bytes());
-        }
-        let mode = if durable {
-            PersistMode::SyncAll
-        } else {
-            PersistMode::Buffer
-        };
-        let outcome = batch
-            .commit()
-            .and_then(|()| self.db.persist(mode))
-            .map_err(StatusError::from);
-        if let Err(e) = &outcome {
-            tracing::error!(error = %e, "user-op statuses were not saved; the ops keep their previous status");
-        }
-        for answer in answers {
-            match (answer, &outcome) {
-                (Answer::Id(reply, id), Ok(())) => {
-                    let _ = reply.send(Ok(id));
-                }
-                (Answer::Id(reply, _), Err(e)) => {
-                    let _ = reply.send(Err(e.clone()));
-                }
-                (Answer::Unit(reply), outcome) => {
-                    if let Some(reply) = reply {
-                        let _ = reply.send(outcome.clone());
-                    }
-                }
-                (Answer::Count(reply, n), outcome) => {
-                    let _ = reply.send(outcome.clone().map(|()| n));
-                }
-                (Answer::Failed(reply, e), _) => match reply {
-                    Some(reply) => {
-                        let _ = reply.send(Err(e));
-                    }
-                    None => tracing::error!(error = %e, "a user-op status was not saved"),
-                },
-            }
-        }
-    }
-
-    fn keyspace(&self, key: &StatusKey) -> &Keyspace {
-        match key {
-            StatusKey::Op(_) => &self.ops,
-            StatusKey::Tx(_) => &self.txs,
-        }
-    }
-
-    /// The entry as this batch has it so far.
-    fn entry(&self, overlay: &Overlay, key: StatusKey) -> Result<Option<Entry>, StatusError> {
-        if let Some(entry) = overlay.get(&key) {
-            return Ok(entry.clone());
-        }
-        self.keyspace(&key)
-            .get(key.bytes())?
-            .map(|raw| decode_entry(key.id(), &raw))
-            .transpose()
-    }
-
-    fn advance(
-        &self,
-        batch: &mut fjall::OwnedWriteBatch,
-        overlay: &mut Overlay,
-        key: StatusKey,
-        status: &UserOpStatus,
-        now: u64,
-    ) -> Result<(), StatusError> {
-        let existing = self.entry(overlay, key)?;
-        let fresh = existing.is_none();
-        let current = match (existing, key) {
-            (Some(current), _) => current,
-            // A tx is tracked from its first status on.
-            (None, StatusKey::Tx(_)) => Entry {
-                status: UserOpStatus::Pending,
-                op: None,
-                updated: now,
-            },
-            (None, StatusKey::Op(id)) => {
-                tracing::debug!(
-                    id = id.0,
-                    "status for an unknown (or swept) user op ignored"
-                );
-                return Ok(());
-            }
-        };
-        if status.rank() <= current.status.rank() && !fresh {
-            return Ok(());
-        }
-        let entry = Entry {
-            status: status.clone(),
-            op: if status.is_final() { None } else { current.op },
-            updated: now,
-        };
-        batch.insert(self.keyspace(&key), key.bytes(), encode(key.id(), &entry)?);
-        if let StatusKey::Op(id) = key
-            && (status.is_final() || current.status == UserOpStatus::Pending)
-        {
-            // Final, or taken into a block: no longer waiting for one.
-            batch.remove(&self.ready, id.0.to_be_bytes());
-        }
-        if status.is_final() {
-            batch.insert(&self.expiry, expiry_key(now, &key), []);
-            let label = match status {
-                UserOpStatus::Executed => "executed",
-                _ => "rejected",
-            };
-            crate::metrics::bridge()
-                .user_ops_final
-                .with_label_values(&[label])
-                .inc();
-        }
-        overlay.insert(key, Some(entry));
-        Ok(())
-    }
-}
-
-/// Entries written earlier in the batch being built (`None`: removed).
-type Overlay = std::collections::HashMap<StatusKey, Option<Entry>>;
 
 #[cfg(test)]
 mod tests {
@@ -705,7 +530,10 @@ mod tests {
             .unwrap();
         store.set(&[tx], UserOpStatus::Pending).await.unwrap();
         assert_eq!(
-            store.get_tx(B256::repeat_byte(7)).unwrap(),
+            store
+                .get_tx(B256::repeat_byte(7))
+                .unwrap()
+                .map(|t| t.status),
             Some(UserOpStatus::ProvingBlock { block_id: 4 }),
             "a tx status never moves back either"
         );
@@ -713,6 +541,65 @@ mod tests {
         assert_eq!(store.get(UserOpId(0)).unwrap(), None, "txs are not ops");
         assert_eq!(store.sweep_final_before(unix_now() + 2).await.unwrap(), 1);
         assert_eq!(store.get_tx(B256::repeat_byte(7)).unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_retry_goes_back_to_pending_and_ready_until_the_attempts_run_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = common::store::open(dir.path()).unwrap();
+        let store = StatusStore::open_with(&db, 2).unwrap();
+        let id = store.intake(op(1)).await.unwrap();
+        let ready = ReadyOp {
+            id,
+            op: op(1),
+            messages: vec![],
+        };
+        store.ready(ready.clone()).await.unwrap();
+        let in_block = UserOpStatus::ProvingBlock { block_id: 3 };
+        store.set(&[id.into()], in_block.clone()).await.unwrap();
+        assert!(
+            store.ready_ops(10).unwrap().is_empty(),
+            "taken into a block"
+        );
+
+        store
+            .retry(vec![Retry::Ready(ready.clone())], "proof failed".into())
+            .await
+            .unwrap();
+        assert_eq!(store.get(id).unwrap(), Some(UserOpStatus::Pending));
+        assert_eq!(
+            store.ready_ops(10).unwrap(),
+            vec![ready.clone()],
+            "ready again"
+        );
+        store.set(&[id.into()], in_block).await.unwrap();
+        store
+            .retry(vec![Retry::Ready(ready)], "proof failed again".into())
+            .await
+            .unwrap();
+        let Some(UserOpStatus::Rejected { reason }) = store.get(id).unwrap() else {
+            panic!("rejected after its attempts");
+        };
+        assert!(
+            reason.contains("proof failed again") && reason.contains("2 proposals"),
+            "{reason}"
+        );
+        assert!(store.ready_ops(10).unwrap().is_empty());
+
+        // A tracked tx: its note is kept, and a final status is never retried.
+        let hash = B256::repeat_byte(9);
+        store.track_soon(hash, UserOpStatus::Pending, Some("held back".into()));
+        store
+            .set(&[StatusKey::Tx(hash)], UserOpStatus::Executed)
+            .await
+            .unwrap();
+        store
+            .retry(vec![Retry::Tx(hash)], "late".into())
+            .await
+            .unwrap();
+        let tracked = store.get_tx(hash).unwrap().unwrap();
+        assert_eq!(tracked.status, UserOpStatus::Executed);
+        assert_eq!(tracked.note.as_deref(), Some("held back"));
     }
 
     #[tokio::test]
