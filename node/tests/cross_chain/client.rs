@@ -133,19 +133,33 @@ pub async fn status(net: &Network, id: u64) -> Value {
 
 /// Polls until the op's status is final; returns every distinct status seen, in order.
 pub async fn until_final(net: &Network, id: u64, within: Duration) -> Vec<Value> {
+    poll_final(net, &format!("op {id}"), within, || async move {
+        Some(status(net, id).await)
+    })
+    .await
+}
+
+/// Polls `fetch` (a status, or `None` while there is none) until the status is final;
+/// every distinct status seen, in order.
+async fn poll_final<F, Fut>(net: &Network, what: &str, within: Duration, fetch: F) -> Vec<Value>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Option<Value>>,
+{
     let deadline = Instant::now() + within;
     let mut seen: Vec<Value> = Vec::new();
     loop {
-        let now = status(net, id).await;
-        if seen.last() != Some(&now) {
-            seen.push(now.clone());
-        }
-        if matches!(now["status"].as_str(), Some("Executed" | "Rejected")) {
-            return seen;
+        if let Some(now) = fetch().await {
+            if seen.last() != Some(&now) {
+                seen.push(now.clone());
+            }
+            if matches!(now["status"].as_str(), Some("Executed" | "Rejected")) {
+                return seen;
+            }
         }
         assert!(
             Instant::now() < deadline,
-            "op {id} not final within {within:?}: {seen:?}"
+            "{what} not final within {within:?}: {seen:?}"
         );
         assert!(net.node_alive(), "the node exited");
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -414,24 +428,13 @@ pub async fn in_pool(net: &Network, hash: B256) {
 
 /// Polls surge_txStatus {txHash} until final; every distinct status seen.
 pub async fn tx_until_final(net: &Network, hash: B256, within: Duration) -> Vec<Value> {
-    let deadline = Instant::now() + within;
-    let mut seen: Vec<Value> = Vec::new();
-    loop {
-        let response = surge(net, "surge_txStatus", json!({"txHash": hash})).await;
-        if let Some(now) = response.get("result").cloned() {
-            if seen.last() != Some(&now) {
-                seen.push(now.clone());
-            }
-            if matches!(now["status"].as_str(), Some("Executed" | "Rejected")) {
-                return seen;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "tx {hash} not final within {within:?}: {seen:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    poll_final(net, &format!("tx {hash}"), within, || async move {
+        surge(net, "surge_txStatus", json!({"txHash": hash}))
+            .await
+            .get("result")
+            .cloned()
+    })
+    .await
 }
 
 pub fn deferred(c: &devnet::deploy::Contracts, processed: usize) -> Vec<(Address, [u8; 4])> {

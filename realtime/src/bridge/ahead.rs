@@ -127,23 +127,12 @@ fn arrange(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{bridge::callback::L1Side, proposal_store::L2Checkpoint};
+    use crate::proposal_store::L2Checkpoint;
     use alloy::primitives::{B256, Bytes};
     use bindings::Message;
     use common::ids::{ProposalId, UserOpId};
 
-    const ROUTE: ReturnRoute = ReturnRoute {
-        l1: L1Side {
-            multicall: Address::repeat_byte(0x3c),
-            proposer: Address::repeat_byte(0x0e),
-            bridge: Address::repeat_byte(0xb1),
-            signal_service: Address::repeat_byte(0x51),
-            l2_bridge: Address::repeat_byte(0xb2),
-            l2_chain_id: 167_001,
-        },
-        l1_chain_id: 3_151_908,
-        l2_signal_service: Address::repeat_byte(0x52),
-    };
+    const ROUTE: ReturnRoute = crate::bridge::returns::TEST_ROUTE;
 
     fn op(id: u64) -> ReadyOp {
         ReadyOp {

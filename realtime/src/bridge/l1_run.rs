@@ -178,14 +178,7 @@ mod tests {
     use bindings::{IBridge::MessageSent, ISignalService::SignalSent, Message};
     use common::ids::UserOpId;
 
-    const SIDE: L1Side = L1Side {
-        multicall: Address::repeat_byte(0x3c),
-        proposer: Address::repeat_byte(0x0e),
-        bridge: Address::repeat_byte(0xb1),
-        signal_service: Address::repeat_byte(0x51),
-        l2_bridge: Address::repeat_byte(0xb2),
-        l2_chain_id: 167_001,
-    };
+    const SIDE: L1Side = crate::bridge::returns::TEST_ROUTE.l1;
 
     fn message(id: u64) -> Message {
         Message {

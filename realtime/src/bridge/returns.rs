@@ -381,23 +381,27 @@ pub fn unmatched(block: &Arranged, answers: &[Vec<BridgeMessage>]) -> Vec<usize>
         .collect()
 }
 
+/// A route of made-up addresses, for unit tests.
+#[cfg(test)]
+pub(crate) const TEST_ROUTE: ReturnRoute = ReturnRoute {
+    l1: L1Side {
+        multicall: Address::repeat_byte(0x3c),
+        proposer: Address::repeat_byte(0x0e),
+        bridge: Address::repeat_byte(0xb1),
+        signal_service: Address::repeat_byte(0x51),
+        l2_bridge: Address::repeat_byte(0xb2),
+        l2_chain_id: 167_001,
+    },
+    l1_chain_id: 3_151_908,
+    l2_signal_service: Address::repeat_byte(0x52),
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use alloy::primitives::Bytes;
 
-    const ROUTE: ReturnRoute = ReturnRoute {
-        l1: L1Side {
-            multicall: Address::repeat_byte(0x3c),
-            proposer: Address::repeat_byte(0x0e),
-            bridge: Address::repeat_byte(0xb1),
-            signal_service: Address::repeat_byte(0x51),
-            l2_bridge: Address::repeat_byte(0xb2),
-            l2_chain_id: 167_001,
-        },
-        l1_chain_id: 3_151_908,
-        l2_signal_service: Address::repeat_byte(0x52),
-    };
+    const ROUTE: ReturnRoute = TEST_ROUTE;
 
     fn to_l1(id: u64, gas: u32) -> Message {
         Message {

@@ -1,0 +1,273 @@
+//! How a proposal's time in the submitter ends: landed (final statuses from the chain, then
+//! forgotten), or abandoned (its ops and tracked txs retried or rejected, later proposals with
+//! it, the L2 resynced with the inbox's head), and L1 reorgs of proposals that had landed.
+
+use std::time::Duration;
+
+use alloy::{primitives::B256, sol_types::SolEvent};
+use bindings::IRealTimeInbox::ProposedAndProved;
+use common::{backoff::Backoff, tx_manager::Included};
+use spawned_concurrency::tasks::{Context, Handler, send_after};
+
+use super::{AsyncSubmitter, Chain, GapChecked, Job, Pump, Resync, Resynced, Stage, recovery};
+use crate::{
+    bridge::{
+        status::{StatusKey, UserOpStatus},
+        tx_outcome,
+    },
+    chain_monitor::ChainEvent,
+    landed_proposals::ProposalEvent,
+    metrics,
+    proposal_store::ProposalRecord,
+};
+
+/// What happens to the ops and tracked txs of a proposal that will not land.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Fate {
+    /// Nothing of it ran and nothing can: back to Pending for a later block.
+    Retry,
+    /// Like `Retry`, but `named` (the failure names their own signal slot: their prediction
+    /// no longer holds) are rejected, with `reason`.
+    RetryOthers {
+        /// Whose failure it is.
+        named: Vec<StatusKey>,
+        /// Why, for their users.
+        reason: String,
+    },
+    /// Its tx might still be mined: rejected, so that nothing runs twice.
+    Reject,
+}
+
+impl AsyncSubmitter {
+    /// Forgets a landed proposal once the final statuses of its user ops and tracked txs are
+    /// on disk (so a crash in between leaves a stored proposal, never an op without a final
+    /// status). The txs' statuses come from their L2 receipts, read until the L2 answers.
+    pub(super) fn forget_landed(&self, record: ProposalRecord) {
+        let (store, statuses) = (self.setup.store.clone(), self.setup.statuses.clone());
+        let (l2, retry) = (self.setup.l2.clone(), self.setup.retry);
+        tokio::spawn(async move {
+            let mut backoff = Backoff::new(retry, Duration::from_secs(30).max(retry));
+            loop {
+                let settled = async {
+                    let provider = l2.connect().await.map_err(|e| e.to_string())?;
+                    tx_outcome::settle_landed(&statuses, (&l2, &provider), &record).await
+                }
+                .await;
+                match settled {
+                    Ok(()) => break,
+                    Err(e) => {
+                        let delay = backoff.next_delay();
+                        tracing::warn!(error = %e, proposal = %record.id, retry_in_ms = delay.as_millis() as u64,
+                            "cannot record the final statuses of a landed proposal yet; it stays stored until then");
+                        tokio::time::sleep(delay).await;
+                    }
+                }
+            }
+            if let Err(e) = store.remove(record.id) {
+                tracing::error!(error = %e, proposal = %record.id, "could not forget a landed proposal");
+            }
+        });
+    }
+}
+
+/// The landed tx's hash if its receipt shows the inbox took exactly this proposal.
+pub(super) fn check_landed(
+    record: &ProposalRecord,
+    included: &Included,
+) -> Result<B256, (&'static str, String)> {
+    let receipt = &included.receipt;
+    let event = receipt
+        .inner
+        .logs()
+        .iter()
+        .find_map(|log| ProposedAndProved::decode_log(&log.inner).ok());
+    let Some(event) = event else {
+        return Err((
+            "no_event",
+            format!(
+                "tx {} has no ProposedAndProved log",
+                receipt.transaction_hash
+            ),
+        ));
+    };
+    let checkpoint = (
+        event.checkpoint.blockNumber.to::<u64>(),
+        event.checkpoint.blockHash,
+    );
+    if event.lastFinalizedBlockHash != record.parent_hash
+        || checkpoint != (record.checkpoint.number, record.checkpoint.hash)
+    {
+        return Err((
+            "unexpected_event",
+            format!(
+                "ProposedAndProved on {} ending at {:?}, expected on {} ending at ({}, {})",
+                event.lastFinalizedBlockHash,
+                checkpoint,
+                record.parent_hash,
+                record.checkpoint.number,
+                record.checkpoint.hash
+            ),
+        ));
+    }
+    Ok(receipt.transaction_hash)
+}
+
+impl Handler<Chain> for AsyncSubmitter {
+    async fn handle(&mut self, Chain(event): Chain, ctx: &Context<Self>) {
+        let ChainEvent::Proposal(ProposalEvent::Reorged(gone)) = event else {
+            return;
+        };
+        if !self.recent.iter().any(|(tx, _)| *tx == gone.tx_hash) {
+            return;
+        }
+        tracing::error!(tx = %gone.tx_hash, checkpoint = gone.checkpoint.0,
+            "an L1 reorg took back a proposal of ours; resyncing with the inbox");
+        self.recent.retain(|(tx, _)| *tx != gone.tx_hash);
+        self.resync = Resync::Wanted;
+        self.pump(ctx);
+    }
+}
+
+impl Handler<GapChecked> for AsyncSubmitter {
+    async fn handle(&mut self, checked: GapChecked, _: &Context<Self>) {
+        if let Some(to) = checked.reorg_to {
+            tracing::warn!(
+                to,
+                "L2 blocks after the last proposal will never be proposed; reorging them away"
+            );
+            self.spawn_reorg(to);
+        }
+    }
+}
+
+impl Handler<Resynced> for AsyncSubmitter {
+    async fn handle(&mut self, Resynced(head): Resynced, ctx: &Context<Self>) {
+        match head {
+            Ok(head) => {
+                tracing::info!(inbox_head = head.0, hash = %head.1, "resynced with the inbox");
+                self.resync = Resync::No;
+                self.landed = head;
+                self.spawn_reorg(head.0);
+                self.pump(ctx);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the inbox head to resync; retrying");
+                self.resync = Resync::Wanted;
+                send_after(self.setup.retry, ctx.clone(), Pump);
+            }
+        }
+    }
+}
+
+impl AsyncSubmitter {
+    /// Abandons job `index` and every later one. Once no tx is in flight, the inbox's head is
+    /// re-read and the L2 reorged back to it: the inbox, not our bookkeeping, says what landed
+    /// (a tx from before a restart may land late, an L1 reorg may take one back).
+    /// `first` is the fate of job `index`'s ops (later jobs never sent a tx: retried).
+    pub(super) fn abandon_from(
+        &mut self,
+        index: usize,
+        (cause, why): (&'static str, &str),
+        first: Fate,
+        ctx: &Context<Self>,
+    ) {
+        let abandoned: Vec<Job> = self.jobs.drain(index..).collect();
+        for (n, job) in abandoned.iter().enumerate() {
+            if let Stage::Proving(handle) = &job.stage {
+                handle.abort();
+            }
+            let reason = if n == 0 {
+                format!(
+                    "its proposal {} was abandoned ({cause}: {why})",
+                    job.record.id
+                )
+            } else {
+                format!(
+                    "its proposal {} was abandoned after the earlier proposal {} ({cause})",
+                    job.record.id, abandoned[0].record.id
+                )
+            };
+            self.forget(
+                &job.record,
+                &reason,
+                if n == 0 { first.clone() } else { Fate::Retry },
+            );
+            metrics::submitter()
+                .proposals_failed
+                .with_label_values(&[cause])
+                .inc();
+        }
+        let ids: Vec<String> = abandoned.iter().map(|j| j.record.id.to_string()).collect();
+        tracing::error!(cause, error = why, abandoned = ?ids,
+            "proposals abandoned; the L2 goes back to the inbox's head");
+        self.resync = Resync::Wanted;
+        self.show_in_flight();
+        self.pump(ctx);
+    }
+
+    /// Forgets a proposal that will not land. Its user ops and tracked txs go back to Pending
+    /// for a later block (rejected once they used up their attempts), or, when its tx might
+    /// still be mined (`Fate::Reject`), are rejected; either is queued before the removal, so
+    /// a restart never finds them without a status or a proposal.
+    pub(super) fn forget(&self, record: &ProposalRecord, why: &str, fate: Fate) {
+        match fate {
+            Fate::Retry => self.setup.statuses.retry_soon(record.retries(), why.into()),
+            Fate::RetryOthers { named, reason } => {
+                // Final first: the retry leaves final statuses alone.
+                self.setup
+                    .statuses
+                    .set_soon(&named, UserOpStatus::Rejected { reason });
+                self.setup.statuses.retry_soon(record.retries(), why.into());
+            }
+            Fate::Reject => self.setup.statuses.set_soon(
+                &record.status_keys(),
+                UserOpStatus::Rejected {
+                    reason: format!("{why}; the op did not run on L1, send it again"),
+                },
+            ),
+        }
+        if let Err(e) = self.setup.store.remove(record.id) {
+            tracing::error!(error = %e, proposal = %record.id, "could not forget a proposal");
+        }
+    }
+
+    pub(super) fn spawn_reorg(&self, to: u64) {
+        let driver = self.setup.driver.clone();
+        tokio::spawn(async move {
+            match driver.reorg_stale_block(to).await {
+                Ok(outcome) => tracing::info!(to, removed = outcome.blocks_removed,
+                    new_head = %outcome.new_head_block_hash, "L2 reorged for recovery"),
+                Err(e) => tracing::error!(to, error = %e,
+                    "L2 reorg for recovery failed; the next proposal will not continue and triggers it again"),
+            }
+        });
+    }
+
+    pub(super) fn start_resync(&mut self, ctx: &Context<Self>) {
+        self.resync = Resync::Reading;
+        if let Some(manager) = self.running.as_mut().and_then(|r| r.manager.as_mut()) {
+            manager.forget_nonce();
+        }
+        for job in std::mem::take(&mut self.jobs) {
+            if let Stage::Proving(handle) = &job.stage {
+                handle.abort();
+            }
+            self.forget(
+                &job.record,
+                "its proposal was dropped when the node resynced with the inbox on L1",
+                Fate::Retry,
+            );
+        }
+        let setup = self.setup.clone();
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let head = async {
+                let l1p = setup.l1.connect().await.map_err(|e| e.to_string())?;
+                let l2p = setup.l2.connect().await.map_err(|e| e.to_string())?;
+                recovery::inbox_head(&setup.l1, &l1p, &setup.l2, &l2p, setup.inbox).await
+            }
+            .await;
+            let _ = ctx.send(Resynced(head));
+        });
+    }
+}
