@@ -80,6 +80,20 @@ pub struct EndpointView {
     pub last_error: Option<String>,
 }
 
+/// Where settlement stands: the batch manager publishes what it preconfirmed and its open
+/// proposal, the submitter what is proved and on L1.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Settlement {
+    /// The last L2 block the node preconfirmed.
+    pub preconfirmed_head: Option<u64>,
+    /// The last L2 block proved and on L1 (the inbox's head, as the submitter saw it land).
+    pub settled_head: Option<u64>,
+    /// Blocks in the open (not yet sealed) proposal.
+    pub open_proposal_blocks: usize,
+    /// Time since the open proposal's first block was preconfirmed, ms.
+    pub open_proposal_age_ms: Option<u64>,
+}
+
 /// Everything the chain monitor publishes.
 #[derive(Debug, Clone, Default)]
 pub struct ChainStatus {

@@ -29,6 +29,11 @@ pub const L1_CHAIN_ID: u64 = 31_337;
 /// L2 chain id.
 pub const L2_CHAIN_ID: u64 = 167_001;
 
+/// Seconds between L1 blocks when `scripts/devnet up` is not told otherwise.
+pub const DEFAULT_L1_BLOCK_TIME: u64 = 2;
+/// Milliseconds the Raiko stand-in takes per proof unless told otherwise.
+pub const DEFAULT_PROOF_DELAY_MS: u64 = 500;
+
 /// How to bring the devnet up.
 #[derive(Debug, Clone)]
 pub struct Options {

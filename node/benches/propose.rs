@@ -201,6 +201,7 @@ async fn run() {
             payload: Bytes::new(),
             user_ops: Vec::new(),
             returns: Default::default(),
+            preconfirmed_at_ms: vec![],
         };
         let calldata = propose_tx::propose_calldata(&record, BLOBS, proof, 1);
         let calldata_time = resumed.elapsed() - cells;

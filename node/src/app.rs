@@ -5,7 +5,7 @@ use std::{process::ExitCode, sync::Arc};
 use common::{
     config::{CommonConfig, ConfigError},
     fork::{ForkPlan, unix_now},
-    health::ChainStatus,
+    health::{ChainStatus, Settlement},
     metrics,
     supervisor::{Supervisor, SupervisorBuilder, SupervisorConfig, SupervisorError},
 };
@@ -84,11 +84,13 @@ pub async fn run(cli: Cli) -> Result<(), NodeError> {
         ForkPlan::StartAt { at_unix, .. } => Phase::WaitingForFork { at_unix },
     });
     let chain_status = Arc::new(watch::channel(ChainStatus::default()).0);
+    let settlement = Arc::new(watch::channel(Settlement::default()).0);
     let server = health_server::serve(
         config.internal_server,
         HealthState {
             phase,
             chain: chain_status.subscribe(),
+            settlement: settlement.subscribe(),
             stale_after: config.health_stale_after,
             fork_activation: config.fork.realtime,
         },
@@ -123,6 +125,7 @@ pub async fn run(cli: Cli) -> Result<(), NodeError> {
         &config,
         &realtime_config,
         chain_status,
+        settlement,
         &database,
     )
     .map_err(|e| match e {

@@ -12,7 +12,7 @@ use axum::{
 };
 use common::{
     fork::unix_now,
-    health::{ChainStatus, EndpointView},
+    health::{ChainStatus, EndpointView, Settlement},
     supervisor::{ChildState, ChildStatus, Restart},
 };
 use serde::Serialize;
@@ -51,6 +51,8 @@ pub struct HealthState {
     pub phase: watch::Receiver<Phase>,
     /// What the chain monitor publishes.
     pub chain: watch::Receiver<ChainStatus>,
+    /// What the proposing actors publish.
+    pub settlement: watch::Receiver<Settlement>,
     /// When an endpoint counts as down.
     pub stale_after: Duration,
     /// Realtime activation (Unix seconds).
@@ -198,6 +200,7 @@ struct StatusView {
     l2: EndpointView,
     last_finalized_l2_block_hash: Option<String>,
     finality_error: Option<String>,
+    settlement: Settlement,
 }
 
 async fn status(State(state): State<HealthState>) -> impl IntoResponse {
@@ -223,5 +226,6 @@ async fn status(State(state): State<HealthState>) -> impl IntoResponse {
         l2: chain.l2.view(now),
         last_finalized_l2_block_hash: chain.last_finalized_l2_block_hash.map(|h| h.to_string()),
         finality_error: chain.finality_error,
+        settlement: state.settlement.borrow().clone(),
     })
 }

@@ -176,8 +176,78 @@ fn propose_env() -> Vec<(&'static str, String)> {
     vec![
         ("PRECONF_ONLY", "false".into()),
         ("PRECONF_MIN_TXS", "1".into()),
-        ("MAX_BLOCKS_PER_BATCH", "1".into()),
     ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn transfers_are_proved_and_on_l1_within_seconds_with_the_defaults() {
+    let _serial = SERIAL.lock().await;
+    let net = support::start_as_devnet_up().await;
+    // 12 transfers, one every 2 s, from one sender, while the test watches each one's block
+    // get preconfirmed and then settled (the inbox's checkpoint at or past it).
+    let l2 = net.l2.clone();
+    let (sent_tx, mut sent_rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        for nonce in 0..12 {
+            let _ = sent_tx.send(support::send_transfer_on(&l2, sender(0), nonce).await);
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    });
+    let mut preconfirmed: Vec<Option<(u64, Instant)>> = vec![None; 12];
+    let mut settled: Vec<Option<Instant>> = vec![None; 12];
+    let mut sent: Vec<(B256, Instant)> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while sent.len() < 12 || settled.iter().any(Option::is_none) {
+        assert!(Instant::now() < deadline, "not all settled: {settled:?}");
+        while let Ok(one) = sent_rx.try_recv() {
+            sent.push(one);
+        }
+        let head = landed(&net).await.last().map_or(0, |e| e.1);
+        let now = Instant::now();
+        for (i, (hash, _)) in sent.iter().enumerate() {
+            if preconfirmed[i].is_none()
+                && let Some(r) = net.l2.get_transaction_receipt(*hash).await.unwrap()
+            {
+                preconfirmed[i] = Some((r.block_number.unwrap(), now));
+            }
+            if let Some((block, _)) = preconfirmed[i]
+                && settled[i].is_none()
+                && head >= block
+            {
+                settled[i] = Some(now);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let last_sent = sent.last().unwrap().1;
+    let all_settled = settled.iter().flatten().max().copied().unwrap();
+    let mut latency: Vec<Duration> = preconfirmed
+        .iter()
+        .zip(&settled)
+        .map(|(p, s)| s.unwrap().duration_since(p.unwrap().1))
+        .collect();
+    latency.sort();
+    let events = assert_continuous(&net).await;
+    assert_inbox_head_is_canonical(&net, &events).await;
+    let after_last = all_settled.duration_since(last_sent);
+    println!(
+        "RESULT e2e settlement transfers=12 proposals={} settled_after_last_ms={} latency_p50_ms={} latency_max_ms={} last_block={}",
+        events.len(),
+        after_last.as_millis(),
+        latency[latency.len() / 2].as_millis(),
+        latency.last().unwrap().as_millis(),
+        preconfirmed.iter().flatten().map(|p| p.0).max().unwrap()
+    );
+    assert!(
+        after_last <= Duration::from_secs(10),
+        "the last transfer was settled {after_last:?} after it was sent"
+    );
+    assert!(
+        net.metric("preconfer_proposals_sealed_total", "reason=\"Slot\"")
+            .await
+            >= 1.0,
+        "proposals were sealed on the slot clock"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -130,6 +130,7 @@ fn one_block(
             signal_slots: vec![],
             user_ops: vec![],
             returns: Default::default(),
+            preconfirmed_at_ms: 0,
         },
     )
 }

@@ -115,6 +115,13 @@ pub struct RealtimeArgs {
           value_parser = |r: &str| parse_bounded(r, 0, DERIVATION_SOURCE_MAX_BLOCKS, "blocks"), hide_env_values = true)]
     pub max_blocks_per_batch: u64,
 
+    /// How long before an L1 slot starts a proposal must be sealed for its proof and its tx to
+    /// make that slot's block: the open proposal is sealed at the last heartbeat that still
+    /// makes the next slot it can make (one proposal per L1 slot)
+    #[arg(long, env = "PROPOSAL_SEAL_LEAD_MS", value_name = "PROPOSAL_SEAL_LEAD_MS",
+          default_value = "2000", value_parser = |r: &str| parse_bounded(r, 0, 120_000, "milliseconds"), hide_env_values = true)]
+    pub proposal_seal_lead_ms: u64,
+
     /// Largest gap between consecutive L2 block timestamps, in seconds
     #[arg(long, env = "MAX_TIME_SHIFT_BETWEEN_BLOCKS_SEC", value_name = "MAX_TIME_SHIFT_BETWEEN_BLOCKS_SEC",
           default_value = "255", value_parser = |r: &str| parse_bounded(r, 2, 3_600, "seconds"), hide_env_values = true)]
@@ -331,6 +338,8 @@ pub struct RealtimeConfig {
     pub block_policy: BlockPolicy,
     /// When to seal a proposal.
     pub proposal_limits: ProposalLimits,
+    /// How long before an L1 slot its proposal is sealed.
+    pub seal_lead: Duration,
     /// Anchor lag behind the L1 head.
     pub anchor_lag: u64,
     /// Tx-list byte budget per block.
@@ -427,6 +436,7 @@ impl RealtimeConfig {
                 max_time_shift_sec: args.max_time_shift_between_blocks_sec,
                 l1_slot_sec: args.l1_slot_duration_sec,
             },
+            seal_lead: Duration::from_millis(args.proposal_seal_lead_ms),
             proposal_limits: ProposalLimits {
                 max_payload_bytes,
                 max_blocks,
@@ -504,6 +514,10 @@ impl RealtimeConfig {
             (
                 "MAX_ANCHOR_HEIGHT_OFFSET_REDUCTION_VALUE",
                 (256 - self.proposal_limits.max_anchor_age).to_string(),
+            ),
+            (
+                "PROPOSAL_SEAL_LEAD_MS",
+                self.seal_lead.as_millis().to_string(),
             ),
             ("ANCHOR_L1_HEIGHT_LAG", self.anchor_lag.to_string()),
             (

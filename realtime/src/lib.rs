@@ -4,6 +4,7 @@ pub mod batch_manager;
 pub mod block_build;
 pub mod block_policy;
 pub mod bridge;
+pub mod cadence;
 pub mod chain_monitor;
 pub mod config;
 pub mod landed_proposals;
@@ -28,7 +29,7 @@ use common::{
     config::{CommonConfig, ConfigError},
     driver::{DriverClient, DriverTimeouts},
     engine::EngineClient,
-    health::ChainStatus,
+    health::{ChainStatus, Settlement},
     rpc::RpcEndpoint,
     supervisor::{Handle, Restart, SupervisorBuilder},
 };
@@ -79,6 +80,7 @@ pub fn register(
     common: &CommonConfig,
     config: &RealtimeConfig,
     chain_status: Arc<watch::Sender<ChainStatus>>,
+    settlement: Arc<watch::Sender<Settlement>>,
     database: &fjall::Database,
 ) -> Result<RealtimeHandles, RegisterError> {
     let jwt = config.jwt.clone();
@@ -142,6 +144,7 @@ pub fn register(
             retry: common.heartbeat,
             statuses: statuses.clone(),
             cross_chain,
+            settlement: settlement.clone(),
         };
         Some(
             supervisor.child("submitter", Restart::Permanent, move |link| {
@@ -189,6 +192,7 @@ pub fn register(
         coinbase: common.proposer_address,
         store,
         submitter: submitter.clone(),
+        settlement,
         statuses,
         cross_chain: cross_chain.map(|contracts| CrossChain {
             contracts,

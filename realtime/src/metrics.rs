@@ -4,7 +4,7 @@ use std::sync::OnceLock;
 
 use common::metrics::{register, registry};
 use prometheus::{
-    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
 };
 
 /// Block and proposal metrics.
@@ -23,6 +23,10 @@ pub struct PreconfMetrics {
     pub proposal_bytes: Histogram,
     /// Blocks of a sealed proposal.
     pub proposal_blocks: Histogram,
+    /// Time since the open proposal's first block was preconfirmed (0: none open).
+    pub open_proposal_age_seconds: Gauge,
+    /// Blocks in the open proposal.
+    pub open_proposal_blocks: IntGauge,
 }
 
 /// The metrics, registered on first use.
@@ -96,6 +100,19 @@ pub fn preconf() -> &'static PreconfMetrics {
                 "Blocks of a sealed proposal",
                 vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 192.0],
             ),
+            open_proposal_age_seconds: register(
+                r,
+                Gauge::new(
+                    "open_proposal_age_seconds",
+                    "Time since the open proposal's first block was preconfirmed (0: none open)",
+                )
+                .expect("valid metric definition"),
+            ),
+            open_proposal_blocks: register(
+                r,
+                IntGauge::new("open_proposal_blocks", "Blocks in the open proposal")
+                    .expect("valid metric definition"),
+            ),
         }
     })
 }
@@ -114,6 +131,8 @@ pub struct SubmitterMetrics {
     pub in_flight: IntGauge,
     /// Sealed (queued for proving) → landed.
     pub sealed_to_landed_seconds: Histogram,
+    /// Per L2 block: preconfirmed → its proposal's `ProposedAndProved` seen (settled).
+    pub block_settlement_seconds: Histogram,
 }
 
 /// The metrics, registered on first use.
@@ -165,6 +184,10 @@ pub fn submitter() -> &'static SubmitterMetrics {
             sealed_to_landed_seconds: hist(
                 "proposal_landing_seconds",
                 "Sealed proposal to its ProposedAndProved on L1",
+            ),
+            block_settlement_seconds: hist(
+                "block_settlement_seconds",
+                "Per L2 block: preconfirmed to proved and on L1 (its proposal's ProposedAndProved)",
             ),
         }
     })

@@ -51,6 +51,8 @@ pub struct PreconfirmedBlock {
     pub user_ops: Vec<ReadyOp>,
     /// Its L2→L1→L2 txs (only a proposal's first block has any).
     pub returns: ReturnSignals,
+    /// When the driver inserted it (unix milliseconds): settlement latency starts here.
+    pub preconfirmed_at_ms: u64,
 }
 
 /// Why a proposal was sealed.
@@ -68,6 +70,8 @@ pub enum SealReason {
     TimeShift,
     /// Its block carries user ops: proposed at once, so users wait for one block only.
     UserOps,
+    /// The next L1 slot it can make starts soon (real-time settlement, [`crate::cadence`]).
+    Slot,
     /// Asked to (shutdown, end of sequencing).
     Requested,
 }
@@ -132,6 +136,14 @@ impl Proposals {
     /// Blocks in the open proposal.
     pub fn open_blocks(&self) -> usize {
         self.open.as_ref().map_or(0, |o| o.blocks.len())
+    }
+
+    /// When the open proposal's first block was preconfirmed (unix ms), if it has one.
+    pub fn open_since_ms(&self) -> Option<u64> {
+        self.open
+            .as_ref()
+            .and_then(|o| o.blocks.first())
+            .map(|b| b.preconfirmed_at_ms)
     }
 
     /// Seals the open proposal if a block at `timestamp` (carrying fast signals or not) cannot

@@ -49,6 +49,9 @@ pub struct ProposalRecord {
     /// `returns.slots.len()` of `signal_slots`, sent on L1 only by its L1 calls.
     #[serde(default)]
     pub returns: ReturnSignals,
+    /// When each of its blocks was preconfirmed (unix ms), first to last.
+    #[serde(default)]
+    pub preconfirmed_at_ms: Vec<u64>,
 }
 
 impl ProposalRecord {
@@ -70,6 +73,11 @@ impl ProposalRecord {
             payload: Bytes::from(proposal.payload.clone()),
             user_ops: proposal.user_ops.clone(),
             returns: proposal.returns.clone(),
+            preconfirmed_at_ms: proposal
+                .blocks
+                .iter()
+                .map(|b| b.preconfirmed_at_ms)
+                .collect(),
         })
     }
 
@@ -179,6 +187,21 @@ impl ProposalStore {
         Ok(())
     }
 
+    /// How many proposals are stored (sealed, not landed or abandoned yet).
+    pub fn len(&self) -> Result<usize, ProposalStoreError> {
+        let mut n = 0;
+        for item in self.proposals.iter() {
+            item.key()?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Whether no proposal is stored.
+    pub fn is_empty(&self) -> Result<bool, ProposalStoreError> {
+        Ok(self.len()? == 0)
+    }
+
     /// Whether the proposal is still stored (not landed, not abandoned).
     pub fn contains(&self, id: ProposalId) -> Result<bool, ProposalStoreError> {
         Ok(self.proposals.contains_key(id.0.to_be_bytes())?)
@@ -226,6 +249,7 @@ mod tests {
             payload: Bytes::from(vec![9; 100]),
             user_ops: vec![],
             returns: Default::default(),
+            preconfirmed_at_ms: vec![],
         }
     }
 

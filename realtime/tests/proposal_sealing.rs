@@ -95,6 +95,7 @@ fn block(number: u64, txs: Vec<TxEnvelope>) -> PreconfirmedBlock {
         signal_slots: vec![],
         user_ops: vec![],
         returns: Default::default(),
+        preconfirmed_at_ms: 0,
     }
 }
 

@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use devnet::{
     control::{self, Started, StateDir},
-    network::{Devnet, Options},
+    network::{DEFAULT_L1_BLOCK_TIME, DEFAULT_PROOF_DELAY_MS, Devnet, Options},
 };
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -35,10 +35,10 @@ enum Cmd {
 #[derive(Debug, Args, Clone)]
 struct ServeArgs {
     /// Seconds between L1 blocks.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=60))]
+    #[arg(long, default_value_t = DEFAULT_L1_BLOCK_TIME, value_parser = clap::value_parser!(u64).range(1..=60))]
     l1_block_time: u64,
     /// Milliseconds the Raiko stand-in takes to prove.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = DEFAULT_PROOF_DELAY_MS)]
     proof_delay_ms: u64,
     /// The preconfer binary to start against the devnet (none: chains and stand-ins only).
     #[arg(long)]
@@ -198,6 +198,17 @@ async fn serve(dir: &StateDir, args: &ServeArgs) -> Result<()> {
     ];
     let mut node = None;
     if let Some(bin) = &args.preconfer {
+        // The chains are new: so is the node's data (ids, proposals and statuses of the last
+        // devnet would refer to blocks and ops these chains never had).
+        match std::fs::remove_dir_all(dir.node_data()) {
+            Ok(()) => {
+                tracing::info!(dir = %dir.node_data().display(), "node data of the previous devnet removed")
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(e).with_context(|| format!("removing {}", dir.node_data().display()));
+            }
+        }
         let node_env = devnet.node_env(&bridge_url, health_port);
         let log = std::fs::File::create(dir.logs().join("preconfer.log"))?;
         let child = tokio::process::Command::new(bin)

@@ -256,12 +256,7 @@ async fn two_users_who_ask_for_answers_within_one_heartbeat_both_land_unedited()
 #[tokio::test]
 async fn l2_calls_that_revert_on_l2_end_rejected_with_a_reason_never_executed() {
     let _serial = SERIAL.lock().await;
-    // One block per proposal, so that the reverted txs' blocks land on L1 without waiting.
-    let net = start_with(&[
-        ("RETURN_TX_HOLD_SEC", "3".into()),
-        ("MAX_BLOCKS_PER_BATCH", "1".into()),
-    ])
-    .await;
+    let net = start_with(&[("RETURN_TX_HOLD_SEC", "3".into())]).await;
     let c = net.devnet.contracts;
     let user = accounts::address(TEST_KEYS[1]);
     let placeholder = swap_call(7, user, blank());

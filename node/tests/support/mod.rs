@@ -22,7 +22,7 @@ use alloy::{
 };
 use devnet::{
     accounts::{self, TEST_KEYS},
-    network::{Devnet, L2_CHAIN_ID, Options},
+    network::{DEFAULT_L1_BLOCK_TIME, DEFAULT_PROOF_DELAY_MS, Devnet, L2_CHAIN_ID, Options},
 };
 use serde_json::Value;
 use url::Url;
@@ -63,6 +63,26 @@ pub async fn start(overrides: &[(&str, String)]) -> Network {
     spawn_node(devnet, dir, overrides).await
 }
 
+/// Starts the devnet and the node as `scripts/devnet up` does: its default L1 block time and
+/// proof delay, and the node with the devnet's settings only (no test settings).
+pub async fn start_as_devnet_up() -> Network {
+    start_as_devnet_up_with(&[]).await
+}
+
+/// Like [`start_as_devnet_up`], with `settings` on top of the devnet's.
+pub async fn start_as_devnet_up_with(settings: &[(&str, String)]) -> Network {
+    let dir = tempfile::tempdir().unwrap();
+    let devnet = Devnet::start(&Options {
+        l1_block_time: DEFAULT_L1_BLOCK_TIME,
+        jwt_path: dir.path().join("jwt.hex"),
+        proof_delay: Duration::from_millis(DEFAULT_PROOF_DELAY_MS),
+        raiko_api_key: None,
+    })
+    .await
+    .unwrap();
+    spawn_node_with(devnet, dir, settings).await
+}
+
 /// Starts a devnet (1 s L1 blocks) in a fresh temporary directory.
 pub async fn start_devnet() -> (Devnet, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
@@ -84,6 +104,21 @@ pub async fn spawn_node(
     dir: tempfile::TempDir,
     overrides: &[(&str, String)],
 ) -> Network {
+    // What the tests change from the devnet's node: preconfirm only, a 1 s heartbeat.
+    let mut settings = vec![
+        ("PRECONF_ONLY", "true".to_string()),
+        ("PRECONF_HEARTBEAT_MS", HEARTBEAT.as_millis().to_string()),
+    ];
+    settings.extend(overrides.iter().cloned());
+    spawn_node_with(devnet, dir, &settings).await
+}
+
+/// Starts a node whose env is the devnet's node env plus `settings`.
+async fn spawn_node_with(
+    devnet: Devnet,
+    dir: tempfile::TempDir,
+    settings: &[(&str, String)],
+) -> Network {
     let health_port = free_port();
     let bridge = Url::parse(&format!("http://127.0.0.1:{}", free_port())).unwrap();
     let mut env: HashMap<String, String> = devnet
@@ -92,18 +127,13 @@ pub async fn spawn_node(
         .chain(devnet.node_env(&bridge, health_port))
         .map(|(k, v)| (k.to_string(), v))
         .collect();
-    env.insert("PRECONF_ONLY".into(), "true".into());
-    env.insert(
-        "PRECONF_HEARTBEAT_MS".into(),
-        HEARTBEAT.as_millis().to_string(),
-    );
     env.insert("LOG_FORMAT".into(), "json".into());
     env.insert("RUST_LOG".into(), "info,realtime=debug".into());
     env.insert(
         "DATA_DIR".into(),
         dir.path().join("data").display().to_string(),
     );
-    for (k, v) in overrides {
+    for (k, v) in settings {
         env.insert(k.to_string(), v.clone());
     }
     let logs = Arc::new(Mutex::new(Vec::new()));

@@ -14,7 +14,7 @@ mod cross_chain;
 mod io;
 mod record;
 
-use std::{collections::HashMap, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use alloy::{
     primitives::{Address, B256},
@@ -25,6 +25,7 @@ use common::{
     backoff::Backoff,
     basefee,
     driver::{DriverError, InsertedBlock, ReorgOutcome},
+    health::Settlement,
     ids::ProposalId,
     secret::Secret,
     supervisor::{ChildLink, Handle},
@@ -39,6 +40,7 @@ use spawned_concurrency::{
     message::Message,
     tasks::{Actor, Context, Handler, send_after},
 };
+use tokio::sync::watch;
 
 use crate::{
     block_build::{AssembledBlock, BlockFrame, ParentBlock},
@@ -48,10 +50,12 @@ use crate::{
         returns::ReturnRoute,
         status::{StatusKey, StatusStore, UserOpStatus},
     },
+    cadence::Cadence,
     config::RealtimeConfig,
     metrics,
-    proposal::{L1Anchor, Proposals},
+    proposal::{L1Anchor, Proposals, SealReason},
     proposal_store::ProposalStore,
+    slot_clock::SlotClock,
     submitter::AsyncSubmitter,
 };
 use record::{TxOutcomes, block_signals};
@@ -78,6 +82,8 @@ pub struct BatchManagerSetup {
     pub submitter: Option<Handle<AsyncSubmitter>>,
     /// User-op statuses and the ops ready for a block.
     pub statuses: StatusStore,
+    /// Where the preconfirmed head and the open proposal are published.
+    pub settlement: Arc<watch::Sender<Settlement>>,
     /// Cross-chain user ops, when this node runs them.
     pub cross_chain: Option<CrossChain>,
 }
@@ -123,6 +129,8 @@ struct Running {
     l2_chain_id: u64,
     basefee_sharing_pctg: u8,
     returns: Option<ReturnRoute>,
+    /// When the open proposal is sealed on the L1 slot clock.
+    cadence: Cadence,
 }
 
 /// The heartbeat and the proposal under construction.
@@ -146,6 +154,10 @@ pub struct BatchManager {
     holds: HashMap<B256, std::time::Instant>,
     /// L2→L1→L2 txs that reverted in a block although their answers were there, and why.
     failing: HashMap<B256, String>,
+    /// A slot's seal is due (this tick is the last that makes the next L1 slot, or an earlier
+    /// one was put off): the open proposal is sealed when the tick ends, if the proposals not
+    /// on L1 yet leave it a slot.
+    seal_due: bool,
 }
 
 impl BatchManager {
@@ -171,6 +183,7 @@ impl BatchManager {
             ops_proposal: None,
             holds: HashMap::new(),
             failing: HashMap::new(),
+            seal_due: false,
         }
         .with_ops_proposal_from_store()
     }
@@ -328,7 +341,18 @@ impl Handler<Started> for BatchManager {
             }
         };
         self.last_anchor = facts.last_anchor;
+        let cadence = Cadence {
+            // Without the beacon, slots of the configured length from the Unix epoch: still one
+            // proposal per slot, not aligned with L1's.
+            clock: facts.clock.clone().unwrap_or(SlotClock {
+                genesis_time: 0,
+                slot: self.setup.config.l1_slot,
+            }),
+            lead: self.setup.config.seal_lead,
+            heartbeat: self.setup.heartbeat,
+        };
         self.running = Some(Running {
+            cadence,
             l1: facts.l1,
             l2: facts.l2,
             l2_chain_id: facts.l2_chain_id,
@@ -378,6 +402,7 @@ impl Handler<Tick> for BatchManager {
             return;
         }
         self.busy = true;
+        self.seal_due |= running.cadence.due(std::time::SystemTime::now());
         let clients = self.setup.clients.clone();
         let (l1, l2) = (running.l1.clone(), running.l2.clone());
         let min_base_fee = basefee::min_base_fee(running.l2_chain_id);
@@ -408,7 +433,7 @@ impl Handler<Observed> for BatchManager {
         if let Some(unknown) = self.unknown.take()
             && self.reconcile(unknown, &observation) == Settled::Wait
         {
-            self.busy = false;
+            self.end_tick();
             return;
         }
         if !self.check_head(&observation, ctx) {
@@ -437,13 +462,39 @@ enum Settled {
 }
 
 impl BatchManager {
+    /// Ends the tick: the open proposal is sealed if this tick was the last that makes the
+    /// next L1 slot, and what it looks like now is published.
+    fn end_tick(&mut self) {
+        self.busy = false;
+        if self.seal_due && self.slot_free() {
+            self.seal_due = false;
+            let sealed = self.proposals.seal(SealReason::Slot);
+            self.hand_over(sealed);
+        }
+        self.publish();
+    }
+
+    /// Whether the proposals sealed and not on L1 yet leave a slot for another one.
+    fn slot_free(&self) -> bool {
+        let Some(running) = &self.running else {
+            return false;
+        };
+        match self.setup.store.len() {
+            Ok(unlanded) => unlanded < running.cadence.max_unlanded(),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the proposal store; sealing on the slot clock anyway");
+                true
+            }
+        }
+    }
+
     fn fail(&mut self, error: &TickError, what: &str) {
         metrics::preconf()
             .block_failures
             .with_label_values(&[error.cause()])
             .inc();
         tracing::warn!(%error, cause = error.cause(), "{what}; block production resumes on the next tick");
-        self.busy = false;
+        self.end_tick();
     }
 
     /// A block whose driver answer was lost: is it the L2 head now?
@@ -524,7 +575,7 @@ impl BatchManager {
 
     fn decide_and_build(&mut self, seen: Observation, ctx: &Context<Self>) {
         let Some(running) = &self.running else {
-            self.busy = false;
+            self.end_tick();
             return;
         };
         let view = TickView {
@@ -539,7 +590,7 @@ impl BatchManager {
         let reason = match block_policy::decide(&self.setup.config.block_policy, &view) {
             Decision::Wait(why) => {
                 tracing::trace!(?why, pending = view.pending_txs, "no block this tick");
-                self.busy = false;
+                self.end_tick();
                 return;
             }
             Decision::Build(reason) => reason,
@@ -672,7 +723,7 @@ impl Handler<Built> for BatchManager {
                     return;
                 }
                 self.record(block.assembled, block.anchor, inserted, Some(outcome));
-                self.busy = false;
+                self.end_tick();
             }
             Err(failure) => {
                 if let Some((block, anchor)) = failure.sent {
@@ -699,7 +750,7 @@ impl Handler<Reorged> for BatchManager {
             Err(error) => tracing::warn!(%error, to = reorged.to,
                 "reorg to our last head failed; retrying on the next tick"),
         }
-        self.busy = false;
+        self.end_tick();
     }
 }
 

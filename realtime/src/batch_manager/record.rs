@@ -30,6 +30,26 @@ pub(super) struct TxOutcomes {
 }
 
 impl BatchManager {
+    /// Publishes the preconfirmed head and the open proposal (metrics and `/status`).
+    pub(super) fn publish(&self) {
+        let age_ms = self
+            .proposals
+            .open_since_ms()
+            .map(|since| common::fork::unix_now_ms().saturating_sub(since));
+        let blocks = self.proposals.open_blocks();
+        let m = metrics::preconf();
+        m.open_proposal_age_seconds
+            .set(age_ms.unwrap_or(0) as f64 / 1_000.0);
+        m.open_proposal_blocks
+            .set(i64::try_from(blocks).unwrap_or(i64::MAX));
+        let head = self.head.map(|h| h.number);
+        self.setup.settlement.send_modify(|s| {
+            s.preconfirmed_head = head.or(s.preconfirmed_head);
+            s.open_proposal_blocks = blocks;
+            s.open_proposal_age_ms = age_ms;
+        });
+    }
+
     /// Records a block the driver inserted into the open proposal; `outcome` says how its
     /// L2→L1→L2 txs ran, when known.
     pub(super) fn record(
@@ -84,6 +104,7 @@ impl BatchManager {
                 signal_slots,
                 user_ops: block.user_ops,
                 returns: block.returns,
+                preconfirmed_at_ms: common::fork::unix_now_ms(),
             },
             block.txs,
         );

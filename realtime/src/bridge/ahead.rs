@@ -160,6 +160,7 @@ mod tests {
             payload: Bytes::new(),
             user_ops: ops,
             returns: Default::default(),
+            preconfirmed_at_ms: vec![],
         }
     }
 

@@ -17,7 +17,7 @@ mod prove;
 mod recovery;
 mod settle;
 
-use std::{collections::VecDeque, time::Duration};
+use std::{collections::VecDeque, sync::Arc, time::Duration};
 
 use alloy::{
     eips::eip7594::BlobTransactionSidecarEip7594,
@@ -26,6 +26,7 @@ use alloy::{
 use common::{
     backoff::Backoff,
     driver::DriverClient,
+    health::Settlement,
     ids::ProposalId,
     rpc::RpcEndpoint,
     secret::Secret,
@@ -36,7 +37,11 @@ use spawned_concurrency::{
     message::Message,
     tasks::{Actor, Context, Handler, send_after},
 };
-use tokio::{sync::broadcast, task::AbortHandle, time::Instant};
+use tokio::{
+    sync::{broadcast, watch},
+    task::AbortHandle,
+    time::Instant,
+};
 
 use crate::{
     bridge::{
@@ -93,6 +98,8 @@ pub struct SubmitterSetup {
     pub statuses: StatusStore,
     /// Cross-chain contracts, when user ops and L1 calls run.
     pub cross_chain: Option<CrossChainContracts>,
+    /// Where the settled head is published.
+    pub settlement: Arc<watch::Sender<Settlement>>,
 }
 
 /// A proposal proved and ready to send.
@@ -176,6 +183,14 @@ impl AsyncSubmitter {
             recent: VecDeque::new(),
             resync: Resync::No,
         }
+    }
+
+    /// Records the inbox's head and publishes it as the settled head.
+    fn set_landed(&mut self, landed: (u64, B256)) {
+        self.landed = landed;
+        self.setup
+            .settlement
+            .send_modify(|s| s.settled_head = Some(landed.0));
     }
 
     /// The hash and number the next proposal must build on.
@@ -309,7 +324,7 @@ impl Handler<Started> for AsyncSubmitter {
                 return;
             }
         };
-        self.landed = recovered.landed;
+        self.set_landed(recovered.landed);
         self.running = Some(Running {
             l2_route: self.setup.cross_chain.map(|c| L2Route {
                 bridge: c.l2_bridge,
@@ -651,11 +666,16 @@ impl Handler<SendDone> for AsyncSubmitter {
                 m.proposals_landed.inc();
                 m.sealed_to_landed_seconds
                     .observe(done.sealed_at.elapsed().as_secs_f64());
+                let now_ms = common::fork::unix_now_ms();
+                for at in &record.preconfirmed_at_ms {
+                    m.block_settlement_seconds
+                        .observe(now_ms.saturating_sub(*at) as f64 / 1_000.0);
+                }
                 tracing::info!(proposal = %record.id, %tx_hash, checkpoint = record.checkpoint.number,
                     checkpoint_hash = %record.checkpoint.hash, last_finalized = %record.parent_hash,
                     "proposal landed on L1");
                 self.jobs.remove(index);
-                self.landed = (record.checkpoint.number, record.checkpoint.hash);
+                self.set_landed((record.checkpoint.number, record.checkpoint.hash));
                 self.recent.push_back((tx_hash, record.checkpoint.hash));
                 if self.recent.len() > RECENT {
                     self.recent.pop_front();

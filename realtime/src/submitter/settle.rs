@@ -146,7 +146,7 @@ impl Handler<Resynced> for AsyncSubmitter {
             Ok(head) => {
                 tracing::info!(inbox_head = head.0, hash = %head.1, "resynced with the inbox");
                 self.resync = Resync::No;
-                self.landed = head;
+                self.set_landed(head);
                 self.spawn_reorg(head.0);
                 self.pump(ctx);
             }
