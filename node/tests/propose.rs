@@ -91,6 +91,44 @@ async fn landed(net: &Network) -> Vec<(B256, u64, B256, B256)> {
         .collect()
 }
 
+/// Where each `ProposedAndProved` log came from: (L1 block, its hash in the log, the canonical
+/// hash at that number now, whether the tx has a receipt). Printed when a check fails, to
+/// tell a node bug from logs an L1 node still serves for a block it replaced.
+async fn log_origins(net: &Network) -> Vec<(u64, B256, Option<B256>, bool)> {
+    let l1 = l1(net);
+    let logs = l1
+        .get_logs(
+            &Filter::new()
+                .address(net.devnet.contracts.inbox)
+                .event_signature(ProposedAndProved::SIGNATURE_HASH)
+                .from_block(BlockNumberOrTag::Earliest)
+                .to_block(BlockNumberOrTag::Latest),
+        )
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    for log in logs {
+        let number = log.block_number.unwrap_or_default();
+        let canonical = l1
+            .get_block_by_number(number.into())
+            .await
+            .unwrap()
+            .map(|b| b.header.hash);
+        let receipt = l1
+            .get_transaction_receipt(log.transaction_hash.unwrap_or_default())
+            .await
+            .unwrap()
+            .is_some();
+        out.push((
+            number,
+            log.block_hash.unwrap_or_default(),
+            canonical,
+            receipt,
+        ));
+    }
+    out
+}
+
 /// Asserts the landed chain starts at the inbox's genesis and every proposal builds on the
 /// previous one's checkpoint; returns it.
 async fn assert_continuous(net: &Network) -> Vec<(B256, u64, B256, B256)> {
@@ -98,10 +136,12 @@ async fn assert_continuous(net: &Network) -> Vec<(B256, u64, B256, B256)> {
     let mut parent = net.devnet.contracts.l2_genesis_hash;
     let mut number = 0;
     for (i, (last_finalized, cp_number, cp_hash, _)) in events.iter().enumerate() {
-        assert_eq!(
-            *last_finalized, parent,
-            "proposal {i} does not continue the previous one: {events:?}"
-        );
+        if *last_finalized != parent {
+            let origins = log_origins(net).await;
+            panic!(
+                "proposal {i} does not continue the previous one: {events:?}; log origins (L1 block, log's block hash, canonical hash, receipt): {origins:?}"
+            );
+        }
         assert!(*cp_number > number, "checkpoints go up: {events:?}");
         parent = *cp_hash;
         number = *cp_number;
