@@ -1,6 +1,7 @@
-//! EIP-7594 (cell-proof) sidecars for a blob payload. The trusted setup is loaded once
-//! ([`load_trusted_setup`] at start-up); each blob's commitment and 128 cell proofs are computed
-//! on its own blocking thread, so a 6-blob sidecar costs about one blob's time per core.
+//! EIP-7594 (cell-proof) sidecars for a blob payload. The trusted setup is parsed once, on a
+//! blocking thread ([`trusted_setup`]; seconds in a debug build): async callers wait for it
+//! without holding a runtime worker. Each blob's commitment and 128 cell proofs are computed on
+//! its own blocking thread, so a 6-blob sidecar costs about one blob's time per core.
 
 use std::sync::{Arc, OnceLock};
 
@@ -38,6 +39,24 @@ pub enum SidecarError {
 /// Call it at start-up so the first proposal does not pay the ~100 ms parse.
 pub fn load_trusted_setup() -> &'static c_kzg::KzgSettings {
     alloy::eips::eip4844::env_settings::EnvKzgSettings::Default.get()
+}
+
+/// The trusted setup, parsed on a blocking thread the first time (later callers wait for that
+/// parse without blocking a runtime worker).
+pub async fn trusted_setup() -> Result<&'static c_kzg::KzgSettings, SidecarError> {
+    static READY: tokio::sync::OnceCell<&'static c_kzg::KzgSettings> =
+        tokio::sync::OnceCell::const_new();
+    READY
+        .get_or_try_init(|| async {
+            tokio::task::spawn_blocking(load_trusted_setup)
+                .await
+                .map_err(|e| SidecarError::Task {
+                    blob: 0,
+                    message: format!("loading the KZG trusted setup: {e}"),
+                })
+        })
+        .await
+        .copied()
 }
 
 /// One blob's commitment and cell proofs.
@@ -112,7 +131,7 @@ where
 /// The KZG commitments of packed blobs, in parallel (about a sixth of a sidecar's cost): enough
 /// for the versioned hashes a prover needs while the cell proofs are still being computed.
 pub async fn commitments(blobs: Arc<Vec<Blob>>) -> Result<Vec<Bytes48>, SidecarError> {
-    let settings = load_trusted_setup();
+    let settings = trusted_setup().await?;
     per_blob(&blobs, move |_, blob| {
         settings
             .blob_to_kzg_commitment(blob.as_ckzg())
@@ -141,7 +160,7 @@ pub async fn build_with_commitments(
     blobs: Arc<Vec<Blob>>,
     known: Option<Vec<Bytes48>>,
 ) -> Result<BlobTransactionSidecarEip7594, SidecarError> {
-    let settings = load_trusted_setup();
+    let settings = trusted_setup().await?;
     let _timer = build_seconds().start_timer();
     let known = Arc::new(known);
     let per = per_blob(&blobs, move |i, blob| {

@@ -64,6 +64,7 @@ fn termination() -> Result<impl Future<Output = &'static str>, NodeError> {
 
 /// Runs the node until a signal or a meltdown.
 pub async fn run(cli: Cli) -> Result<(), NodeError> {
+    let started = std::time::Instant::now();
     let shutdown = termination()?;
     tokio::pin!(shutdown);
     let config = CommonConfig::resolve(&cli.common)?;
@@ -85,18 +86,16 @@ pub async fn run(cli: Cli) -> Result<(), NodeError> {
     });
     let chain_status = Arc::new(watch::channel(ChainStatus::default()).0);
     let settlement = Arc::new(watch::channel(Settlement::default()).0);
-    let server = health_server::serve(
-        config.internal_server,
-        HealthState {
-            phase,
-            chain: chain_status.subscribe(),
-            settlement: settlement.subscribe(),
-            stale_after: config.health_stale_after,
-            fork_activation: config.fork.realtime,
-        },
-    )
-    .await
-    .map_err(|e| NodeError::Startup(e.to_string()))?;
+    let health = HealthState {
+        phase,
+        chain: chain_status.subscribe(),
+        settlement: settlement.subscribe(),
+        stale_after: config.health_stale_after,
+        fork_activation: config.fork.realtime,
+    };
+    let server = health_server::serve(config.internal_server, health.clone())
+        .await
+        .map_err(|e| NodeError::Startup(e.to_string()))?;
 
     if let ForkPlan::StartAt { at_unix, wait } = plan {
         tracing::info!(
@@ -133,11 +132,12 @@ pub async fn run(cli: Cli) -> Result<(), NodeError> {
         other => NodeError::Startup(other.to_string()),
     })?;
     // Parse the KZG trusted setup now, off the runtime, so no proposal pays for it.
-    tokio::task::spawn_blocking(common::sidecar::load_trusted_setup);
+    tokio::spawn(common::sidecar::trusted_setup());
     let supervisor = builder.start();
     phase_tx.send_replace(Phase::Running {
         actors: supervisor.status(),
     });
+    health_server::time_to_ready(health, started);
     metrics::common()
         .fork_active
         .with_label_values(&["realtime"])

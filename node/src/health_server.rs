@@ -18,7 +18,6 @@ use common::{
 use serde::Serialize;
 use tokio::{
     sync::{oneshot, watch},
-    task::JoinHandle,
     time::Instant,
 };
 
@@ -64,7 +63,7 @@ pub struct HealthServer {
     /// The bound address (useful with port 0).
     pub local_addr: SocketAddr,
     stop: oneshot::Sender<()>,
-    task: JoinHandle<()>,
+    done: oneshot::Receiver<()>,
 }
 
 /// The server could not bind its address.
@@ -76,13 +75,21 @@ pub struct BindError {
     source: std::io::Error,
 }
 
-/// Binds and serves until stopped.
+/// Binds and serves until stopped, on a thread and runtime of its own: health checks are
+/// answered at once even while the node's workers are busy (start-up, KZG, a burst of work),
+/// which is exactly when an orchestrator asks.
 pub async fn serve(addr: SocketAddr, state: HealthState) -> Result<HealthServer, BindError> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
+    let listener =
+        std::net::TcpListener::bind(addr).map_err(|source| BindError { addr, source })?;
+    listener
+        .set_nonblocking(true)
         .map_err(|source| BindError { addr, source })?;
     let local_addr = listener
         .local_addr()
+        .map_err(|source| BindError { addr, source })?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
         .map_err(|source| BindError { addr, source })?;
     let app = Router::new()
         .route("/metrics", get(metrics))
@@ -91,19 +98,31 @@ pub async fn serve(addr: SocketAddr, state: HealthState) -> Result<HealthServer,
         .route("/status", get(status))
         .with_state(state);
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let server = axum::serve(listener, app).with_graceful_shutdown(async {
-            let _ = stopped.await;
-        });
-        if let Err(e) = server.await {
-            tracing::error!(error = %e, "health server failed");
-        }
-    });
+    let (finished, done) = oneshot::channel::<()>();
+    std::thread::Builder::new()
+        .name("health-server".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let served = async {
+                    let listener = tokio::net::TcpListener::from_std(listener)?;
+                    axum::serve(listener, app)
+                        .with_graceful_shutdown(async {
+                            let _ = stopped.await;
+                        })
+                        .await
+                };
+                if let Err(e) = served.await {
+                    tracing::error!(error = %e, "health server failed");
+                }
+            });
+            let _ = finished.send(());
+        })
+        .map_err(|source| BindError { addr, source })?;
     tracing::info!(%local_addr, "metrics and health server listening");
     Ok(HealthServer {
         local_addr,
         stop,
-        task,
+        done,
     })
 }
 
@@ -111,7 +130,7 @@ impl HealthServer {
     /// Stops accepting connections and waits briefly for open ones.
     pub async fn stop(self) {
         let _ = self.stop.send(());
-        let _ = tokio::time::timeout(Duration::from_secs(1), self.task).await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.done).await;
     }
 }
 
@@ -165,6 +184,37 @@ fn not_ready_reasons(state: &HealthState) -> Vec<String> {
             reasons
         }
     }
+}
+
+/// Sets `startup_ready_seconds` (and logs it) the first time the node is ready after
+/// `started`: how long a restart keeps it from doing its job.
+pub fn time_to_ready(state: HealthState, started: std::time::Instant) {
+    tokio::spawn(async move {
+        while !not_ready_reasons(&state).is_empty() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let took = started.elapsed();
+        ready_gauge().set(took.as_secs_f64());
+        tracing::info!(
+            took_ms = took.as_millis() as u64,
+            "node ready (every actor runs, both chains answer)"
+        );
+    });
+}
+
+#[allow(clippy::expect_used)] // a static definition: a failure is a programming error
+fn ready_gauge() -> &'static prometheus::Gauge {
+    static GAUGE: std::sync::OnceLock<prometheus::Gauge> = std::sync::OnceLock::new();
+    GAUGE.get_or_init(|| {
+        common::metrics::register(
+            common::metrics::registry(),
+            prometheus::Gauge::new(
+                "startup_ready_seconds",
+                "Process start to the first moment /readyz would answer 200",
+            )
+            .expect("valid metric definition"),
+        )
+    })
 }
 
 async fn readyz(State(state): State<HealthState>) -> impl IntoResponse {

@@ -13,6 +13,7 @@ pub mod proposal;
 pub mod proposal_store;
 pub mod propose_tx;
 pub mod raiko;
+pub mod restart;
 pub mod slot_clock;
 pub mod submitter;
 

@@ -27,6 +27,10 @@ pub struct PreconfMetrics {
     pub open_proposal_age_seconds: Gauge,
     /// Blocks in the open proposal.
     pub open_proposal_blocks: IntGauge,
+    /// Blocks preconfirmed before a restart and taken back into the open proposal.
+    pub blocks_recovered: IntCounter,
+    /// Blocks preconfirmed before a restart that could not be proposed any more, by cause.
+    pub blocks_reorged_on_start: IntCounterVec,
 }
 
 /// The metrics, registered on first use.
@@ -112,6 +116,25 @@ pub fn preconf() -> &'static PreconfMetrics {
                 r,
                 IntGauge::new("open_proposal_blocks", "Blocks in the open proposal")
                     .expect("valid metric definition"),
+            ),
+            blocks_recovered: register(
+                r,
+                IntCounter::new(
+                    "blocks_recovered_total",
+                    "Blocks preconfirmed before a restart and taken back into the open proposal",
+                )
+                .expect("valid metric definition"),
+            ),
+            blocks_reorged_on_start: register(
+                r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "blocks_reorged_on_start_total",
+                        "Blocks preconfirmed before a restart that could not be proposed any more, by cause",
+                    ),
+                    &["cause"],
+                )
+                .expect("valid metric definition"),
             ),
         }
     })

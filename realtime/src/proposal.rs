@@ -72,6 +72,8 @@ pub enum SealReason {
     UserOps,
     /// The next L1 slot it can make starts soon (real-time settlement, [`crate::cadence`]).
     Slot,
+    /// Blocks taken back after a restart ([`crate::restart`]) change anchor here.
+    Rebuilt,
     /// Asked to (shutdown, end of sequencing).
     Requested,
 }

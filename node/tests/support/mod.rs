@@ -85,9 +85,14 @@ pub async fn start_as_devnet_up_with(settings: &[(&str, String)]) -> Network {
 
 /// Starts a devnet (1 s L1 blocks) in a fresh temporary directory.
 pub async fn start_devnet() -> (Devnet, tempfile::TempDir) {
+    start_devnet_with_slots(1).await
+}
+
+/// Starts a devnet whose L1 makes a block every `l1_block_time` seconds.
+pub async fn start_devnet_with_slots(l1_block_time: u64) -> (Devnet, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let devnet = Devnet::start(&Options {
-        l1_block_time: 1,
+        l1_block_time,
         jwt_path: dir.path().join("jwt.hex"),
         proof_delay: Duration::ZERO,
         raiko_api_key: None,
@@ -192,8 +197,18 @@ pub fn message(line: &Value) -> &str {
 impl Network {
     /// Waits until a log line satisfies `ok`; returns it.
     pub async fn wait_for_log(&self, ok: impl Fn(&Value) -> bool, within: Duration) -> Value {
+        self.wait_for_log_after(0, ok, within).await
+    }
+
+    /// Waits until a log line from index `from` on satisfies `ok`; returns it.
+    pub async fn wait_for_log_after(
+        &self,
+        from: usize,
+        ok: impl Fn(&Value) -> bool,
+        within: Duration,
+    ) -> Value {
         let deadline = Instant::now() + within;
-        let mut seen = 0;
+        let mut seen = from;
         loop {
             {
                 let logs = self.logs.lock().unwrap();
@@ -222,14 +237,7 @@ impl Network {
     /// SIGKILLs the node and starts it again on the same data directory and environment;
     /// returns once the new process' batch manager runs.
     pub async fn kill9_and_restart(&mut self) {
-        self.node.kill().unwrap(); // SIGKILL
-        self.node.wait().unwrap();
-        self.logs
-            .lock()
-            .unwrap()
-            .push(Value::String("---- restart ----".into()));
-        self.node = launch(&self.env, self._dir.path(), &self.logs);
-        let from = self.logs.lock().unwrap().len();
+        let from = self.kill9_and_relaunch();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if self.logs.lock().unwrap()[from..]
@@ -244,6 +252,25 @@ impl Network {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// SIGKILLs the node and starts it again on the same data directory and environment,
+    /// without waiting for anything; returns where the new process' log lines start.
+    pub fn kill9_and_relaunch(&mut self) -> usize {
+        self.node.kill().unwrap(); // SIGKILL
+        self.node.wait().unwrap();
+        self.logs
+            .lock()
+            .unwrap()
+            .push(Value::String("---- restart ----".into()));
+        let from = self.logs.lock().unwrap().len();
+        self.node = launch(&self.env, self._dir.path(), &self.logs);
+        from
+    }
+
+    /// The node's health server base URL.
+    pub fn health_url(&self) -> String {
+        self.metrics_url.trim_end_matches("/metrics").to_string()
     }
 
     /// Whether the node process still runs.

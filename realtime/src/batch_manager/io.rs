@@ -33,6 +33,8 @@ use crate::{
         tx_outcome,
     },
     proposal::L1Anchor,
+    proposal_store::ProposalStore,
+    restart::{self, Rebuilt},
     slot_clock::SlotClock,
 };
 
@@ -65,6 +67,9 @@ pub enum TickError {
     /// The deployed contracts do not have the storage layout the predictions override.
     #[error(transparent)]
     Layout(#[from] LayoutError),
+    /// What a restart keeps could not be read.
+    #[error("reading back the blocks preconfirmed before the restart: {0}")]
+    Restart(String),
 }
 
 impl TickError {
@@ -83,6 +88,7 @@ impl TickError {
             TickError::UserOps(_) => "user_op_store",
             TickError::Sign(_) => "l2_signer",
             TickError::Layout(_) => "contract_layout",
+            TickError::Restart(_) => "restart_read",
         }
     }
 }
@@ -118,15 +124,27 @@ pub struct StartFacts {
     pub clock: Result<SlotClock, String>,
     /// Where L2→L1→L2 answers are predicted (with cross-chain contracts).
     pub returns: Option<ReturnRoute>,
+    /// The blocks preconfirmed before a restart that the open proposal takes back (when the
+    /// node proposes).
+    pub rebuilt: Option<Rebuilt>,
+}
+
+/// What start-up rebuilds the open proposal from: the stored proposals and how old an anchor
+/// may be.
+pub struct RebuildFrom<'a> {
+    /// Sealed, unlanded proposals.
+    pub store: &'a ProposalStore,
+    /// Largest `L1 head − anchor` a proposal may have.
+    pub max_anchor_age: u64,
 }
 
 /// Reads the start-up facts.
 pub async fn start_facts(
     clients: &Clients,
     inbox: Address,
-    beacon: &url::Url,
-    fallback_slot: Duration,
+    (beacon, fallback_slot): (&url::Url, Duration),
     cross_chain: Option<(CrossChainContracts, Address)>,
+    rebuild_from: Option<RebuildFrom<'_>>,
 ) -> Result<StartFacts, TickError> {
     let l1 = clients.l1.connect().await.map_err(TickError::L1)?;
     let l2 = clients.l2.connect().await.map_err(TickError::L2)?;
@@ -178,7 +196,35 @@ pub async fn start_facts(
             Some(route)
         }
     };
+    let rebuilt = match rebuild_from {
+        None => None,
+        Some(from) => {
+            let landed = restart::inbox_head(&clients.l1, &l1, &clients.l2, &l2, inbox)
+                .await
+                .map_err(TickError::Restart)?;
+            let stored = from
+                .store
+                .all()
+                .map_err(|e| TickError::Restart(e.to_string()))?;
+            let (_, _, tip) = restart::continuing(&clients.l2, &l2, stored, landed)
+                .await
+                .map_err(TickError::Restart)?;
+            let l1_head = clients.l1.block_number(&l1).await.map_err(TickError::L1)?;
+            Some(
+                restart::rebuild(
+                    &clients.l2,
+                    &l2,
+                    (tip.0, head.header.number),
+                    l1_head,
+                    from.max_anchor_age,
+                )
+                .await
+                .map_err(TickError::L2)?,
+            )
+        }
+    };
     Ok(StartFacts {
+        rebuilt,
         returns,
         l1,
         l2,

@@ -301,14 +301,20 @@ impl Handler<Start> for BatchManager {
             .cross_chain
             .as_ref()
             .map(|c| (c.contracts, self.setup.coinbase));
+        let store = self.setup.store.clone();
+        let proposes = self.setup.submitter.is_some();
         let ctx = ctx.clone();
         tokio::spawn(async move {
+            let rebuild_from = proposes.then_some(io::RebuildFrom {
+                store: &store,
+                max_anchor_age: config.proposal_limits.max_anchor_age,
+            });
             let facts = io::start_facts(
                 &clients,
                 config.inbox,
-                &config.l1_beacon_url,
-                config.l1_slot,
+                (&config.l1_beacon_url, config.l1_slot),
                 cross_chain,
+                rebuild_from,
             )
             .await;
             let _ = ctx.send(Started(facts));
@@ -368,6 +374,9 @@ impl Handler<Started> for BatchManager {
             preconf_only = self.setup.config.preconf_only,
             "batch manager started"
         );
+        if let Some(rebuilt) = facts.rebuilt {
+            self.take_back(rebuilt, ctx);
+        }
         spawn_heartbeat(ctx.clone(), first_tick, self.setup.heartbeat);
     }
 }

@@ -7,6 +7,8 @@ use std::collections::HashSet;
 use alloy::primitives::B256;
 use common::{driver::InsertedBlock, ids::SignalSlot};
 
+use spawned_concurrency::tasks::Context;
+
 use super::{BatchManager, Head, cross_chain};
 use crate::{
     block_build::AssembledBlock,
@@ -18,6 +20,7 @@ use crate::{
     metrics,
     proposal::{L1Anchor, PreconfirmedBlock, SealReason, SealedProposal},
     proposal_store::ProposalRecord,
+    restart::Rebuilt,
     submitter::Submit,
 };
 
@@ -48,6 +51,48 @@ impl BatchManager {
             s.open_proposal_blocks = blocks;
             s.open_proposal_age_ms = age_ms;
         });
+    }
+
+    /// Takes back the blocks preconfirmed before a restart into the open proposal (sealed
+    /// where their anchor changes), and reorgs away the first one that cannot be proposed any
+    /// more, with those after it; ticks wait for that reorg.
+    pub(super) fn take_back(&mut self, rebuilt: Rebuilt, ctx: &Context<Self>) {
+        let m = metrics::preconf();
+        let taken = rebuilt.blocks.len();
+        for (anchor, block) in rebuilt.blocks {
+            if self
+                .proposals
+                .open_anchor()
+                .is_some_and(|open| open != anchor)
+            {
+                let sealed = self.proposals.seal(SealReason::Rebuilt);
+                self.hand_over(sealed);
+            }
+            self.last_anchor = anchor.number;
+            let sealed = self.proposals.push(anchor, block, None);
+            self.hand_over(sealed);
+        }
+        m.blocks_recovered.inc_by(taken as u64);
+        let Some((at, cause)) = rebuilt.stop else {
+            if taken > 0 {
+                tracing::info!(
+                    blocks = taken,
+                    "blocks preconfirmed before the restart taken back into the open proposal"
+                );
+            }
+            return;
+        };
+        m.blocks_reorged_on_start
+            .with_label_values(&[cause.label()])
+            .inc();
+        tracing::warn!(
+            blocks_taken_back = taken,
+            from = at,
+            cause = cause.label(),
+            "an L2 block preconfirmed before the restart cannot be proposed any more; reorging it and the blocks after it away"
+        );
+        self.busy = true;
+        self.spawn_reorg(at.saturating_sub(1), ctx);
     }
 
     /// Records a block the driver inserted into the open proposal; `outcome` says how its

@@ -304,7 +304,6 @@ impl Handler<Start> for AsyncSubmitter {
                 journal: setup.journal.clone(),
                 signer: setup.signer.expose().clone(),
                 tx: setup.tx,
-                driver: &setup.driver,
             })
             .await;
             let _ = ctx.send(Started(outcome));

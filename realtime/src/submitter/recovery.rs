@@ -1,22 +1,22 @@
 //! What the submitter does before it takes new proposals: finish the L1 tx a previous run left
-//! in the journal, read the inbox's head, keep the stored proposals that still continue it,
-//! and reorg away L2 blocks no kept proposal covers (they could never be proved in order).
+//! in the journal, read the inbox's head, and keep the stored proposals that still continue it
+//! (the others are settled: landed, or their ops retried). The L2 blocks after the kept ones are
+//! the batch manager's to rebuild ([`crate::restart`]).
 
 use alloy::{
-    eips::BlockNumberOrTag,
     primitives::{Address, B256},
-    providers::{DynProvider, Provider},
+    providers::Provider,
 };
 use bindings::IRealTimeInbox;
 use common::{
-    driver::DriverClient,
     rpc::RpcEndpoint,
     tx_manager::{TxManager, TxManagerConfig, journal::Journal},
 };
 
 use crate::{
     bridge::{status::StatusStore, tx_outcome},
-    proposal_store::{L2Checkpoint, ProposalRecord, ProposalStore},
+    proposal_store::{ProposalRecord, ProposalStore},
+    restart,
 };
 
 /// The state the submitter starts from.
@@ -53,36 +53,6 @@ pub struct RecoveryInput<'a> {
     pub signer: alloy::signers::local::PrivateKeySigner,
     /// Tx settings.
     pub tx: TxManagerConfig,
-    /// For the reorg.
-    pub driver: &'a DriverClient,
-}
-
-/// Reads the inbox head as an L2 (number, hash).
-pub async fn inbox_head(
-    l1: &RpcEndpoint,
-    l1p: &DynProvider,
-    l2: &RpcEndpoint,
-    l2p: &DynProvider,
-    inbox: Address,
-) -> Result<(u64, B256), String> {
-    let hash = l1
-        .call(
-            IRealTimeInbox::new(inbox, l1p)
-                .getLastFinalizedBlockHash()
-                .call(),
-        )
-        .await
-        .map_err(|e| format!("reading the inbox head: {e}"))?;
-    let block = l2
-        .call(l2p.get_block_by_hash(hash))
-        .await
-        .map_err(|e| format!("reading L2 block {hash}: {e}"))?
-        .ok_or_else(|| {
-            format!(
-                "the inbox's head {hash} is not an L2 block this L2 node has (is L2_RPC_URL the rollup the inbox finalizes?)"
-            )
-        })?;
-    Ok((block.header.number, hash))
 }
 
 /// Runs the recovery; an error is retried by the caller.
@@ -123,60 +93,38 @@ pub async fn recover(input: RecoveryInput<'_>) -> Result<Recovered, String> {
                 "the L1 tx journaled before the restart did not land; its proposal is re-checked against the inbox"),
         }
     }
-    let landed = inbox_head(input.l1, &l1p, input.l2, &l2p, input.inbox).await?;
+    let landed = restart::inbox_head(input.l1, &l1p, input.l2, &l2p, input.inbox).await?;
     let l2_chain_id = input
         .l2
         .call(l2p.get_chain_id())
         .await
         .map_err(|e| format!("reading the L2 chain id: {e}"))?;
-    let mut tip = landed;
-    let mut queue = Vec::new();
-    for record in input.store.all().map_err(|e| e.to_string())? {
-        let continues = record.parent_hash == tip.1 && record.first_block == tip.0 + 1;
-        if continues && on_chain(input.l2, &l2p, &record.checkpoint).await? {
-            tip = (record.checkpoint.number, record.checkpoint.hash);
-            queue.push(record);
+    let stored = input.store.all().map_err(|e| e.to_string())?;
+    let (queue, dropped, _) = restart::continuing(input.l2, &l2p, stored, landed).await?;
+    for record in dropped {
+        let why = if record.checkpoint.number <= landed.0 {
+            "landed"
         } else {
-            let why = if record.checkpoint.number <= landed.0 {
-                "landed"
-            } else {
-                "does not continue the inbox head"
-            };
-            tracing::info!(proposal = %record.id, why, "dropping a stored proposal");
-            if record.checkpoint.number <= landed.0 {
-                tx_outcome::settle_landed(input.statuses, (input.l2, &l2p), &record).await?;
-            } else {
-                // Its journaled tx did not land (resumed above): nothing of it ran.
-                input
-                    .statuses
-                    .retry(
-                        record.retries(),
-                        "its proposal no longer continued the L1 inbox when the node restarted"
-                            .into(),
-                    )
-                    .await
-                    .map_err(|e| e.to_string())?;
-            }
-            input.store.remove(record.id).map_err(|e| e.to_string())?;
+            "does not continue the inbox head"
+        };
+        tracing::info!(proposal = %record.id, why, "dropping a stored proposal");
+        if record.checkpoint.number <= landed.0 {
+            tx_outcome::settle_landed(input.statuses, (input.l2, &l2p), &record).await?;
+        } else {
+            // Its journaled tx did not land (resumed above): nothing of it ran.
+            input
+                .statuses
+                .retry(
+                    record.retries(),
+                    "its proposal no longer continued the L1 inbox when the node restarted".into(),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
         }
+        input.store.remove(record.id).map_err(|e| e.to_string())?;
     }
-    let head = input
-        .l2
-        .call(l2p.get_block_number())
-        .await
-        .map_err(|e| e.to_string())?;
-    if head > tip.0 {
-        tracing::warn!(
-            head,
-            keep = tip.0,
-            "L2 blocks after the last stored proposal were never sealed; reorging them away"
-        );
-        input
-            .driver
-            .reorg_stale_block(tip.0)
-            .await
-            .map_err(|e| format!("reorging the L2 to {}: {e}", tip.0))?;
-    }
+    // The L2 blocks after the kept proposals stay: the batch manager rebuilds its open
+    // proposal from them (crate::restart).
     tracing::info!(
         inbox_head = landed.0,
         resubmit = queue.len(),
@@ -189,12 +137,4 @@ pub async fn recover(input: RecoveryInput<'_>) -> Result<Recovered, String> {
         queue,
         l2_chain_id,
     })
-}
-
-async fn on_chain(l2: &RpcEndpoint, l2p: &DynProvider, cp: &L2Checkpoint) -> Result<bool, String> {
-    let block = l2
-        .call(l2p.get_block_by_number(BlockNumberOrTag::Number(cp.number)))
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(block.is_some_and(|b| b.header.hash == cp.hash))
 }

@@ -9,7 +9,7 @@ use bindings::IRealTimeInbox::ProposedAndProved;
 use common::{backoff::Backoff, tx_manager::Included};
 use spawned_concurrency::tasks::{Context, Handler, send_after};
 
-use super::{AsyncSubmitter, Chain, GapChecked, Job, Pump, Resync, Resynced, Stage, recovery};
+use super::{AsyncSubmitter, Chain, GapChecked, Job, Pump, Resync, Resynced, Stage};
 use crate::{
     bridge::{
         status::{StatusKey, UserOpStatus},
@@ -264,7 +264,7 @@ impl AsyncSubmitter {
             let head = async {
                 let l1p = setup.l1.connect().await.map_err(|e| e.to_string())?;
                 let l2p = setup.l2.connect().await.map_err(|e| e.to_string())?;
-                recovery::inbox_head(&setup.l1, &l1p, &setup.l2, &l2p, setup.inbox).await
+                crate::restart::inbox_head(&setup.l1, &l1p, &setup.l2, &l2p, setup.inbox).await
             }
             .await;
             let _ = ctx.send(Resynced(head));

@@ -1,0 +1,360 @@
+//! End to end, restarts keep their promises: a node SIGKILLed at random moments under steady L2
+//! traffic and user ops takes no preconfirmed block back, loses no tx, rejects no op because of
+//! the restart; a node restarted with proposals to resubmit answers its health checks at once.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use alloy::{
+    primitives::{B256, U256},
+    providers::{DynProvider, Provider, ProviderBuilder},
+    sol_types::SolCall,
+};
+use bindings::doubles;
+use serde_json::{Value, json};
+use support::{Network, message, sender};
+
+/// One devnet at a time: they run many processes on 2 cores.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A small xorshift generator: the trial's random moments, replayable from the printed seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// Milliseconds in `low..high`.
+    fn between(&mut self, low: u64, high: u64) -> Duration {
+        Duration::from_millis(low + self.next() % (high - low))
+    }
+}
+
+fn seed() -> u64 {
+    std::env::var("RESTART_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        })
+}
+
+/// Sends a transfer from each of `senders` every `every` until stopped; the hashes sent.
+fn keep_sending(
+    l2: DynProvider,
+    senders: usize,
+    every: Duration,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Vec<B256>>,
+) {
+    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let mut sent = Vec::new();
+        let mut nonces = vec![0u64; senders];
+        loop {
+            if !matches!(
+                stopped.try_recv(),
+                Err(tokio::sync::oneshot::error::TryRecvError::Empty)
+            ) {
+                return sent;
+            }
+            for (i, nonce) in nonces.iter_mut().enumerate() {
+                let (hash, _) = support::send_transfer_on(&l2, sender(i), *nonce).await;
+                sent.push(hash);
+                *nonce += 1;
+            }
+            tokio::time::sleep(every).await;
+        }
+    });
+    (stop, task)
+}
+
+/// A `surge_*` call; the whole response.
+async fn surge(net: &Network, method: &str, params: Value) -> Value {
+    reqwest::Client::new()
+        .post(&net.env["BRIDGE_RPC_URL"])
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// A user op that pings the L2 counter straight from the Multicall; its id.
+async fn send_ping(net: &Network, amount: u64) -> u64 {
+    let data = doubles::PingL1::pingCall {
+        _amount: U256::from(amount),
+    }
+    .abi_encode();
+    let ping = net.devnet.contracts.ping_l1;
+    let response = surge(
+        net,
+        "surge_sendUserOp",
+        json!({"submitter": ping, "calldata": alloy::primitives::Bytes::from(data)}),
+    )
+    .await;
+    response["result"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no id: {response}"))
+}
+
+/// Every distinct status of op `id` until it is final.
+async fn until_final(net: &Network, id: u64, within: Duration) -> Vec<Value> {
+    let deadline = Instant::now() + within;
+    let mut seen: Vec<Value> = Vec::new();
+    loop {
+        let now = surge(net, "surge_txStatus", json!({"userOpId": id})).await["result"].clone();
+        if seen.last() != Some(&now) {
+            seen.push(now.clone());
+        }
+        if matches!(now["status"].as_str(), Some("Executed" | "Rejected")) {
+            return seen;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "op {id} not final within {within:?}: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ten_sigkills_under_traffic_take_back_no_preconfirmed_block_and_lose_nothing() {
+    let _serial = SERIAL.lock().await;
+    let seed = seed();
+    let mut rng = Rng(seed);
+    println!("RESULT restart seed={seed} (replay with RESTART_SEED={seed})");
+    // 4 s L1 slots and 1 s heartbeats: the open proposal holds a few preconfirmed blocks at
+    // most moments, which is what a kill must not take back.
+    let (devnet, dir) = support::start_devnet_with_slots(4).await;
+    let mut net = support::spawn_node(devnet, dir, &[("PRECONF_ONLY", "false".into())]).await;
+    net.wait_for_log(
+        |l| message(l) == "user-op simulations ready",
+        Duration::from_secs(30),
+    )
+    .await;
+    let (stop, traffic) = keep_sending(net.l2.clone(), 3, Duration::from_millis(700));
+    let mut promised: Vec<(u64, B256)> = Vec::new();
+    let mut ops = Vec::new();
+    let mut downtime = Vec::new();
+    for trial in 0..10 {
+        if trial % 3 == 0 {
+            ops.push(send_ping(&net, trial + 1).await);
+        }
+        tokio::time::sleep(rng.between(1_500, 6_000)).await;
+        let head = net
+            .l2
+            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+            .await
+            .unwrap()
+            .unwrap()
+            .header;
+        promised.push((head.number, head.hash));
+        let killed = Instant::now();
+        net.kill9_and_restart().await;
+        downtime.push(killed.elapsed());
+    }
+    drop(stop);
+    let sent = traffic.await.unwrap();
+    // Every tx the L2 accepted ends in a block.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    for hash in &sent {
+        while net
+            .l2
+            .get_transaction_receipt(*hash)
+            .await
+            .unwrap()
+            .is_none()
+        {
+            assert!(Instant::now() < deadline, "tx {hash} never got a block");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    let mut finals = Vec::new();
+    for &id in &ops {
+        let seen = until_final(&net, id, Duration::from_secs(120)).await;
+        finals.push(seen.last().unwrap()["status"].clone());
+        assert!(
+            seen.iter().all(|s| s["status"] != "Rejected"),
+            "op {id} was rejected: {seen:?}"
+        );
+    }
+    // No block preconfirmed before a kill was taken back.
+    let mut taken_back = Vec::new();
+    for (number, hash) in &promised {
+        let now = net
+            .l2
+            .get_block_by_number((*number).into())
+            .await
+            .unwrap()
+            .map(|b| b.header.hash);
+        if now != Some(*hash) {
+            taken_back.push(*number);
+        }
+    }
+    // Over all runs: blocks taken back into the open proposal, and any reorged on start.
+    let (recovered, reorged) = {
+        let logs = net.logs.lock().unwrap();
+        let sum = |what: &str| -> u64 {
+            logs.iter()
+                .filter(|l| message(l) == what)
+                .map(|l| l["fields"]["blocks"].as_u64().unwrap_or(1))
+                .sum()
+        };
+        (
+            sum("blocks preconfirmed before the restart taken back into the open proposal"),
+            sum(
+                "an L2 block preconfirmed before the restart cannot be proposed any more; reorging it and the blocks after it away",
+            ),
+        )
+    };
+    let slowest = downtime.iter().max().unwrap();
+    println!(
+        "RESULT restart kills=10 promised_heads={} taken_back={taken_back:?} txs={} ops={} finals={finals:?} blocks_recovered={recovered} reorged_on_start={reorged} slowest_restart_ms={}",
+        promised.len(),
+        sent.len(),
+        ops.len(),
+        slowest.as_millis()
+    );
+    assert!(
+        taken_back.is_empty(),
+        "preconfirmed blocks taken back by a restart: {taken_back:?} (of {promised:?})"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restart_with_proposals_to_resubmit_is_ready_at_once_and_they_land() {
+    let _serial = SERIAL.lock().await;
+    let mut net = support::start(&[
+        ("PRECONF_ONLY", "false".into()),
+        ("PRECONF_MIN_TXS", "1".into()),
+    ])
+    .await;
+    let raiko = |ms: u64| {
+        let url = format!("{}/devnet/config", net.env["RAIKO_URL"]);
+        async move {
+            let r = reqwest::Client::new()
+                .post(url)
+                .json(&json!({"proof_delay_ms": ms}))
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success());
+        }
+    };
+    raiko(120_000).await;
+    let (stop, traffic) = keep_sending(net.l2.clone(), 1, Duration::from_millis(500));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while net.metric("preconfer_proposals_in_flight", "").await < 2.0 {
+        assert!(
+            Instant::now() < deadline,
+            "two proposals never waited for proofs"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(stop);
+    traffic.await.unwrap();
+    let l1: DynProvider = ProviderBuilder::new()
+        .connect_http(net.devnet.urls.l1.clone())
+        .erased();
+    let landed_before = landed(&l1, &net).await;
+    raiko(0).await;
+    let started = Instant::now();
+    let from = net.kill9_and_relaunch();
+    // Poll /readyz from the start: every answer within 100 ms, 200 within 2 s.
+    let client = reqwest::Client::new();
+    let url = format!("{}/readyz", net.health_url());
+    let mut slowest = Duration::ZERO;
+    let mut answers = 0;
+    let mut timings = Vec::new();
+    let ready_after = loop {
+        let asked = Instant::now();
+        let response = client
+            .get(&url)
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await;
+        let took = asked.elapsed();
+        match response {
+            Ok(r) => {
+                answers += 1;
+                slowest = slowest.max(took);
+                timings.push((
+                    started.elapsed().as_millis(),
+                    took.as_millis(),
+                    r.status().as_u16(),
+                ));
+                if r.status().is_success() {
+                    break started.elapsed();
+                }
+            }
+            // Not listening yet: the process is still starting.
+            Err(e) if e.is_connect() => {}
+            Err(e) => panic!("/readyz did not answer: {e}"),
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "not ready within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let recovered = net
+        .wait_for_log_after(
+            from,
+            |l| message(l) == "submitter recovered",
+            Duration::from_secs(30),
+        )
+        .await;
+    let resubmitted = recovered["fields"]["resubmit"].as_u64().unwrap_or(0);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while landed(&l1, &net).await < landed_before + 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the resubmitted proposals did not land"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!(
+        "RESULT restart readyz_after_ms={} slowest_answer_ms={} answers={answers} (at_ms, took_ms, status)={timings:?} resubmitted={resubmitted} landed_before={landed_before} landed_now={}",
+        ready_after.as_millis(),
+        slowest.as_millis(),
+        landed(&l1, &net).await
+    );
+    assert!(resubmitted >= 2, "two stored proposals were resubmitted");
+    assert!(
+        slowest < Duration::from_millis(100),
+        "a /readyz answer took {slowest:?}"
+    );
+    assert!(
+        ready_after <= Duration::from_secs(2),
+        "ready after {ready_after:?}"
+    );
+}
+
+/// How many proposals landed so far.
+async fn landed(l1: &DynProvider, net: &Network) -> usize {
+    use alloy::sol_types::SolEvent;
+    l1.get_logs(
+        &alloy::rpc::types::Filter::new()
+            .address(net.devnet.contracts.inbox)
+            .event_signature(bindings::IRealTimeInbox::ProposedAndProved::SIGNATURE_HASH)
+            .from_block(0),
+    )
+    .await
+    .unwrap()
+    .len()
+}
