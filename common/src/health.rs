@@ -94,6 +94,46 @@ pub struct Settlement {
     pub open_proposal_age_ms: Option<u64>,
 }
 
+/// The prover as the Prover actor sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProverStatus {
+    /// Whether it answers (false after transport failures in a row).
+    pub up: bool,
+    /// Proof jobs in flight.
+    pub jobs: usize,
+    /// Transport failures in a row.
+    pub consecutive_failures: u32,
+    /// Seconds since its last answer, if it ever answered.
+    pub seconds_since_answer: Option<u64>,
+    /// Its last failure.
+    pub last_error: Option<String>,
+}
+
+impl Default for ProverStatus {
+    fn default() -> Self {
+        Self {
+            up: true,
+            jobs: 0,
+            consecutive_failures: 0,
+            seconds_since_answer: None,
+            last_error: None,
+        }
+    }
+}
+
+impl ProverStatus {
+    /// Why the node cannot settle right now, if the prover is why.
+    pub fn problem(&self) -> Option<String> {
+        (!self.up).then(|| {
+            format!(
+                "prover: Raiko did not answer the last {} requests (last error: {}); blocks are still preconfirmed, proposals wait for proofs",
+                self.consecutive_failures,
+                self.last_error.as_deref().unwrap_or("none")
+            )
+        })
+    }
+}
+
 /// Everything the chain monitor publishes.
 #[derive(Debug, Clone, Default)]
 pub struct ChainStatus {

@@ -367,7 +367,43 @@ async fn raiko_refuses_what_does_not_derive_and_injects_failures() {
         200
     );
     let (_, body) = chain::raiko_once(&devnet, &good_request).await;
-    assert_eq!(body["data"]["status"], "ZKAnyNotDrawn");
+    assert_eq!(body["data"]["status"], "zk_any_not_drawn");
+    assert_eq!(
+        configure(json!({"fail": {"kind": "failed", "count": 1}})).await,
+        200
+    );
+    let (status, body) = chain::raiko_once(&devnet, &good_request).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["status"], "ok", "a failed task is an ok envelope");
+    assert!(body["data"]["status"]["anyhow_error"].is_string(), "{body}");
+    assert_eq!(
+        configure(
+            json!({"fail": {"kind": "status", "count": 1, "status": "proof_failure__generic"}})
+        )
+        .await,
+        200
+    );
+    let (_, body) = chain::raiko_once(&devnet, &good_request).await;
+    assert_eq!(body["data"]["status"], "proof_failure__generic");
+    // A status-only poll of a job never submitted: Raiko's "proof not found".
+    let mut other = good_request.clone();
+    other["l2_block_hashes"] = json!([B256::repeat_byte(0x44)]);
+    let (status, body) = chain::raiko_once(&devnet, &chain::status_only(&other)).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["status"], "error");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("proof not found: expired or never submitted"),
+        "{body}"
+    );
+    // Over the rate limit: 429 with an empty body.
+    assert_eq!(configure(json!({"rate_limit_per_min": 1})).await, 200);
+    let (first, _) = chain::raiko_once(&devnet, &chain::status_only(&other)).await;
+    let (second, _) = chain::raiko_once(&devnet, &chain::status_only(&other)).await;
+    assert_eq!((first, second), (200, 429));
+    assert_eq!(configure(json!({"rate_limit_per_min": 0})).await, 200);
     assert_eq!(
         configure(json!({"fail": {"kind": "error", "count": 1}})).await,
         200

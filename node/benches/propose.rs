@@ -202,6 +202,7 @@ async fn run() {
             user_ops: Vec::new(),
             returns: Default::default(),
             preconfirmed_at_ms: vec![],
+            block_hashes: vec![],
         };
         let calldata = propose_tx::propose_calldata(&record, BLOBS, proof, 1);
         let calldata_time = resumed.elapsed() - cells;

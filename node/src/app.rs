@@ -5,7 +5,7 @@ use std::{process::ExitCode, sync::Arc};
 use common::{
     config::{CommonConfig, ConfigError},
     fork::{ForkPlan, unix_now},
-    health::{ChainStatus, Settlement},
+    health::{ChainStatus, ProverStatus, Settlement},
     metrics,
     supervisor::{Supervisor, SupervisorBuilder, SupervisorConfig, SupervisorError},
 };
@@ -86,10 +86,12 @@ pub async fn run(cli: Cli) -> Result<(), NodeError> {
     });
     let chain_status = Arc::new(watch::channel(ChainStatus::default()).0);
     let settlement = Arc::new(watch::channel(Settlement::default()).0);
+    let prover = Arc::new(watch::channel(ProverStatus::default()).0);
     let health = HealthState {
         phase,
         chain: chain_status.subscribe(),
         settlement: settlement.subscribe(),
+        prover: prover.subscribe(),
         stale_after: config.health_stale_after,
         fork_activation: config.fork.realtime,
     };
@@ -123,8 +125,11 @@ pub async fn run(cli: Cli) -> Result<(), NodeError> {
         &mut builder,
         &config,
         &realtime_config,
-        chain_status,
-        settlement,
+        realtime::Published {
+            chain: chain_status,
+            settlement,
+            prover,
+        },
         &database,
     )
     .map_err(|e| match e {

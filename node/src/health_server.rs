@@ -12,7 +12,7 @@ use axum::{
 };
 use common::{
     fork::unix_now,
-    health::{ChainStatus, EndpointView, Settlement},
+    health::{ChainStatus, EndpointView, ProverStatus, Settlement},
     supervisor::{ChildState, ChildStatus, Restart},
 };
 use serde::Serialize;
@@ -52,6 +52,8 @@ pub struct HealthState {
     pub chain: watch::Receiver<ChainStatus>,
     /// What the proposing actors publish.
     pub settlement: watch::Receiver<Settlement>,
+    /// What the prover publishes.
+    pub prover: watch::Receiver<ProverStatus>,
     /// When an endpoint counts as down.
     pub stale_after: Duration,
     /// Realtime activation (Unix seconds).
@@ -181,6 +183,7 @@ fn not_ready_reasons(state: &HealthState) -> Vec<String> {
                     .borrow()
                     .problems(Instant::now(), state.stale_after),
             );
+            reasons.extend(state.prover.borrow().problem());
             reasons
         }
     }
@@ -251,6 +254,7 @@ struct StatusView {
     last_finalized_l2_block_hash: Option<String>,
     finality_error: Option<String>,
     settlement: Settlement,
+    prover: ProverStatus,
 }
 
 async fn status(State(state): State<HealthState>) -> impl IntoResponse {
@@ -277,5 +281,6 @@ async fn status(State(state): State<HealthState>) -> impl IntoResponse {
         last_finalized_l2_block_hash: chain.last_finalized_l2_block_hash.map(|h| h.to_string()),
         finality_error: chain.finality_error,
         settlement: state.settlement.borrow().clone(),
+        prover: state.prover.borrow().clone(),
     })
 }

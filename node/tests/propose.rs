@@ -488,7 +488,7 @@ async fn a_raiko_error_is_retried_then_abandoned_with_an_l2_reorg_and_the_node_g
     .await;
     let before = landed_total().await;
     drive_until(&net, &mut nonces, Duration::from_secs(60), || async {
-        net.metric("preconfer_proof_failures_total", "prover_error")
+        net.metric("preconfer_proof_failures_total", "refused")
             .await
             >= 1.0
             && landed_total().await >= before + 2.0

@@ -181,6 +181,18 @@ pub struct RealtimeArgs {
           value_parser = |r: &str| parse_bounded(r, 1, 3_600, "seconds"), hide_env_values = true)]
     pub raiko_deadline_sec: u64,
 
+    /// Whether Raiko may keep a finished proof in its cache (`use_cache`; false: it hands the
+    /// proof out once and evicts it)
+    #[arg(long, env = "RAIKO_USE_CACHE", value_name = "RAIKO_USE_CACHE", default_value = "true",
+          value_parser = parse_bool, action = clap::ArgAction::Set, hide_env_values = true)]
+    pub raiko_use_cache: bool,
+
+    /// Requests a minute the node sends Raiko at most (Raiko's own limit per API key is
+    /// RAIKO_RATE_LIMIT, 600 by default)
+    #[arg(long, env = "RAIKO_MAX_REQUESTS_PER_MIN", value_name = "RAIKO_MAX_REQUESTS_PER_MIN",
+          default_value = "300", value_parser = |r: &str| parse_bounded(r, 1, 100_000, "requests"), hide_env_values = true)]
+    pub raiko_max_requests_per_min: u64,
+
     /// Proof requests per proposal (the first included) before the proposal is abandoned
     #[arg(long, env = "PROOF_MAX_ATTEMPTS", value_name = "PROOF_MAX_ATTEMPTS", default_value = "2",
           value_parser = |r: &str| parse_bounded(r, 1, 20, "attempts"), hide_env_values = true)]
@@ -277,6 +289,10 @@ pub struct ProverConfig {
     pub deadline: Duration,
     /// Requests per proposal.
     pub attempts: u32,
+    /// Raiko's `use_cache`.
+    pub use_cache: bool,
+    /// Requests a minute at most.
+    pub max_requests_per_minute: usize,
     /// The `SubProof` flag the proof is sent under.
     pub flag: u8,
 }
@@ -458,6 +474,9 @@ impl RealtimeConfig {
                 request_timeout: Duration::from_secs(args.raiko_timeout_sec),
                 deadline: Duration::from_secs(args.raiko_deadline_sec),
                 attempts: args.proof_max_attempts as u32,
+                use_cache: args.raiko_use_cache,
+                max_requests_per_minute: usize::try_from(args.raiko_max_requests_per_min)
+                    .unwrap_or(usize::MAX),
                 flag: if args.mock_mode {
                     MOCK_ECDSA_FLAG
                 } else {
@@ -546,6 +565,11 @@ impl RealtimeConfig {
                 self.prover.deadline.as_secs().to_string(),
             ),
             ("PROOF_MAX_ATTEMPTS", self.prover.attempts.to_string()),
+            ("RAIKO_USE_CACHE", self.prover.use_cache.to_string()),
+            (
+                "RAIKO_MAX_REQUESTS_PER_MIN",
+                self.prover.max_requests_per_minute.to_string(),
+            ),
             (
                 "MOCK_MODE",
                 (self.prover.flag == MOCK_ECDSA_FLAG).to_string(),

@@ -12,7 +12,7 @@ pub mod metrics;
 pub mod proposal;
 pub mod proposal_store;
 pub mod propose_tx;
-pub mod raiko;
+pub mod prover;
 pub mod restart;
 pub mod slot_clock;
 pub mod submitter;
@@ -30,13 +30,13 @@ use common::{
     config::{CommonConfig, ConfigError},
     driver::{DriverClient, DriverTimeouts},
     engine::EngineClient,
-    health::{ChainStatus, Settlement},
+    health::{ChainStatus, ProverStatus, Settlement},
     rpc::RpcEndpoint,
     supervisor::{Handle, Restart, SupervisorBuilder},
 };
 use config::RealtimeConfig;
 use proposal_store::{ProposalStore, ProposalStoreError};
-use raiko::RaikoClient;
+use prover::{Prover, ProverSetup};
 use submitter::{AsyncSubmitter, SubmitterSetup};
 
 /// Why the realtime actors could not be set up.
@@ -74,16 +74,29 @@ pub struct RealtimeHandles {
     pub bridge_handler: Handle<BridgeHandler>,
 }
 
-/// Adds the realtime actors to `supervisor` in start order. `chain_status` is where the chain
-/// monitor publishes for the health server.
+/// Where the actors publish what the health server shows.
+pub struct Published {
+    /// The chain monitor: heads and endpoints.
+    pub chain: Arc<watch::Sender<ChainStatus>>,
+    /// The batch manager and the submitter: preconfirmed and settled heads.
+    pub settlement: Arc<watch::Sender<Settlement>>,
+    /// The prover: Raiko's health.
+    pub prover: Arc<watch::Sender<ProverStatus>>,
+}
+
+/// Adds the realtime actors to `supervisor` in start order; they publish to `published`.
 pub fn register(
     supervisor: &mut SupervisorBuilder,
     common: &CommonConfig,
     config: &RealtimeConfig,
-    chain_status: Arc<watch::Sender<ChainStatus>>,
-    settlement: Arc<watch::Sender<Settlement>>,
+    published: Published,
     database: &fjall::Database,
 ) -> Result<RealtimeHandles, RegisterError> {
+    let Published {
+        chain: chain_status,
+        settlement,
+        prover: prover_status,
+    } = published;
     let jwt = config.jwt.clone();
     let http = reqwest::Client::builder()
         .build()
@@ -115,7 +128,17 @@ pub fn register(
     let submitter = if config.preconf_only {
         None
     } else {
+        let prover_setup = ProverSetup {
+            http: http.clone(),
+            config: config.prover.clone(),
+            max_requests_per_minute: config.prover.max_requests_per_minute,
+            status: prover_status,
+        };
+        let prover_actor = supervisor.child("prover", Restart::Permanent, move |link| {
+            Ok::<_, std::convert::Infallible>(Prover::new(prover_setup.clone(), link))
+        });
         let setup = SubmitterSetup {
+            prover_actor,
             l1: l1.clone(),
             l1_backups: common.l1_rpc_urls[1..]
                 .iter()
@@ -123,7 +146,6 @@ pub fn register(
                 .collect(),
             l2: l2.clone(),
             inbox: config.inbox,
-            raiko: RaikoClient::new(http.clone(), config.prover.clone()),
             prover: config.prover.clone(),
             driver: DriverClient::new(
                 http.clone(),

@@ -216,6 +216,52 @@ pub fn submitter() -> &'static SubmitterMetrics {
     })
 }
 
+/// The Prover's metrics.
+pub struct ProverMetrics {
+    /// 1 while Raiko answers, 0 after transport failures in a row.
+    pub up: IntGauge,
+    /// Requests to Raiko by outcome (proof, pending, not_drawn, unknown_job, failed,
+    /// rate_limited, transient).
+    pub requests: IntCounterVec,
+    /// Bytes of request bodies sent to Raiko.
+    pub request_bytes: IntCounter,
+}
+
+/// The Prover's metrics, registered on first use.
+#[allow(clippy::expect_used)] // static definitions: a failure is a programming error
+pub fn prover() -> &'static ProverMetrics {
+    static METRICS: OnceLock<ProverMetrics> = OnceLock::new();
+    METRICS.get_or_init(|| {
+        let r = registry();
+        ProverMetrics {
+            up: register(
+                r,
+                IntGauge::new(
+                    "prover_up",
+                    "1 while Raiko answers, 0 after failures in a row",
+                )
+                .expect("valid metric definition"),
+            ),
+            requests: register(
+                r,
+                IntCounterVec::new(
+                    Opts::new("prover_requests_total", "Requests to Raiko by outcome"),
+                    &["outcome"],
+                )
+                .expect("valid metric definition"),
+            ),
+            request_bytes: register(
+                r,
+                IntCounter::new(
+                    "prover_request_bytes_total",
+                    "Bytes of request bodies sent to Raiko",
+                )
+                .expect("valid metric definition"),
+            ),
+        }
+    })
+}
+
 /// User-op metrics.
 pub struct BridgeMetrics {
     /// Ops `surge_sendUserOp` accepted.

@@ -52,6 +52,10 @@ pub struct ProposalRecord {
     /// When each of its blocks was preconfirmed (unix ms), first to last.
     #[serde(default)]
     pub preconfirmed_at_ms: Vec<u64>,
+    /// Its blocks' hashes, first to last (Raiko's proof cache key; empty in records stored
+    /// before the node kept them).
+    #[serde(default)]
+    pub block_hashes: Vec<B256>,
 }
 
 impl ProposalRecord {
@@ -78,6 +82,7 @@ impl ProposalRecord {
                 .iter()
                 .map(|b| b.preconfirmed_at_ms)
                 .collect(),
+            block_hashes: proposal.blocks.iter().map(|b| b.header.hash).collect(),
         })
     }
 
@@ -250,6 +255,7 @@ mod tests {
             user_ops: vec![],
             returns: Default::default(),
             preconfirmed_at_ms: vec![],
+            block_hashes: vec![],
         }
     }
 

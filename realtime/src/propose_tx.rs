@@ -201,6 +201,7 @@ mod tests {
             user_ops: vec![],
             returns: Default::default(),
             preconfirmed_at_ms: vec![],
+            block_hashes: vec![],
         };
         let data = propose_calldata(&record, 3, Bytes::from(vec![0xab; 65]), 1);
         assert_eq!(data[..4], [0x44, 0x73, 0x2c, 0x62], "propose selector");
@@ -236,6 +237,7 @@ mod tests {
             user_ops: vec![],
             returns: Default::default(),
             preconfirmed_at_ms: vec![],
+            block_hashes: vec![],
         };
         record.returns.slots = vec![slot(5), slot(6)];
         let data = propose_calldata(&record, 1, Bytes::from(vec![0xab; 65]), 1);

@@ -248,18 +248,28 @@ pub async fn raiko_once(devnet: &Devnet, request: &Value) -> (u16, Value) {
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-/// Polls Raiko like the node does until a proof or an error (bounded).
+/// The same request as a status-only poll (no sources, no blobs), as Raiko's clients poll.
+pub fn status_only(request: &Value) -> Value {
+    let mut poll = request.clone();
+    poll["sources"] = serde_json::json!([]);
+    poll["blobs"] = serde_json::json!([]);
+    poll
+}
+
+/// Submits in full, then polls status-only like the node does, until a proof or an error
+/// (bounded).
 pub async fn raiko_prove(devnet: &Devnet, request: &Value) -> Result<Bytes, String> {
     let mut seen = Vec::new();
-    for _ in 0..200 {
-        let (_, body) = raiko_once(devnet, request).await;
+    let poll = status_only(request);
+    for i in 0..200 {
+        let (_, body) = raiko_once(devnet, if i == 0 { request } else { &poll }).await;
         if body["status"] == "error" {
             return Err(body["message"].as_str().unwrap_or_default().to_string());
         }
         if let Some(proof) = body["data"]["proof"]["proof"].as_str() {
             assert!(
-                seen.contains(&"Registered".to_string()),
-                "no Registered before the proof: {seen:?}"
+                seen.contains(&"registered".to_string()),
+                "no registered before the proof: {seen:?}"
             );
             return Ok(alloy::hex::decode(proof).unwrap().into());
         }

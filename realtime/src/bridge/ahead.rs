@@ -161,6 +161,7 @@ mod tests {
             user_ops: ops,
             returns: Default::default(),
             preconfirmed_at_ms: vec![],
+            block_hashes: vec![],
         }
     }
 

@@ -30,7 +30,7 @@ use common::{
     ids::ProposalId,
     rpc::RpcEndpoint,
     secret::Secret,
-    supervisor::ChildLink,
+    supervisor::{ChildLink, Handle},
     tx_manager::{BlobTx, Included, TxError, TxManager, TxManagerConfig, journal::Journal},
 };
 use spawned_concurrency::{
@@ -55,9 +55,9 @@ use crate::{
     metrics,
     proposal_store::{ProposalRecord, ProposalStore},
     propose_tx,
-    raiko::RaikoClient,
+    prover::Prover,
 };
-use prove::{ProofFailure, find_l1_calls, prove};
+use prove::{ProofFailure, ProofSettings, find_l1_calls, prove};
 use recovery::{Recovered, RecoveryInput};
 use settle::{Fate, check_landed};
 
@@ -72,8 +72,8 @@ pub struct SubmitterSetup {
     pub l2: RpcEndpoint,
     /// The RealTimeInbox.
     pub inbox: Address,
-    /// The prover.
-    pub raiko: RaikoClient,
+    /// The prover actor.
+    pub prover_actor: Handle<Prover>,
     /// Proof settings.
     pub prover: ProverConfig,
     /// L2 reorgs.
@@ -545,11 +545,15 @@ impl AsyncSubmitter {
         ctx: &Context<Self>,
     ) -> AbortHandle {
         let record = record.clone();
-        let raiko = self.setup.raiko.clone();
+        let prover = self.setup.prover_actor.clone();
         let l2 = self.setup.l2.clone();
         let l2_route = self.running.as_ref().and_then(|r| r.l2_route);
-        let proof_type = self.setup.prover.proof_type;
-        let key = self.setup.privacy_key.as_ref().map(|k| *k.expose());
+        let settings = ProofSettings {
+            proof_type: self.setup.prover.proof_type,
+            basefee_sharing_pctg,
+            key: self.setup.privacy_key.as_ref().map(|k| *k.expose()),
+            use_cache: self.setup.prover.use_cache,
+        };
         let ctx = ctx.clone();
         let attempt = self
             .jobs
@@ -559,14 +563,7 @@ impl AsyncSubmitter {
         tokio::spawn(async move {
             let started = Instant::now();
             let (proved, l1_calls) = tokio::join!(
-                prove(
-                    &raiko,
-                    proof_type,
-                    &record,
-                    last_finalized,
-                    basefee_sharing_pctg,
-                    key,
-                ),
+                prove(&prover, &l2, &record, last_finalized, &settings),
                 find_l1_calls(&l2, l2_route, &record)
             );
             let outcome = match (proved, l1_calls) {
@@ -599,9 +596,6 @@ impl Handler<ProofDone> for AsyncSubmitter {
         let attempts = self.jobs[index].attempts;
         match done.outcome {
             Ok(proved) => {
-                metrics::submitter()
-                    .proof_seconds
-                    .observe(done.took.as_secs_f64());
                 tracing::info!(proposal = %done.id, took_ms = done.took.as_millis() as u64,
                     blobs = proved.sidecar.blobs.len(), "proposal proved");
                 self.jobs[index].stage = Stage::Proved(Box::new(proved));

@@ -4,6 +4,10 @@
 
 use std::sync::Arc;
 
+use alloy::providers::Provider;
+use common::supervisor::Handle;
+use tokio::sync::oneshot;
+
 use alloy::{
     eips::eip7594::BlobTransactionSidecarEip7594,
     primitives::{B256, Bytes},
@@ -18,13 +22,33 @@ use crate::{
     bridge::l1_calls::{self, L1Call, L2Route},
     config::ProofType,
     proposal_store::ProposalRecord,
-    raiko::{BlobSliceJson, CheckpointJson, ProofError, ProofRequest, RaikoClient, SourceJson},
+    prover::{
+        Prove, Prover,
+        wire::{BlobSliceJson, CheckpointJson, ProofError, ProofRequest, SourceJson},
+    },
 };
+
+/// Times a proof is asked of a restarted Prover before the attempt counts as failed.
+const PROVER_RESTARTS: u32 = 3;
+
+/// What a proof request needs besides the proposal.
+pub(super) struct ProofSettings {
+    /// The proof system.
+    pub proof_type: ProofType,
+    /// The inbox's basefee-sharing percentage.
+    pub basefee_sharing_pctg: u8,
+    /// Privacy-mode key.
+    pub key: Option<[u8; 32]>,
+    /// Raiko's `use_cache`.
+    pub use_cache: bool,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub(super) enum ProofFailure {
     #[error(transparent)]
     Raiko(#[from] ProofError),
+    #[error("the prover is not running ({0})")]
+    ProverGone(String),
     #[error("blob payload: {0}")]
     Payload(String),
     #[error("L1 calls of L2→L1 messages: {0}")]
@@ -35,22 +59,22 @@ impl ProofFailure {
     pub(super) fn label(&self) -> &'static str {
         match self {
             ProofFailure::Raiko(e) => e.label(),
+            ProofFailure::ProverGone(_) => "prover_gone",
             ProofFailure::Payload(_) => "payload",
             ProofFailure::L1Calls(_) => "l1_calls",
         }
     }
 }
 
-/// Payload → blobs → versioned hashes → (proof ‖ cell proofs).
+/// Payload → blobs → versioned hashes → (proof from the Prover ‖ cell proofs).
 pub(super) async fn prove(
-    raiko: &RaikoClient,
-    proof_type: ProofType,
+    prover: &Handle<Prover>,
+    l2: &RpcEndpoint,
     record: &ProposalRecord,
     last_finalized: B256,
-    basefee_sharing_pctg: u8,
-    key: Option<[u8; 32]>,
+    settings: &ProofSettings,
 ) -> Result<(Bytes, BlobTransactionSidecarEip7594), ProofFailure> {
-    let payload = match key {
+    let payload = match settings.key {
         Some(key) => privacy::encrypt(&record.payload, &key)
             .map_err(|e| ProofFailure::Payload(e.to_string()))?,
         None => record.payload.to_vec(),
@@ -62,10 +86,11 @@ pub(super) async fn prove(
     let hashes = sidecar::versioned_hashes(&commitments);
     let request = ProofRequest {
         l2_block_numbers: record.block_numbers(),
-        proof_type: proof_type.name(),
+        l2_block_hashes: block_hashes(l2, record).await?,
+        proof_type: settings.proof_type.name(),
         max_anchor_block_number: record.anchor,
         last_finalized_block_hash: last_finalized,
-        basefee_sharing_pctg,
+        basefee_sharing_pctg: settings.basefee_sharing_pctg,
         signal_slots: record.signal_slots.iter().map(|s| s.0).collect(),
         sources: vec![SourceJson {
             is_forced_inclusion: false,
@@ -75,21 +100,86 @@ pub(super) async fn prove(
                 timestamp: 0,
             },
         }],
-        blobs: &blobs,
+        blobs: blobs.clone(),
         checkpoint: CheckpointJson {
             block_number: record.checkpoint.number,
             block_hash: record.checkpoint.hash,
             state_root: record.checkpoint.state_root,
         },
         blob_proof_type: "proof_of_equivalence",
+        use_cache: settings.use_cache,
     };
     let (proof, sidecar) = tokio::join!(
-        raiko.prove(&request),
-        sidecar::build_with_commitments(blobs.clone(), Some(commitments.clone()))
+        ask(prover, record, &request),
+        sidecar::build_with_commitments(blobs, Some(commitments))
     );
     let proof = proof?;
     let sidecar = sidecar.map_err(|e| ProofFailure::Payload(e.to_string()))?;
     Ok((proof, sidecar))
+}
+
+/// The proposal's block hashes (Raiko's cache key), from the record or, for a record stored
+/// before the node kept them, from the L2.
+async fn block_hashes(
+    l2: &RpcEndpoint,
+    record: &ProposalRecord,
+) -> Result<Vec<B256>, ProofFailure> {
+    if record.block_hashes.len() == record.block_numbers().len() {
+        return Ok(record.block_hashes.clone());
+    }
+    let read =
+        |e: &dyn std::fmt::Display| ProofFailure::Payload(format!("reading its block hashes: {e}"));
+    let provider = l2.connect().await.map_err(|e| read(&e))?;
+    let mut hashes = Vec::new();
+    for number in record.block_numbers() {
+        let block = l2
+            .call(provider.get_block_by_number(number.into()))
+            .await
+            .map_err(|e| read(&e))?
+            .ok_or_else(|| read(&format!("L2 block {number} is missing")))?;
+        hashes.push(block.header.hash);
+    }
+    Ok(hashes)
+}
+
+/// Asks the Prover for the proof and waits for its answer; a Prover that restarts meanwhile
+/// lost the job, so the new one is asked again.
+async fn ask(
+    prover: &Handle<Prover>,
+    record: &ProposalRecord,
+    request: &ProofRequest,
+) -> Result<Bytes, ProofFailure> {
+    let encode = |e: serde_json::Error| ProofFailure::Raiko(ProofError::Encode(e.to_string()));
+    let (full, poll) = (
+        request.full_body().map_err(encode)?,
+        request.poll_body().map_err(encode)?,
+    );
+    let mut restarts = 0;
+    loop {
+        let actor = prover
+            .live()
+            .await
+            .map_err(|e| ProofFailure::ProverGone(e.to_string()))?;
+        let (reply, answer) = oneshot::channel();
+        let sent = actor.send(Prove {
+            proposal: record.id,
+            full: full.clone(),
+            poll: poll.clone(),
+            reply,
+        });
+        if sent.is_ok()
+            && let Ok(result) = answer.await
+        {
+            return result.map_err(ProofFailure::Raiko);
+        }
+        restarts += 1;
+        if restarts >= PROVER_RESTARTS {
+            return Err(ProofFailure::ProverGone(format!(
+                "it lost the job {restarts} times (restarted)"
+            )));
+        }
+        tracing::warn!(proposal = %record.id, "the prover restarted with this proof in flight; asking it again");
+    }
 }
 
 /// The L1 calls of a proposal, found while it is proved (its blocks no longer change).

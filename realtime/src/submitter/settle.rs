@@ -39,6 +39,18 @@ pub(super) enum Fate {
 }
 
 impl AsyncSubmitter {
+    /// Stops a job's proving task and tells the Prover to forget its job.
+    pub(super) fn stop_proving(&self, job: &Job) {
+        if let Stage::Proving(handle) = &job.stage {
+            handle.abort();
+            if let Ok(prover) = self.setup.prover_actor.current() {
+                let _ = prover.send(crate::prover::Cancel {
+                    proposal: job.record.id,
+                });
+            }
+        }
+    }
+
     /// Forgets a landed proposal once the final statuses of its user ops and tracked txs are
     /// on disk (so a crash in between leaves a stored proposal, never an op without a final
     /// status). The txs' statuses come from their L2 receipts, read until the L2 answers.
@@ -173,9 +185,7 @@ impl AsyncSubmitter {
     ) {
         let abandoned: Vec<Job> = self.jobs.drain(index..).collect();
         for (n, job) in abandoned.iter().enumerate() {
-            if let Stage::Proving(handle) = &job.stage {
-                handle.abort();
-            }
+            self.stop_proving(job);
             let reason = if n == 0 {
                 format!(
                     "its proposal {} was abandoned ({cause}: {why})",
@@ -249,9 +259,7 @@ impl AsyncSubmitter {
             manager.forget_nonce();
         }
         for job in std::mem::take(&mut self.jobs) {
-            if let Stage::Proving(handle) = &job.stage {
-                handle.abort();
-            }
+            self.stop_proving(&job);
             self.forget(
                 &job.record,
                 "its proposal was dropped when the node resynced with the inbox on L1",
