@@ -131,7 +131,6 @@ pub fn register(
         let prover_setup = ProverSetup {
             http: http.clone(),
             config: config.prover.clone(),
-            max_requests_per_minute: config.prover.max_requests_per_minute,
             status: prover_status,
         };
         let prover_actor = supervisor.child("prover", Restart::Permanent, move |link| {

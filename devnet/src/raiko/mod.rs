@@ -88,6 +88,9 @@ pub struct RaikoState {
     bytes: u64,
     /// Status-only polls, and full requests answered from the cache.
     polls: u64,
+    /// Bytes of full submissions and of status-only polls.
+    full_bytes: u64,
+    poll_bytes: u64,
     cache_hits: u64,
     /// The privacy-mode key, to open scheme-0x01 payloads (`SURGE_PRIVACY_SYMMETRIC_KEY`).
     privacy_key: Option<[u8; 32]>,
@@ -278,6 +281,8 @@ async fn stats(State(raiko): State<Arc<Raiko>>) -> Reply {
             "requests": state.requests,
             "bytes": state.bytes,
             "polls": state.polls,
+            "full_bytes": state.full_bytes,
+            "poll_bytes": state.poll_bytes,
             "cache_hits": state.cache_hits,
         })),
     )
@@ -312,9 +317,13 @@ async fn prove(State(raiko): State<Arc<Raiko>>, headers: HeaderMap, body: Body) 
     };
     let key = request.key();
     if request.sources.is_empty() {
-        raiko.state.lock().await.polls += 1;
+        let mut state = raiko.state.lock().await;
+        state.polls += 1;
+        state.poll_bytes += body.len() as u64;
+        drop(state);
         return answer(&raiko, key, &proof_type, request.use_cache).await;
     }
+    raiko.state.lock().await.full_bytes += body.len() as u64;
     let known = raiko.state.lock().await.jobs.contains_key(&key);
     if known {
         if let Err(why) = still_the_chain(&raiko, key).await {

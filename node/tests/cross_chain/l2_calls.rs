@@ -132,7 +132,7 @@ async fn l2_calls_that_consume_l1_answers_land_with_their_answers_in_one_l1_tx()
     let placeholder = swap_call(5, recipient, blank());
     let answer = simulate_return(&net, user, &placeholder).await.0.remove(0);
     let hash = send_l2(&net, TEST_KEYS[1], swap_call(5, recipient, answer)).await;
-    preconfirmed(&net, hash, Duration::from_secs(30)).await;
+    let drift_block = preconfirmed(&net, hash, Duration::from_secs(30)).await;
     let first_block = net
         .l2
         .get_transaction_receipt(hash)
@@ -193,6 +193,30 @@ async fn l2_calls_that_consume_l1_answers_land_with_their_answers_in_one_l1_tx()
         "Executed",
         "after the drift: {seen:?}"
     );
+    // The abandoned proposal was proved (and cached by Raiko) before it failed; its block
+    // number was proposed again with other contents, and proved for those: a stale cache hit
+    // is refused by the stand-in, so none happened.
+    assert!(inbox_head(&net).await >= drift_block);
+    let now = net
+        .l2
+        .get_block_by_number(drift_block.into())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(
+        Some(now.header.hash),
+        first_block,
+        "block {drift_block} was rebuilt"
+    );
+    let stats: serde_json::Value =
+        reqwest::get(net.devnet.urls.raiko.join("devnet/stats").unwrap())
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    println!("RESULT e2e l2_l1_l2 reproposed block={drift_block} raiko={stats}");
+    assert_eq!(stats["refused"], 0, "no stale cache hit: {stats}");
 }
 
 #[tokio::test]

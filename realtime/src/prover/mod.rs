@@ -23,7 +23,11 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use alloy::primitives::Bytes;
 use budget::{Budget, Health};
 use common::{
-    health::ProverStatus, ids::ProposalId, rpc::redact_url, secret::Secret, supervisor::ChildLink,
+    health::ProverStatus,
+    ids::ProposalId,
+    rpc::redact_url,
+    secret::Secret,
+    supervisor::{ChildLink, Handle},
 };
 use spawned_concurrency::{
     message::Message,
@@ -38,15 +42,63 @@ use wire::{Answer, ProofError};
 
 use crate::{config::ProverConfig, metrics};
 
+/// Times a proof is asked of a restarted Prover before giving up on the attempt.
+const PROVER_RESTARTS: u32 = 3;
+
+/// Why [`ask`] got no proof.
+#[derive(Debug, thiserror::Error)]
+pub enum AskError {
+    /// Raiko gave none.
+    #[error(transparent)]
+    Proof(#[from] ProofError),
+    /// The Prover is not there to ask (the node is stopping, or it keeps restarting).
+    #[error("the prover is not running ({0})")]
+    Gone(String),
+}
+
+/// Asks the Prover for a proof and waits for its answer. A Prover that restarts meanwhile lost
+/// the job (its reply channel closes), so the new instance is asked again, a few times.
+pub async fn ask(
+    prover: &Handle<Prover>,
+    proposal: ProposalId,
+    full: Bytes,
+    poll: Bytes,
+) -> Result<Bytes, AskError> {
+    let mut restarts = 0;
+    loop {
+        let actor = prover
+            .live()
+            .await
+            .map_err(|e| AskError::Gone(e.to_string()))?;
+        let (reply, answer) = oneshot::channel();
+        let sent = actor.send(Prove {
+            proposal,
+            full: full.clone(),
+            poll: poll.clone(),
+            reply,
+        });
+        if sent.is_ok()
+            && let Ok(result) = answer.await
+        {
+            return result.map_err(AskError::Proof);
+        }
+        restarts += 1;
+        if restarts >= PROVER_RESTARTS {
+            return Err(AskError::Gone(format!(
+                "it lost the job {restarts} times (restarted)"
+            )));
+        }
+        tracing::warn!(%proposal, "the prover restarted with this proof in flight; asking it again");
+    }
+}
+
 /// What the Prover needs.
 #[derive(Clone)]
 pub struct ProverSetup {
     /// HTTP client.
     pub http: reqwest::Client,
-    /// Raiko's URL, key, poll interval, deadline, timeouts.
+    /// Raiko's URL, key, poll interval, deadline, timeouts, request budget.
     pub config: ProverConfig,
-    /// Requests a minute it stays under.
-    pub max_requests_per_minute: usize,
     /// Where its health is published.
     pub status: Arc<watch::Sender<ProverStatus>>,
 }
@@ -123,7 +175,7 @@ impl Prover {
         let endpoint = Url::parse(&format!("{base}/v3/proof/batch/realtime"))
             .unwrap_or_else(|_| setup.config.url.clone());
         Self {
-            budget: Budget::new(setup.max_requests_per_minute),
+            budget: Budget::new(setup.config.max_requests_per_minute),
             setup,
             link,
             endpoint,

@@ -467,7 +467,13 @@ mod tests {
             request.full_body().unwrap().len(),
             request.poll_body().unwrap().len(),
         );
-        println!("RESULT prover request_bytes full_6_blobs={full_len} status_only_poll={poll_len}");
+        // A real prover takes ~10 s: five polls at the default 2 s.
+        let polls = 5;
+        println!(
+            "RESULT prover bytes_per_proof_6_blobs before={} after={} (full={full_len} poll={poll_len} polls={polls})",
+            polls * full_len,
+            full_len + (polls - 1) * poll_len
+        );
         assert!(poll_len * 1_000 < full_len);
     }
 }

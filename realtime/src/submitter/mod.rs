@@ -562,18 +562,15 @@ impl AsyncSubmitter {
             .map_or(1, |j| j.attempts + 1);
         tokio::spawn(async move {
             let started = Instant::now();
-            let (proved, l1_calls) = tokio::join!(
+            let outcome = tokio::try_join!(
                 prove(&prover, &l2, &record, last_finalized, &settings),
                 find_l1_calls(&l2, l2_route, &record)
-            );
-            let outcome = match (proved, l1_calls) {
-                (Ok((proof, sidecar)), Ok(l1_calls)) => Ok(Proved {
-                    proof,
-                    sidecar,
-                    l1_calls,
-                }),
-                (Err(e), _) | (_, Err(e)) => Err(e),
-            };
+            )
+            .map(|((proof, sidecar), l1_calls)| Proved {
+                proof,
+                sidecar,
+                l1_calls,
+            });
             let _ = ctx.send(ProofDone {
                 id: record.id,
                 attempt,

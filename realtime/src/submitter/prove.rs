@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use alloy::providers::Provider;
 use common::supervisor::Handle;
-use tokio::sync::oneshot;
 
 use alloy::{
     eips::eip7594::BlobTransactionSidecarEip7594,
@@ -23,13 +22,10 @@ use crate::{
     config::ProofType,
     proposal_store::ProposalRecord,
     prover::{
-        Prove, Prover,
+        AskError, Prover,
         wire::{BlobSliceJson, CheckpointJson, ProofError, ProofRequest, SourceJson},
     },
 };
-
-/// Times a proof is asked of a restarted Prover before the attempt counts as failed.
-const PROVER_RESTARTS: u32 = 3;
 
 /// What a proof request needs besides the proposal.
 pub(super) struct ProofSettings {
@@ -109,13 +105,12 @@ pub(super) async fn prove(
         blob_proof_type: "proof_of_equivalence",
         use_cache: settings.use_cache,
     };
-    let (proof, sidecar) = tokio::join!(
-        ask(prover, record, &request),
+    // A failed proof ends the attempt at once, without waiting for the cell proofs.
+    tokio::try_join!(ask(prover, record, &request), async {
         sidecar::build_with_commitments(blobs, Some(commitments))
-    );
-    let proof = proof?;
-    let sidecar = sidecar.map_err(|e| ProofFailure::Payload(e.to_string()))?;
-    Ok((proof, sidecar))
+            .await
+            .map_err(|e| ProofFailure::Payload(e.to_string()))
+    })
 }
 
 /// The proposal's block hashes (Raiko's cache key), from the record or, for a record stored
@@ -142,8 +137,7 @@ async fn block_hashes(
     Ok(hashes)
 }
 
-/// Asks the Prover for the proof and waits for its answer; a Prover that restarts meanwhile
-/// lost the job, so the new one is asked again.
+/// Asks the Prover for the proof of `record` (see [`crate::prover::ask`]).
 async fn ask(
     prover: &Handle<Prover>,
     record: &ProposalRecord,
@@ -154,32 +148,12 @@ async fn ask(
         request.full_body().map_err(encode)?,
         request.poll_body().map_err(encode)?,
     );
-    let mut restarts = 0;
-    loop {
-        let actor = prover
-            .live()
-            .await
-            .map_err(|e| ProofFailure::ProverGone(e.to_string()))?;
-        let (reply, answer) = oneshot::channel();
-        let sent = actor.send(Prove {
-            proposal: record.id,
-            full: full.clone(),
-            poll: poll.clone(),
-            reply,
-        });
-        if sent.is_ok()
-            && let Ok(result) = answer.await
-        {
-            return result.map_err(ProofFailure::Raiko);
-        }
-        restarts += 1;
-        if restarts >= PROVER_RESTARTS {
-            return Err(ProofFailure::ProverGone(format!(
-                "it lost the job {restarts} times (restarted)"
-            )));
-        }
-        tracing::warn!(proposal = %record.id, "the prover restarted with this proof in flight; asking it again");
-    }
+    crate::prover::ask(prover, record.id, full, poll)
+        .await
+        .map_err(|e| match e {
+            AskError::Proof(e) => ProofFailure::Raiko(e),
+            AskError::Gone(why) => ProofFailure::ProverGone(why),
+        })
 }
 
 /// The L1 calls of a proposal, found while it is proved (its blocks no longer change).

@@ -1,0 +1,139 @@
+//! The Prover actor under a supervisor, against a Raiko double on loopback: a Prover that stops
+//! with a proof in flight is restarted, and the proof asked of it is asked of the new instance,
+//! submitted in full again and delivered.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use alloy::primitives::Bytes;
+use axum::{Json, Router, extract::State, routing::post};
+use common::{
+    health::ProverStatus,
+    ids::ProposalId,
+    supervisor::{ChildState, Restart, SupervisorBuilder, SupervisorConfig},
+};
+use realtime::{
+    config::{ProofType, ProverConfig},
+    prover::{self, Prover, ProverSetup},
+};
+use serde_json::{Value, json};
+use tokio::{sync::watch, time::Instant};
+
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Raiko's answers: `registered` until `ready`, then the proof; it remembers each request's
+/// size (a full submission carries the blobs, a poll does not).
+#[derive(Default)]
+struct Double {
+    ready: AtomicBool,
+    sizes: Mutex<Vec<usize>>,
+}
+
+async fn realtime(State(double): State<Arc<Double>>, body: axum::body::Bytes) -> Json<Value> {
+    double.sizes.lock().unwrap().push(body.len());
+    if double.ready.load(Ordering::SeqCst) {
+        Json(json!({"status": "ok", "proof_type": "sp1", "data": {"proof": {"proof": "0x0102"}}}))
+    } else {
+        Json(json!({"status": "ok", "proof_type": "sp1", "data": {"status": "registered"}}))
+    }
+}
+
+async fn until(what: &str, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !ok() {
+        assert!(Instant::now() < deadline, "{what}: not within {PATIENCE:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prover_that_stops_mid_proof_is_restarted_and_the_proof_is_asked_again() {
+    let double = Arc::new(Double::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = Router::new()
+        .route("/v3/proof/batch/realtime", post(realtime))
+        .with_state(double.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let setup = ProverSetup {
+        http: reqwest::Client::new(),
+        config: ProverConfig {
+            url: url.parse().unwrap(),
+            api_key: None,
+            proof_type: ProofType::Sp1,
+            poll_interval: Duration::from_millis(20),
+            max_polls: 10_000,
+            request_timeout: Duration::from_secs(2),
+            deadline: Duration::from_secs(30),
+            attempts: 2,
+            flag: 0b100,
+            use_cache: true,
+            max_requests_per_minute: 100_000,
+        },
+        status: Arc::new(watch::channel(ProverStatus::default()).0),
+    };
+    let mut builder = SupervisorBuilder::new(SupervisorConfig::new(
+        5,
+        Duration::from_secs(60),
+        Duration::from_secs(5),
+    ));
+    let handle = builder.child("prover", Restart::Permanent, move |link| {
+        Ok::<_, std::convert::Infallible>(Prover::new(setup.clone(), link))
+    });
+    let supervisor = builder.start();
+    let status = supervisor.status();
+
+    let full = Bytes::from(vec![b'x'; 10_000]);
+    let poll = Bytes::from(vec![b'y'; 100]);
+    let asking = tokio::spawn({
+        let handle = handle.clone();
+        async move { prover::ask(&handle, ProposalId(7), full, poll).await }
+    });
+    // Submitted in full, then polled status-only.
+    until("a full submission and polls", || {
+        let sizes = double.sizes.lock().unwrap();
+        sizes.first() == Some(&10_000) && sizes.iter().filter(|s| **s == 100).count() >= 2
+    })
+    .await;
+    let before = double.sizes.lock().unwrap().len();
+
+    // The prover stops on its own with the job in flight: the supervisor restarts it.
+    handle.current().unwrap().context().stop();
+    until("the prover restarted", || {
+        status
+            .borrow()
+            .iter()
+            .any(|c| c.name == "prover" && c.restarts >= 1 && c.state == ChildState::Running)
+    })
+    .await;
+    // The new instance got the job again: a full submission after the restart.
+    until("a full submission to the new prover", || {
+        double.sizes.lock().unwrap()[before..].contains(&10_000)
+    })
+    .await;
+    double.ready.store(true, Ordering::SeqCst);
+    let proof = tokio::time::timeout(PATIENCE, asking)
+        .await
+        .expect("the proof came back")
+        .unwrap()
+        .unwrap();
+    assert_eq!(proof.as_ref(), &[1, 2]);
+    let restarts = status
+        .borrow()
+        .iter()
+        .find(|c| c.name == "prover")
+        .map(|c| c.restarts);
+    println!(
+        "RESULT prover restart restarts={restarts:?} requests={}",
+        double.sizes.lock().unwrap().len()
+    );
+    supervisor.shutdown().await.unwrap();
+}
