@@ -5,10 +5,14 @@
 //! - the L2 blocks after them, which were preconfirmed but not sealed yet, are read back from the
 //!   L2 and become the batch manager's open proposal again ([`rebuild`]), grouped by anchor.
 //!
+//! A block whose anchor carries fast signals is taken back with the user ops whose L1→L2
+//! messages those slots are: a block the driver inserted while the node was being killed (so it
+//! never stored its proposal) still has its ops waiting, ready, in the status store.
+//!
 //! Only a block that cannot be proposed any more stops the rebuild, and is reorged away with the
-//! blocks after it: its anchor has left L1's `blockhash` window, or its anchor carries fast
-//! signals (their user ops and L1 calls were only in a proposal record that no longer continues
-//! the inbox; those ops are retried instead), or it has no anchor tx at all.
+//! blocks after it: its anchor has left L1's `blockhash` window, or its fast signals are not the
+//! messages of ops still waiting (their proposal was dropped; those ops are retried instead), or
+//! it has no anchor tx at all.
 
 use alloy::{
     consensus::{BlockHeader, Transaction as _, TxEnvelope},
@@ -26,9 +30,11 @@ use common::{
 };
 
 use crate::{
+    bridge::status::ReadyOp,
     proposal::{L1Anchor, PreconfirmedBlock},
     proposal_store::{L2Checkpoint, ProposalRecord},
 };
+use common::ids::SignalSlot;
 
 /// Reads the inbox head as an L2 (number, hash).
 pub async fn inbox_head(
@@ -145,7 +151,7 @@ pub async fn rebuild(
     l2p: &DynProvider,
     (after, head): (u64, u64),
     l1_head: u64,
-    max_anchor_age: u64,
+    (max_anchor_age, ready): (u64, &[ReadyOp]),
 ) -> Result<Rebuilt, RpcError> {
     let mut rebuilt = Rebuilt::default();
     for number in after + 1..=head {
@@ -175,7 +181,7 @@ pub async fn rebuild(
                 .map(|tx| tx.inner.into_inner())
                 .collect(),
         };
-        match check(read, l1_head, max_anchor_age) {
+        match check(read, l1_head, max_anchor_age, ready) {
             Ok(block) => rebuilt.blocks.push(block),
             Err(cause) => {
                 rebuilt.stop = Some((number, cause));
@@ -191,6 +197,7 @@ pub fn check(
     block: L2Block,
     l1_head: u64,
     max_anchor_age: u64,
+    ready: &[ReadyOp],
 ) -> Result<(L1Anchor, PreconfirmedBlock), StopCause> {
     let mut txs = block.txs.into_iter();
     let anchor_tx = txs.next().ok_or(StopCause::NoAnchor)?;
@@ -201,9 +208,8 @@ pub fn check(
         .ok()
         .filter(|_| from_golden_touch)
         .ok_or(StopCause::NoAnchor)?;
-    if !call._signalSlots.is_empty() {
-        return Err(StopCause::FastSignals);
-    }
+    let signal_slots: Vec<SignalSlot> = call._signalSlots.iter().map(|s| SignalSlot(*s)).collect();
+    let user_ops = ops_for(&signal_slots, ready).ok_or(StopCause::FastSignals)?;
     let anchor = L1Anchor {
         number: call._checkpoint.blockNumber.to::<u64>(),
         hash: call._checkpoint.blockHash,
@@ -221,12 +227,30 @@ pub fn check(
             transactions: txs.collect(),
         },
         header: block.header,
-        signal_slots: Vec::new(),
-        user_ops: Vec::new(),
+        signal_slots,
+        user_ops,
         returns: Default::default(),
         preconfirmed_at_ms: block.timestamp.saturating_mul(1_000),
     };
     Ok((anchor, block))
+}
+
+/// The waiting ops whose messages' slots are exactly `slots`, in order (ops not in the block
+/// are skipped); `None` when the slots are not theirs.
+fn ops_for(slots: &[SignalSlot], ready: &[ReadyOp]) -> Option<Vec<ReadyOp>> {
+    let mut rest = slots;
+    let mut ops = Vec::new();
+    for op in ready {
+        if rest.is_empty() {
+            break;
+        }
+        let theirs: Vec<SignalSlot> = op.messages.iter().map(|m| m.slot).collect();
+        if !theirs.is_empty() && rest.starts_with(&theirs) {
+            rest = &rest[theirs.len()..];
+            ops.push(op.clone());
+        }
+    }
+    rest.is_empty().then_some(ops)
 }
 
 #[cfg(test)]
@@ -274,6 +298,7 @@ mod tests {
             block(vec![anchor_tx(40, vec![]), user_tx.clone()]),
             100,
             246,
+            &[],
         )
         .unwrap();
         assert_eq!(
@@ -299,23 +324,69 @@ mod tests {
         assert_eq!(rebuilt.preconfirmed_at_ms, 1_700_000);
     }
 
+    fn waiting(id: u64, slots: &[u8]) -> ReadyOp {
+        let messages = slots
+            .iter()
+            .map(|n| {
+                let mut m = crate::bridge::message::BridgeMessage::new(
+                    bindings::Message {
+                        id: u64::from(*n),
+                        ..Default::default()
+                    },
+                    Address::ZERO,
+                );
+                m.slot = SignalSlot(B256::repeat_byte(*n));
+                m
+            })
+            .collect();
+        ReadyOp {
+            id: common::ids::UserOpId(id),
+            op: crate::bridge::status::UserOp {
+                submitter: Address::ZERO,
+                calldata: Bytes::new(),
+            },
+            messages,
+        }
+    }
+
+    #[test]
+    fn a_block_with_fast_signals_comes_back_with_the_waiting_ops_that_sent_them() {
+        let ready = [waiting(1, &[1]), waiting(2, &[9]), waiting(3, &[2, 3])];
+        let slots = vec![
+            B256::repeat_byte(1),
+            B256::repeat_byte(2),
+            B256::repeat_byte(3),
+        ];
+        let (_, rebuilt) = check(block(vec![anchor_tx(40, slots)]), 100, 246, &ready).unwrap();
+        let ids: Vec<u64> = rebuilt.user_ops.iter().map(|op| op.id.0).collect();
+        assert_eq!(ids, vec![1, 3], "op 2 was not in the block");
+        assert_eq!(rebuilt.signal_slots.len(), 3);
+        let others = vec![B256::repeat_byte(1), B256::repeat_byte(7)];
+        assert_eq!(
+            check(block(vec![anchor_tx(40, others)]), 100, 246, &ready).err(),
+            Some(StopCause::FastSignals),
+            "slots no waiting op sent"
+        );
+    }
+
     #[test]
     fn blocks_that_cannot_be_proposed_any_more_stop_the_rebuild_with_their_cause() {
         assert_eq!(
             check(
                 block(vec![anchor_tx(40, vec![B256::repeat_byte(1)])]),
                 100,
-                246
+                246,
+                &[]
             )
             .err(),
             Some(StopCause::FastSignals)
         );
         assert_eq!(
-            check(block(vec![anchor_tx(40, vec![])]), 300, 246).err(),
+            check(block(vec![anchor_tx(40, vec![])]), 300, 246, &[]).err(),
             Some(StopCause::AnchorTooOld)
         );
         assert_eq!(
-            check(block(vec![]), 100, 246).err(),
+            check(block(vec![]), 100, 246, &[]).err(),
             Some(StopCause::NoAnchor)
         );
         let mut not_an_anchor = anchor_tx(40, vec![]);
@@ -325,7 +396,7 @@ mod tests {
             *signed = alloy::consensus::Signed::new_unchecked(tx, *signed.signature(), B256::ZERO);
         }
         assert_eq!(
-            check(block(vec![not_an_anchor]), 100, 246).err(),
+            check(block(vec![not_an_anchor]), 100, 246, &[]).err(),
             Some(StopCause::NoAnchor)
         );
     }

@@ -29,7 +29,7 @@ use crate::{
         config::CrossChainContracts,
         l2_calls::{self, L2CallParams},
         returns::{Consumption, ReturnRoute, ReturnSignals},
-        status::{ReadyOp, StatusError},
+        status::{ReadyOp, StatusError, StatusStore},
         tx_outcome,
     },
     proposal::L1Anchor,
@@ -134,6 +134,8 @@ pub struct StartFacts {
 pub struct RebuildFrom<'a> {
     /// Sealed, unlanded proposals.
     pub store: &'a ProposalStore,
+    /// Ops waiting for a block (a block inserted while the node died may carry some).
+    pub statuses: &'a StatusStore,
     /// Largest `L1 head − anchor` a proposal may have.
     pub max_anchor_age: u64,
 }
@@ -210,13 +212,14 @@ pub async fn start_facts(
                 .await
                 .map_err(TickError::Restart)?;
             let l1_head = clients.l1.block_number(&l1).await.map_err(TickError::L1)?;
+            let ready = from.statuses.ready_ops(usize::MAX)?;
             Some(
                 restart::rebuild(
                     &clients.l2,
                     &l2,
                     (tip.0, head.header.number),
                     l1_head,
-                    from.max_anchor_age,
+                    (from.max_anchor_age, &ready),
                 )
                 .await
                 .map_err(TickError::L2)?,

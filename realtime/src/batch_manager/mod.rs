@@ -302,11 +302,13 @@ impl Handler<Start> for BatchManager {
             .as_ref()
             .map(|c| (c.contracts, self.setup.coinbase));
         let store = self.setup.store.clone();
+        let statuses = self.setup.statuses.clone();
         let proposes = self.setup.submitter.is_some();
         let ctx = ctx.clone();
         tokio::spawn(async move {
             let rebuild_from = proposes.then_some(io::RebuildFrom {
                 store: &store,
+                statuses: &statuses,
                 max_anchor_age: config.proposal_limits.max_anchor_age,
             });
             let facts = io::start_facts(

@@ -60,16 +60,23 @@ impl BatchManager {
         let m = metrics::preconf();
         let taken = rebuilt.blocks.len();
         for (anchor, block) in rebuilt.blocks {
-            if self
+            let signals = !block.signal_slots.is_empty();
+            let other_anchor = self
                 .proposals
                 .open_anchor()
-                .is_some_and(|open| open != anchor)
-            {
+                .is_some_and(|open| open != anchor);
+            if signals || other_anchor {
                 let sealed = self.proposals.seal(SealReason::Rebuilt);
                 self.hand_over(sealed);
             }
             self.last_anchor = anchor.number;
-            let sealed = self.proposals.push(anchor, block, None);
+            let mut sealed = self.proposals.push(anchor, block, None);
+            if signals {
+                // As when it was built: a block with user ops is proposed at once, and later
+                // ones wait for it.
+                sealed.extend(self.proposals.seal(SealReason::UserOps));
+                self.ops_proposal = sealed.last().map(|p| p.id);
+            }
             self.hand_over(sealed);
         }
         m.blocks_recovered.inc_by(taken as u64);

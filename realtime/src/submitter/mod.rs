@@ -602,6 +602,14 @@ impl Handler<ProofDone> for AsyncSubmitter {
                     .proof_failures
                     .with_label_values(&[error.label()])
                     .inc();
+                if !error.counts() {
+                    tracing::warn!(proposal = %done.id, %error, "proving paused; trying again");
+                    let job = &mut self.jobs[index];
+                    job.attempts = job.attempts.saturating_sub(1);
+                    job.stage = Stage::Queued;
+                    send_after(self.setup.retry, ctx.clone(), Pump);
+                    return;
+                }
                 if attempts < self.setup.prover.attempts {
                     tracing::warn!(proposal = %done.id, attempt = attempts, %error, "proof failed; requesting it again");
                     self.jobs[index].stage = Stage::Queued;

@@ -49,15 +49,25 @@ pub(super) enum ProofFailure {
     Payload(String),
     #[error("L1 calls of L2→L1 messages: {0}")]
     L1Calls(String),
+    /// The L2 did not answer what proving needs: nothing is wrong with the proposal.
+    #[error("the L2 did not answer ({0}); proving is tried again")]
+    L2Unavailable(String),
 }
 
 impl ProofFailure {
+    /// Whether the failure counts against `PROOF_MAX_ATTEMPTS` (an L2 that did not answer
+    /// says nothing about the proposal: it is only tried again, after a pause).
+    pub(super) fn counts(&self) -> bool {
+        !matches!(self, ProofFailure::L2Unavailable(_))
+    }
+
     pub(super) fn label(&self) -> &'static str {
         match self {
             ProofFailure::Raiko(e) => e.label(),
             ProofFailure::ProverGone(_) => "prover_gone",
             ProofFailure::Payload(_) => "payload",
             ProofFailure::L1Calls(_) => "l1_calls",
+            ProofFailure::L2Unavailable(_) => "l2_unavailable",
         }
     }
 }
@@ -122,8 +132,9 @@ async fn block_hashes(
     if record.block_hashes.len() == record.block_numbers().len() {
         return Ok(record.block_hashes.clone());
     }
-    let read =
-        |e: &dyn std::fmt::Display| ProofFailure::Payload(format!("reading its block hashes: {e}"));
+    let read = |e: &dyn std::fmt::Display| {
+        ProofFailure::L2Unavailable(format!("reading its block hashes: {e}"))
+    };
     let provider = l2.connect().await.map_err(|e| read(&e))?;
     let mut hashes = Vec::new();
     for number in record.block_numbers() {
@@ -168,10 +179,13 @@ pub(super) async fn find_l1_calls(
     let provider = l2
         .connect()
         .await
-        .map_err(|e| ProofFailure::L1Calls(e.to_string()))?;
+        .map_err(|e| ProofFailure::L2Unavailable(e.to_string()))?;
     let calls = l1_calls::discover(l2, &provider, &route, record)
         .await
-        .map_err(|e| ProofFailure::L1Calls(e.to_string()))?;
+        .map_err(|e| match e {
+            l1_calls::L1CallError::Rpc(e) => ProofFailure::L2Unavailable(e.to_string()),
+            other => ProofFailure::L1Calls(other.to_string()),
+        })?;
     if !calls.is_empty() {
         tracing::info!(proposal = %record.id, l1_calls = calls.len(),
             "L2→L1 messages of the proposal will be processed on L1 after its propose");
