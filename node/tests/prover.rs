@@ -103,6 +103,14 @@ async fn a_terminal_task_status_ends_the_proof_at_once_and_not_drawn_is_retried(
         Some(json!({"fail": {"kind": "not_drawn", "count": 2}})),
     )
     .await;
+    // Both answers reach the Prover (pipelined jobs may take one each) before a later
+    // proposal is awaited: a proposal proved before the injection may land in between.
+    wait_for("two not_drawn answers", Duration::from_secs(60), || async {
+        net.metric("preconfer_prover_requests_total", "outcome=\"not_drawn\"")
+            .await
+            >= 2.0
+    })
+    .await;
     let landed = net.metric("preconfer_proposals_landed_total", "").await;
     wait_for(
         "a proposal after not_drawn",
@@ -113,7 +121,10 @@ async fn a_terminal_task_status_ends_the_proof_at_once_and_not_drawn_is_retried(
     let not_drawn = net
         .metric("preconfer_prover_requests_total", "outcome=\"not_drawn\"")
         .await;
-    assert_eq!(not_drawn, 2.0, "both answers were read as not drawn");
+    assert_eq!(
+        not_drawn, 2.0,
+        "exactly the injected answers were read as not drawn"
+    );
     assert_eq!(
         net.metric("preconfer_proposals_failed_total", "")
             .await

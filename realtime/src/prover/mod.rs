@@ -426,3 +426,6 @@ impl Handler<Answered> for Prover {
         self.again(proposal, delay, ctx);
     }
 }
+
+#[cfg(test)]
+mod supervised_tests;

@@ -1,8 +1,7 @@
-//! The Prover actor under a supervisor, against a Raiko double on loopback: a Prover that stops
-//! with a proof in flight is restarted, and the proof asked of it is asked of the new instance,
-//! submitted in full again and delivered.
-
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+//! The Prover actor under a supervisor, against a Raiko double on loopback: a Prover that dies
+//! with a proof in flight (it panics, or stops) is restarted, and the proof asked of it is asked
+//! of the new instance, submitted in full again and delivered. A unit-test module so that the
+//! panic can be injected by a test-only message without one in the Prover's own list.
 
 use std::{
     sync::{
@@ -19,10 +18,13 @@ use common::{
     ids::ProposalId,
     supervisor::{ChildState, Restart, SupervisorBuilder, SupervisorConfig},
 };
-use realtime::{
-    config::{ProofType, ProverConfig},
-    prover::{self, Prover, ProverSetup},
+use spawned_concurrency::{
+    message::Message,
+    tasks::{Context, Handler},
 };
+
+use super::{Prover, ProverSetup, ask};
+use crate::config::{ProofType, ProverConfig};
 use serde_json::{Value, json};
 use tokio::{sync::watch, time::Instant};
 
@@ -53,8 +55,35 @@ async fn until(what: &str, mut ok: impl FnMut() -> bool) {
     }
 }
 
+/// Test-only: makes the Prover panic inside a handler, as a bug would.
+struct Crash;
+impl Message for Crash {
+    type Result = ();
+}
+impl Handler<Crash> for Prover {
+    async fn handle(&mut self, _: Crash, _: &Context<Self>) {
+        panic!("injected panic inside the Prover");
+    }
+}
+
+/// How the Prover dies with the job in flight.
+#[derive(Debug, Clone, Copy)]
+enum Death {
+    Panic,
+    Stop,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prover_that_panics_mid_proof_is_restarted_and_the_proof_is_asked_again() {
+    dies_mid_proof(Death::Panic).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_prover_that_stops_mid_proof_is_restarted_and_the_proof_is_asked_again() {
+    dies_mid_proof(Death::Stop).await;
+}
+
+async fn dies_mid_proof(death: Death) {
     let double = Arc::new(Double::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -95,7 +124,7 @@ async fn a_prover_that_stops_mid_proof_is_restarted_and_the_proof_is_asked_again
     let poll = Bytes::from(vec![b'y'; 100]);
     let asking = tokio::spawn({
         let handle = handle.clone();
-        async move { prover::ask(&handle, ProposalId(7), full, poll).await }
+        async move { ask(&handle, ProposalId(7), full, poll).await }
     });
     // Submitted in full, then polled status-only.
     until("a full submission and polls", || {
@@ -105,8 +134,12 @@ async fn a_prover_that_stops_mid_proof_is_restarted_and_the_proof_is_asked_again
     .await;
     let before = double.sizes.lock().unwrap().len();
 
-    // The prover stops on its own with the job in flight: the supervisor restarts it.
-    handle.current().unwrap().context().stop();
+    // The prover dies with the job in flight: the supervisor restarts it.
+    let current = handle.current().unwrap();
+    match death {
+        Death::Panic => current.send(Crash).unwrap(),
+        Death::Stop => current.context().stop(),
+    }
     until("the prover restarted", || {
         status
             .borrow()
@@ -126,13 +159,19 @@ async fn a_prover_that_stops_mid_proof_is_restarted_and_the_proof_is_asked_again
         .unwrap()
         .unwrap();
     assert_eq!(proof.as_ref(), &[1, 2]);
-    let restarts = status
+    let child = status
         .borrow()
         .iter()
         .find(|c| c.name == "prover")
-        .map(|c| c.restarts);
+        .cloned()
+        .unwrap();
+    let restarts = child.restarts;
+    if let Death::Panic = death {
+        let why = child.last_error.unwrap_or_default();
+        assert!(why.contains("injected panic inside the Prover"), "{why}");
+    }
     println!(
-        "RESULT prover restart restarts={restarts:?} requests={}",
+        "RESULT prover restart death={death:?} restarts={restarts} requests={}",
         double.sizes.lock().unwrap().len()
     );
     supervisor.shutdown().await.unwrap();
