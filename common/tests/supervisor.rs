@@ -160,6 +160,15 @@ async fn a_panicking_child_is_restarted_with_backoff_and_the_handle_reaches_the_
 
     let crashed_at = Instant::now();
     first.send(Crash).unwrap();
+    // A caller whose work instance 1 lost waits for instance 2 (through the backoff) instead
+    // of getting the dying instance back.
+    let (number, next) = timeout(PATIENCE, worker.live_after(Some(1)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(number, 2);
+    assert!(crashed_at.elapsed() >= Duration::from_millis(100));
+    assert_eq!(next.request(Ping).await.unwrap(), 2);
     let after = wait_for_child(&mut status, "worker", |c| {
         c.restarts == 1 && c.state == ChildState::Running
     })

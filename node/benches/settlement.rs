@@ -16,13 +16,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use alloy::{
-    eips::BlockNumberOrTag,
-    providers::{DynProvider, Provider, ProviderBuilder},
-    rpc::types::Filter,
-    sol_types::SolEvent,
-};
-use bindings::IRealTimeInbox::ProposedAndProved;
+use alloy::providers::Provider;
 use support::{Network, sender};
 
 const TRAFFIC: Duration = Duration::from_secs(30);
@@ -39,25 +33,17 @@ struct Figures {
 }
 
 /// `ProposedAndProved` checkpoints so far: (checkpoint number, tx hash).
-async fn landed(l1: &DynProvider, net: &Network) -> Vec<(u64, alloy::primitives::B256)> {
-    l1.get_logs(
-        &Filter::new()
-            .address(net.devnet.contracts.inbox)
-            .event_signature(ProposedAndProved::SIGNATURE_HASH)
-            .from_block(BlockNumberOrTag::Earliest)
-            .to_block(BlockNumberOrTag::Latest),
-    )
-    .await
-    .unwrap()
-    .iter()
-    .map(|log| {
-        let e = ProposedAndProved::decode_log(&log.inner).unwrap();
-        (
-            e.checkpoint.blockNumber.to::<u64>(),
-            log.transaction_hash.unwrap(),
-        )
-    })
-    .collect()
+async fn landed(net: &Network) -> Vec<(u64, alloy::primitives::B256)> {
+    net.landed_logs()
+        .await
+        .into_iter()
+        .map(|(log, e)| {
+            (
+                e.checkpoint.blockNumber.to::<u64>(),
+                log.transaction_hash.unwrap(),
+            )
+        })
+        .collect()
 }
 
 async fn measure(per_block: usize, baseline: bool) -> Figures {
@@ -66,11 +52,9 @@ async fn measure(per_block: usize, baseline: bool) -> Figures {
         settings.push(("MAX_BLOCKS_PER_BATCH", "1".to_string()));
     }
     let net = support::start_as_devnet_up_with(&settings).await;
-    let l1 = ProviderBuilder::new()
-        .connect_http(net.devnet.urls.l1.clone())
-        .erased();
+    let l1 = net.l1();
     let start_head = net.l2_head().await;
-    let before = landed(&l1, &net).await;
+    let before = landed(&net).await;
     // Traffic: `per_block` transfers per heartbeat, round-robin over the senders.
     let l2 = net.l2.clone();
     let traffic = tokio::spawn(async move {
@@ -99,7 +83,7 @@ async fn measure(per_block: usize, baseline: bool) -> Figures {
         for number in start_head + 1..=head {
             seen.entry(number).or_insert((now, None));
         }
-        let checkpoint = landed(&l1, &net).await.last().map_or(0, |e| e.0);
+        let checkpoint = landed(&net).await.last().map_or(0, |e| e.0);
         for (number, (_, settled)) in seen.iter_mut() {
             if settled.is_none() && *number <= checkpoint {
                 *settled = Some(now);
@@ -119,11 +103,7 @@ async fn measure(per_block: usize, baseline: bool) -> Figures {
         .filter_map(|(_, (at, settled))| settled.map(|s| s.duration_since(*at)))
         .collect();
     latency.sort();
-    let proposals: Vec<_> = landed(&l1, &net)
-        .await
-        .into_iter()
-        .skip(before.len())
-        .collect();
+    let proposals: Vec<_> = landed(&net).await.into_iter().skip(before.len()).collect();
     let mut gas = 0u64;
     for (_, tx) in &proposals {
         gas += l1

@@ -10,25 +10,15 @@ use std::time::{Duration, Instant};
 
 use alloy::{
     consensus::Transaction as _,
-    eips::BlockNumberOrTag,
     primitives::{Address, B256},
-    providers::{DynProvider, Provider, ProviderBuilder, ext::AnvilApi, ext::TxPoolApi},
-    rpc::types::Filter,
-    sol_types::SolEvent,
+    providers::{Provider, ext::AnvilApi, ext::TxPoolApi},
 };
-use bindings::IRealTimeInbox::ProposedAndProved;
 use devnet::accounts::{self, PRECONFER_KEY};
 use serde_json::{Value, json};
-use support::{Network, message, sender};
+use support::{Network, keep_sending, message, sender, wait_until};
 
 /// The e2e tests here measure timing and pause L1 mining: one at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-fn l1(net: &Network) -> DynProvider {
-    ProviderBuilder::new()
-        .connect_http(net.devnet.urls.l1.clone())
-        .erased()
-}
 
 fn proposer() -> Address {
     accounts::address(PRECONFER_KEY)
@@ -36,7 +26,7 @@ fn proposer() -> Address {
 
 /// How many proposer txs the L1 pool holds as queued (behind a nonce gap).
 async fn queued(net: &Network) -> usize {
-    l1(net)
+    net.l1()
         .txpool_content()
         .await
         .unwrap()
@@ -47,7 +37,7 @@ async fn queued(net: &Network) -> usize {
 
 /// The proposer's txs waiting in the L1 pool: (hash, nonce, maxFeePerGas, tip, blob fee).
 async fn pooled(net: &Network) -> Vec<(B256, u64, u128, u128, u128)> {
-    let content = l1(net).txpool_content().await.unwrap();
+    let content = net.l1().txpool_content().await.unwrap();
     content
         .pending
         .get(&proposer())
@@ -68,19 +58,10 @@ async fn pooled(net: &Network) -> Vec<(B256, u64, u128, u128, u128)> {
 /// The inbox's `ProposedAndProved` events so far, in chain order:
 /// (lastFinalizedBlockHash, checkpoint number, checkpoint hash, tx hash).
 async fn landed(net: &Network) -> Vec<(B256, u64, B256, B256)> {
-    let logs = l1(net)
-        .get_logs(
-            &Filter::new()
-                .address(net.devnet.contracts.inbox)
-                .event_signature(ProposedAndProved::SIGNATURE_HASH)
-                .from_block(BlockNumberOrTag::Earliest)
-                .to_block(BlockNumberOrTag::Latest),
-        )
+    net.landed_logs()
         .await
-        .unwrap();
-    logs.iter()
-        .map(|log| {
-            let e = ProposedAndProved::decode_log(&log.inner).unwrap();
+        .into_iter()
+        .map(|(log, e)| {
             (
                 e.lastFinalizedBlockHash,
                 e.checkpoint.blockNumber.to::<u64>(),
@@ -95,19 +76,10 @@ async fn landed(net: &Network) -> Vec<(B256, u64, B256, B256)> {
 /// hash at that number now, whether the tx has a receipt). Printed when a check fails, to
 /// tell a node bug from logs an L1 node still serves for a block it replaced.
 async fn log_origins(net: &Network) -> Vec<(u64, B256, Option<B256>, bool)> {
-    let l1 = l1(net);
-    let logs = l1
-        .get_logs(
-            &Filter::new()
-                .address(net.devnet.contracts.inbox)
-                .event_signature(ProposedAndProved::SIGNATURE_HASH)
-                .from_block(BlockNumberOrTag::Earliest)
-                .to_block(BlockNumberOrTag::Latest),
-        )
-        .await
-        .unwrap();
+    let l1 = net.l1();
+    let logs = net.landed_logs().await;
     let mut out = Vec::new();
-    for log in logs {
+    for (log, _) in logs {
         let number = log.block_number.unwrap_or_default();
         let canonical = l1
             .get_block_by_number(number.into())
@@ -354,46 +326,6 @@ async fn drive_until_pooled(net: &Network, nonces: &mut [u64]) -> (B256, u64, u1
     }
 }
 
-/// Waits until `ok` holds, polling every 100 ms.
-async fn wait_until<F, Fut>(what: &str, within: Duration, mut ok: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + within;
-    while !ok().await {
-        assert!(Instant::now() < deadline, "{what}: not within {within:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Sends txs from `key` in the background every `every` until the returned sender is dropped.
-fn keep_sending(
-    net: &Network,
-    key: &'static str,
-    every: Duration,
-) -> tokio::sync::oneshot::Sender<()> {
-    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
-    let l2 = net.l2.clone();
-    tokio::spawn(async move {
-        let signer = accounts::signer(key);
-        let mut nonce = l2.get_transaction_count(signer.address()).await.unwrap();
-        loop {
-            // Ends when the test drops (or uses) its end of the channel.
-            if !matches!(
-                stopped.try_recv(),
-                Err(tokio::sync::oneshot::error::TryRecvError::Empty)
-            ) {
-                return;
-            }
-            support::send_transfer_on(&l2, key, nonce).await;
-            nonce += 1;
-            tokio::time::sleep(every).await;
-        }
-    });
-    stop
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn p3_block_production_does_not_stall_while_proofs_are_in_flight() {
     let _serial = SERIAL.lock().await;
@@ -541,7 +473,7 @@ async fn a_stuck_l1_tx_is_replaced_with_at_least_twice_the_fees_and_lands() {
         net.metric("preconfer_proposals_landed_total", "").await >= 1.0
     })
     .await;
-    let l1 = l1(&net);
+    let l1 = net.l1();
     l1.anvil_set_interval_mining(0).await.unwrap();
     let (hash, nonce, max_fee, tip, blob_fee) = drive_until_pooled(&net, &mut nonces).await;
     // Price it out: the next blocks' base fee is far above its bid.
@@ -584,7 +516,7 @@ async fn a_proposer_killed_between_broadcast_and_inclusion_resumes_without_gap_o
         net.metric("preconfer_proposals_landed_total", "").await >= 2.0
     })
     .await;
-    let l1 = l1(&net);
+    let l1 = net.l1();
     l1.anvil_set_interval_mining(0).await.unwrap();
     let (hash, nonce, ..) = drive_until_pooled(&net, &mut nonces).await;
     let landed_before = landed(&net).await.len();
@@ -668,7 +600,8 @@ async fn privacy_mode_payloads_are_encrypted_and_still_derive() {
     .await;
     let events = assert_continuous(&net).await;
     // The blob on L1 carries scheme 0x01, not the plaintext manifest.
-    let tx = l1(&net)
+    let tx = net
+        .l1()
         .get_transaction_by_hash(events.last().unwrap().3)
         .await
         .unwrap()
@@ -702,7 +635,7 @@ async fn an_l1_reorg_that_takes_back_landed_proposals_resyncs_with_the_inbox() {
         landed(&net).await.len() >= 2
     })
     .await;
-    let l1 = l1(&net);
+    let l1 = net.l1();
     let snapshot: String = l1.raw_request("evm_snapshot".into(), ()).await.unwrap();
     let before = landed(&net).await.len();
     drive_until(&net, &mut nonces, Duration::from_secs(60), || async {

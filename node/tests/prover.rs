@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use support::{
     Network,
     fault_proxy::{Fault, FaultProxy},
-    message, sender,
+    keep_sending, message, sender, wait_until,
 };
 
 /// One devnet at a time: they run many processes on 2 cores.
@@ -40,36 +40,6 @@ async fn raiko(net: &Network, path: &str, body: Option<Value>) -> Value {
     request.send().await.unwrap().json().await.unwrap()
 }
 
-/// Keeps L2 txs coming from one sender until the returned sender is dropped.
-fn keep_sending(net: &Network) -> tokio::sync::oneshot::Sender<()> {
-    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
-    let l2 = net.l2.clone();
-    tokio::spawn(async move {
-        let mut nonce = 0;
-        while matches!(
-            stopped.try_recv(),
-            Err(tokio::sync::oneshot::error::TryRecvError::Empty)
-        ) {
-            support::send_transfer_on(&l2, sender(1), nonce).await;
-            nonce += 1;
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    });
-    stop
-}
-
-async fn wait_for<F, Fut>(what: &str, within: Duration, mut ok: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + within;
-    while !ok().await {
-        assert!(Instant::now() < deadline, "{what}: not within {within:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// Milliseconds between two log lines' timestamps.
 fn between(a: &Value, b: &Value) -> i64 {
     let at = |l: &Value| chrono_ms(l["timestamp"].as_str().unwrap());
@@ -90,8 +60,8 @@ fn chrono_ms(ts: &str) -> i64 {
 async fn a_terminal_task_status_ends_the_proof_at_once_and_not_drawn_is_retried() {
     let _serial = SERIAL.lock().await;
     let net = support::start(&env()).await;
-    let sending = keep_sending(&net);
-    wait_for("a first proposal", Duration::from_secs(60), || async {
+    let sending = keep_sending(&net, sender(1), Duration::from_millis(500));
+    wait_until("a first proposal", Duration::from_secs(60), || async {
         net.metric("preconfer_proposals_landed_total", "").await >= 1.0
     })
     .await;
@@ -105,14 +75,14 @@ async fn a_terminal_task_status_ends_the_proof_at_once_and_not_drawn_is_retried(
     .await;
     // Both answers reach the Prover (pipelined jobs may take one each) before a later
     // proposal is awaited: a proposal proved before the injection may land in between.
-    wait_for("two not_drawn answers", Duration::from_secs(60), || async {
+    wait_until("two not_drawn answers", Duration::from_secs(60), || async {
         net.metric("preconfer_prover_requests_total", "outcome=\"not_drawn\"")
             .await
             >= 2.0
     })
     .await;
     let landed = net.metric("preconfer_proposals_landed_total", "").await;
-    wait_for(
+    wait_until(
         "a proposal after not_drawn",
         Duration::from_secs(60),
         || async { net.metric("preconfer_proposals_landed_total", "").await >= landed + 1.0 },
@@ -182,8 +152,8 @@ async fn a_prover_down_for_20_s_shows_in_readyz_while_blocks_go_on_and_proposals
         proxy.url.as_str().trim_end_matches('/').to_string(),
     ));
     let net = support::spawn_node(devnet, dir, &settings).await;
-    let sending = keep_sending(&net);
-    wait_for("a first proposal", Duration::from_secs(60), || async {
+    let sending = keep_sending(&net, sender(1), Duration::from_millis(500));
+    wait_until("a first proposal", Duration::from_secs(60), || async {
         net.metric("preconfer_proposals_landed_total", "").await >= 1.0
     })
     .await;
@@ -222,11 +192,11 @@ async fn a_prover_down_for_20_s_shows_in_readyz_while_blocks_go_on_and_proposals
     let landed_before = net.metric("preconfer_proposals_landed_total", "").await;
     assert_eq!(net.metric("preconfer_prover_up", "").await, 0.0);
     proxy.set(Fault::Pass);
-    wait_for("proposals land again", Duration::from_secs(60), || async {
+    wait_until("proposals land again", Duration::from_secs(60), || async {
         net.metric("preconfer_proposals_landed_total", "").await >= landed_before + 2.0
     })
     .await;
-    wait_for("/readyz is 200 again", Duration::from_secs(15), || async {
+    wait_until("/readyz is 200 again", Duration::from_secs(15), || async {
         ready().await.0 == 200
     })
     .await;
@@ -265,8 +235,8 @@ async fn bytes_sent_to_raiko_per_proof_are_one_submission_and_small_polls() {
     let net = support::start(&env()).await;
     // Proofs take 4 s: many polls per proof.
     raiko(&net, "devnet/config", Some(json!({"proof_delay_ms": 4000}))).await;
-    let sending = keep_sending(&net);
-    wait_for("three proposals", Duration::from_secs(90), || async {
+    let sending = keep_sending(&net, sender(1), Duration::from_millis(500));
+    wait_until("three proposals", Duration::from_secs(90), || async {
         net.metric("preconfer_proposals_landed_total", "").await >= 3.0
     })
     .await;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use alloy::{
     primitives::{B256, U256},
-    providers::{DynProvider, Provider, ProviderBuilder},
+    providers::{DynProvider, Provider},
     sol_types::SolCall,
 };
 use bindings::doubles;
@@ -114,22 +114,10 @@ async fn send_ping(net: &Network, amount: u64) -> u64 {
 
 /// Every distinct status of op `id` until it is final.
 async fn until_final(net: &Network, id: u64, within: Duration) -> Vec<Value> {
-    let deadline = Instant::now() + within;
-    let mut seen: Vec<Value> = Vec::new();
-    loop {
-        let now = surge(net, "surge_txStatus", json!({"userOpId": id})).await["result"].clone();
-        if seen.last() != Some(&now) {
-            seen.push(now.clone());
-        }
-        if matches!(now["status"].as_str(), Some("Executed" | "Rejected")) {
-            return seen;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "op {id} not final within {within:?}: {seen:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    support::poll_final(net, &format!("op {id}"), within, || async move {
+        Some(surge(net, "surge_txStatus", json!({"userOpId": id})).await["result"].clone())
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -295,10 +283,7 @@ async fn a_restart_with_proposals_to_resubmit_is_ready_at_once_and_they_land() {
     }
     drop(stop);
     traffic.await.unwrap();
-    let l1: DynProvider = ProviderBuilder::new()
-        .connect_http(net.devnet.urls.l1.clone())
-        .erased();
-    let landed_before = landed(&l1, &net).await;
+    let landed_before = landed(&net).await;
     raiko(0).await;
     let started = Instant::now();
     let from = net.kill9_and_relaunch();
@@ -348,7 +333,7 @@ async fn a_restart_with_proposals_to_resubmit_is_ready_at_once_and_they_land() {
         .await;
     let resubmitted = recovered["fields"]["resubmit"].as_u64().unwrap_or(0);
     let deadline = Instant::now() + Duration::from_secs(60);
-    while landed(&l1, &net).await < landed_before + 2 {
+    while landed(&net).await < landed_before + 2 {
         assert!(
             Instant::now() < deadline,
             "the resubmitted proposals did not land"
@@ -359,7 +344,7 @@ async fn a_restart_with_proposals_to_resubmit_is_ready_at_once_and_they_land() {
         "RESULT restart readyz_after_ms={} slowest_answer_ms={} answers={answers} (at_ms, took_ms, status)={timings:?} resubmitted={resubmitted} landed_before={landed_before} landed_now={}",
         ready_after.as_millis(),
         slowest.as_millis(),
-        landed(&l1, &net).await
+        landed(&net).await
     );
     assert!(resubmitted >= 2, "two stored proposals were resubmitted");
     assert!(
@@ -373,15 +358,6 @@ async fn a_restart_with_proposals_to_resubmit_is_ready_at_once_and_they_land() {
 }
 
 /// How many proposals landed so far.
-async fn landed(l1: &DynProvider, net: &Network) -> usize {
-    use alloy::sol_types::SolEvent;
-    l1.get_logs(
-        &alloy::rpc::types::Filter::new()
-            .address(net.devnet.contracts.inbox)
-            .event_signature(bindings::IRealTimeInbox::ProposedAndProved::SIGNATURE_HASH)
-            .from_block(0),
-    )
-    .await
-    .unwrap()
-    .len()
+async fn landed(net: &Network) -> usize {
+    net.landed_logs().await.len()
 }

@@ -200,10 +200,13 @@ pub struct NotRunning {
     pub name: &'static str,
 }
 
+/// The running instance of a child, numbered from 1 at its first start (+1 per restart).
+type Published<A> = Option<(u64, ActorRef<A>)>;
+
 /// Reaches whichever instance of a child is live; survives restarts.
 pub struct Handle<A: Actor> {
     name: &'static str,
-    live: watch::Receiver<Option<ActorRef<A>>>,
+    live: watch::Receiver<Published<A>>,
 }
 
 impl<A: Actor> Clone for Handle<A> {
@@ -220,15 +223,28 @@ impl<A: Actor> Handle<A> {
     pub fn current(&self) -> Result<ActorRef<A>, NotRunning> {
         self.live
             .borrow()
-            .clone()
+            .as_ref()
+            .map(|(_, actor)| actor.clone())
             .ok_or(NotRunning { name: self.name })
     }
 
     /// Waits until the child runs, then returns the live instance.
     pub async fn live(&self) -> Result<ActorRef<A>, NotRunning> {
+        self.live_after(None).await.map(|(_, actor)| actor)
+    }
+
+    /// Waits until an instance later than `lost` runs and returns it with its number. A caller
+    /// whose work instance `lost` dropped (it stopped) waits here for the restarted one, rather
+    /// than asking the stopping instance again before the supervisor noticed.
+    pub async fn live_after(&self, lost: Option<u64>) -> Result<(u64, ActorRef<A>), NotRunning> {
         let mut live = self.live.clone();
+        let later = |published: &Published<A>| {
+            published
+                .as_ref()
+                .is_some_and(|(instance, _)| lost.is_none_or(|lost| *instance > lost))
+        };
         let found = live
-            .wait_for(Option::is_some)
+            .wait_for(later)
             .await
             .map_err(|_| NotRunning { name: self.name })?;
         found.clone().ok_or(NotRunning { name: self.name })
@@ -282,10 +298,12 @@ impl SupervisorBuilder {
     {
         let (publish, live) = watch::channel(None);
         let publish = Arc::new(publish);
+        let mut instance = 0;
         let start: StartFn = Box::new(move |link: ChildLink| {
             let actor = factory(link.clone()).map_err(|e| e.to_string())?;
             let actor_ref = actor.start();
-            publish.send_replace(Some(actor_ref.clone()));
+            instance += 1;
+            publish.send_replace(Some((instance, actor_ref.clone())));
             let stopper = actor_ref.clone();
             let unpublish = publish.clone();
             let exited = async move {

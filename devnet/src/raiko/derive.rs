@@ -124,38 +124,36 @@ pub(super) async fn check_and_sign(
         }
         let m = block_manifest;
         let h = &block.header;
-        let field = |name: &str| format!("manifest.blocks[{i}].{name}");
+        let differs = |name: &str, says: String, has: String| {
+            Err(format!("manifest.blocks[{i}].{name}: {says} but {has}"))
+        };
         if m.timestamp != h.timestamp {
-            return Err(format!(
-                "{}: {} but L2 block {number} has {}",
-                field("timestamp"),
-                m.timestamp,
-                h.timestamp
-            ));
+            return differs(
+                "timestamp",
+                m.timestamp.to_string(),
+                format!("L2 block {number} has {}", h.timestamp),
+            );
         }
         if m.coinbase != h.beneficiary {
-            return Err(format!(
-                "{}: {} but L2 block {number} has {}",
-                field("coinbase"),
-                m.coinbase,
-                h.beneficiary
-            ));
+            return differs(
+                "coinbase",
+                m.coinbase.to_string(),
+                format!("L2 block {number} has {}", h.beneficiary),
+            );
         }
         if m.gas_limit + ANCHOR_GAS_LIMIT != h.gas_limit {
-            return Err(format!(
-                "{}: {} + anchor {ANCHOR_GAS_LIMIT} but L2 block {number} has {}",
-                field("gasLimit"),
-                m.gas_limit,
-                h.gas_limit
-            ));
+            return differs(
+                "gasLimit",
+                format!("{} + anchor {ANCHOR_GAS_LIMIT}", m.gas_limit),
+                format!("L2 block {number} has {}", h.gas_limit),
+            );
         }
         if m.anchor_block_number != req.max_anchor_block_number {
-            return Err(format!(
-                "{}: {} but max_anchor_block_number is {}",
-                field("anchorBlockNumber"),
-                m.anchor_block_number,
-                req.max_anchor_block_number
-            ));
+            return differs(
+                "anchorBlockNumber",
+                m.anchor_block_number.to_string(),
+                format!("max_anchor_block_number is {}", req.max_anchor_block_number),
+            );
         }
         let txs: Vec<TxEnvelope> = block
             .transactions
@@ -186,10 +184,11 @@ pub(super) async fn check_and_sign(
         let got: Vec<B256> = rest.iter().map(|t| *t.tx_hash()).collect();
         let want: Vec<B256> = m.transactions.iter().map(|t| *t.tx_hash()).collect();
         if got != want {
-            return Err(format!(
-                "{}: tx hashes {want:?} but L2 block {number} has {got:?} after its anchor",
-                field("transactions")
-            ));
+            return differs(
+                "transactions",
+                format!("tx hashes {want:?}"),
+                format!("L2 block {number} has {got:?} after its anchor"),
+            );
         }
         parent_hash = h.hash;
         last_block = Some((h.number, h.hash, h.state_root));

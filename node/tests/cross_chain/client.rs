@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 use alloy::{
     consensus::Transaction as _,
     primitives::{Address, B256, Bytes, U256},
-    providers::{DynProvider, Provider, ProviderBuilder},
+    providers::{Provider, ProviderBuilder},
     signers::SignerSync,
-    sol_types::{SolCall, SolEvent, SolStruct, eip712_domain},
+    sol_types::{SolCall, SolStruct, eip712_domain},
 };
 use bindings::{IBridge, IMulticall, IRealTimeInbox, IUserOpsSubmitter, UserOp, doubles};
 use devnet::{
@@ -27,12 +27,6 @@ alloy::sol! {
 
 /// One devnet per test at a time: they run many processes on 2 cores.
 pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-pub fn l1(net: &Network) -> DynProvider {
-    ProviderBuilder::new()
-        .connect_http(net.devnet.urls.l1.clone())
-        .erased()
-}
 
 pub async fn start() -> Network {
     start_with(&[]).await
@@ -77,7 +71,7 @@ pub async fn signed_batch(net: &Network, ops: Vec<UserOp>) -> Bytes {
     };
     let batch = ExecuteBatch { ops: ops.clone() };
     let digest = batch.eip712_signing_hash(&domain);
-    let on_chain = IUserOpsSubmitter::new(submitter, l1(net))
+    let on_chain = IUserOpsSubmitter::new(submitter, net.l1())
         .getDigest(ops.clone())
         .call()
         .await
@@ -133,37 +127,10 @@ pub async fn status(net: &Network, id: u64) -> Value {
 
 /// Polls until the op's status is final; returns every distinct status seen, in order.
 pub async fn until_final(net: &Network, id: u64, within: Duration) -> Vec<Value> {
-    poll_final(net, &format!("op {id}"), within, || async move {
+    crate::support::poll_final(net, &format!("op {id}"), within, || async move {
         Some(status(net, id).await)
     })
     .await
-}
-
-/// Polls `fetch` (a status, or `None` while there is none) until the status is final;
-/// every distinct status seen, in order.
-async fn poll_final<F, Fut>(net: &Network, what: &str, within: Duration, fetch: F) -> Vec<Value>
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Option<Value>>,
-{
-    let deadline = Instant::now() + within;
-    let mut seen: Vec<Value> = Vec::new();
-    loop {
-        if let Some(now) = fetch().await {
-            if seen.last() != Some(&now) {
-                seen.push(now.clone());
-            }
-            if matches!(now["status"].as_str(), Some("Executed" | "Rejected")) {
-                return seen;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what} not final within {within:?}: {seen:?}"
-        );
-        assert!(net.node_alive(), "the node exited");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// Polls until the op's status is `want`.
@@ -183,7 +150,7 @@ pub async fn until_status(net: &Network, id: u64, want: &str, within: Duration) 
 }
 
 pub async fn ping_answers(net: &Network) -> (U256, U256) {
-    let ping = doubles::PingL1::new(net.devnet.contracts.ping_l1, l1(net));
+    let ping = doubles::PingL1::new(net.devnet.contracts.ping_l1, net.l1());
     (
         ping.answers().call().await.unwrap(),
         ping.lastAnswer().call().await.unwrap(),
@@ -193,30 +160,19 @@ pub async fn ping_answers(net: &Network) -> (U256, U256) {
 /// The hash and Multicall calls of the L1 tx that landed the proposal ending at `block_id`
 /// (Processing names the first tx sent; a fee bump may have replaced it).
 pub async fn landed_calls(net: &Network, block_id: u64) -> (B256, Vec<bindings::Call>) {
-    let c = net.devnet.contracts;
-    let logs = l1(net)
-        .get_logs(
-            &alloy::rpc::types::Filter::new()
-                .address(c.inbox)
-                .event_signature(IRealTimeInbox::ProposedAndProved::SIGNATURE_HASH)
-                .from_block(0),
-        )
-        .await
-        .unwrap();
-    let landed = logs
+    let logs = net.landed_logs().await;
+    let (landed, _) = logs
         .iter()
-        .find(|log| {
-            IRealTimeInbox::ProposedAndProved::decode_log(&log.inner)
-                .is_ok_and(|e| e.checkpoint.blockNumber.to::<u64>() == block_id)
-        })
+        .find(|(_, e)| e.checkpoint.blockNumber.to::<u64>() == block_id)
         .unwrap_or_else(|| panic!("no proposal ending at L2 block {block_id} landed"));
     let tx_hash = landed.transaction_hash.unwrap();
-    let tx = l1(net)
+    let tx = net
+        .l1()
         .get_transaction_by_hash(tx_hash)
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(tx.to(), Some(c.multicall));
+    assert_eq!(tx.to(), Some(net.devnet.contracts.multicall));
     let calls = IMulticall::multicallCall::abi_decode(tx.input())
         .unwrap()
         .calls;
@@ -428,7 +384,7 @@ pub async fn in_pool(net: &Network, hash: B256) {
 
 /// Polls surge_txStatus {txHash} until final; every distinct status seen.
 pub async fn tx_until_final(net: &Network, hash: B256, within: Duration) -> Vec<Value> {
-    poll_final(net, &format!("tx {hash}"), within, || async move {
+    crate::support::poll_final(net, &format!("tx {hash}"), within, || async move {
         surge(net, "surge_txStatus", json!({"txHash": hash}))
             .await
             .get("result")
@@ -477,7 +433,7 @@ pub async fn simulated(net: &Network, count: usize) {
 
 /// The L2 block the inbox's head is (the last one on L1).
 pub async fn inbox_head(net: &Network) -> u64 {
-    let hash = IRealTimeInbox::new(net.devnet.contracts.inbox, l1(net))
+    let hash = IRealTimeInbox::new(net.devnet.contracts.inbox, net.l1())
         .getLastFinalizedBlockHash()
         .call()
         .await

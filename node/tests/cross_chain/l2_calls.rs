@@ -23,7 +23,7 @@ async fn l2_calls_that_consume_l1_answers_land_with_their_answers_in_one_l1_tx()
     let net = start().await;
     let c = net.devnet.contracts;
     let swap = doubles::FlashSwapL2::new(c.flash_swap_l2, net.l2.clone());
-    let market = doubles::SwapMarketL1::new(c.swap_market_l1, l1(&net));
+    let market = doubles::SwapMarketL1::new(c.swap_market_l1, net.l1());
     let user = accounts::address(TEST_KEYS[1]);
     let recipient = Address::repeat_byte(0x77);
 

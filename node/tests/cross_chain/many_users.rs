@@ -112,7 +112,7 @@ async fn an_op_that_fails_only_after_the_op_before_it_is_rejected_alone() {
         "the failing op never went into a block: {:?}",
         finals[1]
     );
-    let l1 = TicketsL1::new(c.tickets_l1, l1(&net));
+    let l1 = TicketsL1::new(c.tickets_l1, net.l1());
     assert_eq!(l1.sold().call().await.unwrap(), U256::from(TICKET_STOCK));
     let l2 = TicketsL2::new(c.tickets_l2, net.l2.clone());
     assert_eq!(l2.sales().call().await.unwrap(), U256::from(2));

@@ -58,7 +58,8 @@ async fn a_signed_user_op_pings_l2_and_the_answer_lands_on_l1_in_the_same_multic
         "user op, propose, processMessage"
     );
     assert_eq!(calls[0].data, calldata);
-    let receipt = l1(&net)
+    let receipt = net
+        .l1()
         .get_transaction_receipt(tx_hash)
         .await
         .unwrap()

@@ -19,7 +19,10 @@ use alloy::{
     network::TxSignerSync,
     primitives::{Address, B256, TxKind, U256},
     providers::{DynProvider, Provider, ProviderBuilder},
+    rpc::types::{Filter, Log},
+    sol_types::SolEvent,
 };
+use bindings::IRealTimeInbox::ProposedAndProved;
 use devnet::{
     accounts::{self, TEST_KEYS},
     network::{DEFAULT_L1_BLOCK_TIME, DEFAULT_PROOF_DELAY_MS, Devnet, L2_CHAIN_ID, Options},
@@ -306,6 +309,93 @@ impl Network {
     /// Sends a signed 1-wei transfer from `key` with `nonce`; returns its hash and the send time.
     pub async fn send_transfer(&self, key: &str, nonce: u64) -> (B256, Instant) {
         send_transfer_on(&self.l2, key, nonce).await
+    }
+
+    /// A provider of the devnet's L1.
+    pub fn l1(&self) -> DynProvider {
+        ProviderBuilder::new()
+            .connect_http(self.devnet.urls.l1.clone())
+            .erased()
+    }
+
+    /// The inbox's `ProposedAndProved` logs so far, in chain order, with each decoded event.
+    pub async fn landed_logs(&self) -> Vec<(Log, ProposedAndProved)> {
+        let filter = Filter::new()
+            .address(self.devnet.contracts.inbox)
+            .event_signature(ProposedAndProved::SIGNATURE_HASH)
+            .from_block(BlockNumberOrTag::Earliest)
+            .to_block(BlockNumberOrTag::Latest);
+        let logs = self.l1().get_logs(&filter).await.unwrap();
+        logs.into_iter()
+            .map(|log| {
+                let event = ProposedAndProved::decode_log(&log.inner).unwrap().data;
+                (log, event)
+            })
+            .collect()
+    }
+}
+
+/// Sends a transfer from `key` every `every` in the background until the returned sender is
+/// dropped (or used).
+pub fn keep_sending(
+    net: &Network,
+    key: &'static str,
+    every: Duration,
+) -> tokio::sync::oneshot::Sender<()> {
+    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+    let l2 = net.l2.clone();
+    tokio::spawn(async move {
+        let from = accounts::address(key);
+        let mut nonce = l2.get_transaction_count(from).await.unwrap();
+        while matches!(
+            stopped.try_recv(),
+            Err(tokio::sync::oneshot::error::TryRecvError::Empty)
+        ) {
+            send_transfer_on(&l2, key, nonce).await;
+            nonce += 1;
+            tokio::time::sleep(every).await;
+        }
+    });
+    stop
+}
+
+/// Polls `fetch` (a status, or `None` while there is none) until the status is final;
+/// every distinct status seen, in order.
+pub async fn poll_final<F, Fut>(net: &Network, what: &str, within: Duration, fetch: F) -> Vec<Value>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Option<Value>>,
+{
+    let deadline = Instant::now() + within;
+    let mut seen: Vec<Value> = Vec::new();
+    loop {
+        if let Some(now) = fetch().await {
+            if seen.last() != Some(&now) {
+                seen.push(now.clone());
+            }
+            if matches!(now["status"].as_str(), Some("Executed" | "Rejected")) {
+                return seen;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} not final within {within:?}: {seen:?}"
+        );
+        assert!(net.node_alive(), "the node exited");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until `ok` holds, asking every 100 ms; fails the test with `what` after `within`.
+pub async fn wait_until<F, Fut>(what: &str, within: Duration, mut ok: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + within;
+    while !ok().await {
+        assert!(Instant::now() < deadline, "{what}: not within {within:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

@@ -64,10 +64,10 @@ pub async fn ask(
     full: Bytes,
     poll: Bytes,
 ) -> Result<Bytes, AskError> {
-    let mut restarts = 0;
+    let (mut lost, mut restarts) = (None, 0);
     loop {
-        let actor = prover
-            .live()
+        let (instance, actor) = prover
+            .live_after(lost)
             .await
             .map_err(|e| AskError::Gone(e.to_string()))?;
         let (reply, answer) = oneshot::channel();
@@ -88,6 +88,8 @@ pub async fn ask(
                 "it lost the job {restarts} times (restarted)"
             )));
         }
+        // Only a stopping instance drops a job's reply; the next one is asked.
+        lost = Some(instance);
         tracing::warn!(%proposal, "the prover restarted with this proof in flight; asking it again");
     }
 }
