@@ -21,6 +21,9 @@ pub struct Cli {
     /// Logging.
     #[command(flatten)]
     pub logging: LogArgs,
+    /// Fault injection for tests.
+    #[command(flatten)]
+    pub faults: common::faults::FaultArgs,
 }
 
 /// Every environment variable the binary reads, in `--help` order.

@@ -1,6 +1,8 @@
 //! End to end, restarts keep their promises: a node SIGKILLed at random moments under steady L2
 //! traffic and user ops takes no preconfirmed block back, loses no tx, rejects no op because of
-//! the restart; a node restarted with proposals to resubmit answers its health checks at once.
+//! the restart; a node restarted with proposals to resubmit answers its health checks at once;
+//! a task of the node's own that panics (building a block, sending a proposal) gets its actor
+//! restarted, and blocks and proposals go on.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
@@ -360,4 +362,87 @@ async fn a_restart_with_proposals_to_resubmit_is_ready_at_once_and_they_land() {
 /// How many proposals landed so far.
 async fn landed(net: &Network) -> usize {
     net.landed_logs().await.len()
+}
+
+/// Waits until actor `name` was restarted once; when, and its `/status` entry then.
+async fn restarted(net: &Network, name: &str, within: Duration) -> (Instant, Value) {
+    let deadline = Instant::now() + within;
+    loop {
+        let actor = net.actor(name).await;
+        if actor["restarts"].as_u64() >= Some(1) {
+            return (Instant::now(), actor);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} was not restarted within {within:?}: {actor}"
+        );
+        assert!(net.node_alive(), "the node exited");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_panic_in_the_block_building_or_proposal_sending_task_restarts_its_actor_and_work_goes_on()
+ {
+    let _serial = SERIAL.lock().await;
+    // The 4th block-building task and the 2nd proposal-sending task panic.
+    let net = support::start_as_devnet_up_with(&[(
+        "INJECT_PANIC",
+        "block_build@4,proposal_send@2".to_string(),
+    )])
+    .await;
+    let heartbeat = Duration::from_millis(2000);
+    let _sending = support::keep_sending(&net, sender(0), Duration::from_millis(300));
+
+    // Block building: the batch manager is restarted and blocks come again within two
+    // heartbeats of the restart.
+    let (at, actor) = restarted(&net, "batch_manager", Duration::from_secs(60)).await;
+    let head = net.l2_head().await;
+    support::wait_until("a block after the restart", 2 * heartbeat, || async {
+        net.l2_head().await > head
+    })
+    .await;
+    let block_after = at.elapsed();
+    assert!(
+        actor["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("building a block") && e.contains("INJECT_PANIC")),
+        "/status says why: {actor}"
+    );
+
+    // Proposal sending: the submitter is restarted, recovers from its journal and store, and
+    // proposals land after it.
+    let (at, submitter) = restarted(&net, "submitter", Duration::from_secs(60)).await;
+    let landed_at_restart = landed(&net).await;
+    support::wait_until("the submitter running again", 2 * heartbeat, || async {
+        net.actor("submitter").await["state"] == "running"
+    })
+    .await;
+    let running_after = at.elapsed();
+    support::wait_until(
+        "two proposals landed after the restart",
+        Duration::from_secs(60),
+        || async { landed(&net).await >= landed_at_restart + 2 },
+    )
+    .await;
+    assert!(
+        submitter["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("sending proposal") && e.contains("INJECT_PANIC")),
+        "/status says why: {submitter}"
+    );
+    let head_now = net.l2_head().await;
+    let landed_now = landed(&net).await;
+    let settled = net
+        .landed_logs()
+        .await
+        .last()
+        .map(|(_, e)| e.checkpoint.blockNumber);
+    println!(
+        "RESULT lost_tasks block_after_restart_ms={} submitter_running_after_ms={} landed_at_restart={landed_at_restart} landed_now={landed_now} head={head_now} settled={settled:?} batch_manager={actor} submitter={submitter}",
+        block_after.as_millis(),
+        running_after.as_millis(),
+    );
+    assert_eq!(net.actor("batch_manager").await["restarts"], 1);
+    assert!(net.node_alive(), "no meltdown");
 }

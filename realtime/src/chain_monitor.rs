@@ -30,6 +30,7 @@ use common::{
     metrics,
     rpc::{RpcEndpoint, RpcError},
     supervisor::ChildLink,
+    work::spawn_reporting,
 };
 use futures::StreamExt;
 use spawned_concurrency::{
@@ -199,11 +200,17 @@ impl Handler<Poll> for ChainMonitor {
             Chain::L1 => self.l1_tip,
             Chain::L2 => None,
         };
-        let ctx = ctx.clone();
-        tokio::spawn(async move {
-            let outcome = observe(&endpoint, provider, inbox, tip).await;
-            // The actor may have stopped meanwhile; then nobody needs the answer.
-            let _ = ctx.send(Polled { chain, outcome });
+        let shown = endpoint.display();
+        let work = async move { observe(&endpoint, provider, inbox, tip).await };
+        // A poll that panicked is a failed poll: retried after the usual backoff.
+        spawn_reporting(ctx.clone(), work, move |outcome| Polled {
+            chain,
+            outcome: outcome
+                .map_err(|panic| RpcError::Failed {
+                    endpoint: shown,
+                    message: panic.to_string(),
+                })
+                .and_then(|o| o),
         });
     }
 }
@@ -290,20 +297,23 @@ async fn observe(
 
 /// Streams the inbox's logs into the actor until the subscription ends.
 fn subscribe(provider: DynProvider, inbox: Address, ctx: Context<ChainMonitor>) {
-    tokio::spawn(async move {
-        let reason = match provider.subscribe_logs(&log_filter(inbox)).await {
+    let forward = ctx.clone();
+    let listen = async move {
+        match provider.subscribe_logs(&log_filter(inbox)).await {
             Ok(subscription) => {
                 let mut stream = subscription.into_stream();
                 while let Some(log) = stream.next().await {
-                    if ctx.send(Streamed(log)).is_err() {
-                        return;
+                    if forward.send(Streamed(log)).is_err() {
+                        return "the monitor stopped".to_string();
                     }
                 }
                 "the node closed it".to_string()
             }
             Err(e) => e.to_string(),
-        };
-        let _ = ctx.send(SubscriptionEnded(reason));
+        }
+    };
+    spawn_reporting(ctx, listen, |reason| {
+        SubscriptionEnded(reason.unwrap_or_else(|panic| panic.to_string()))
     });
 }
 

@@ -122,6 +122,8 @@ pub fn register(
         Ok::<_, std::convert::Infallible>(ChainMonitor::new(setup.clone(), link))
     });
     let store = ProposalStore::open(database)?;
+    // An unreadable id counter stops start-up here with its own error, not at the first seal.
+    store.next_id()?;
     let statuses = StatusStore::open_with(database, config.bridge.max_attempts)?;
     // User ops need a proposer and the contracts they go through.
     let cross_chain = config.bridge.contracts.filter(|_| !config.preconf_only);
@@ -222,7 +224,7 @@ pub fn register(
         }),
     };
     let batch_manager = supervisor.child("batch_manager", Restart::Permanent, move |link| {
-        Ok::<_, std::convert::Infallible>(BatchManager::new(batch_setup.clone(), link))
+        BatchManager::new(batch_setup.clone(), link)
     });
     let bridge_handler = supervisor.child("bridge_handler", Restart::Permanent, move |link| {
         Ok::<_, std::convert::Infallible>(BridgeHandler::new(bridge_setup.clone(), link))

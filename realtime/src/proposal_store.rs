@@ -227,11 +227,10 @@ impl ProposalStore {
 
     /// The id the next proposal gets (ids are never reused across restarts).
     pub fn next_id(&self) -> Result<u64, ProposalStoreError> {
-        Ok(self
-            .meta
-            .get(NEXT_ID)?
-            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-            .map_or(1, u64::from_be_bytes))
+        let stored = self.meta.get(NEXT_ID)?;
+        let next = common::store::read_counter(stored.as_deref(), "proposals next_id")
+            .map_err(|e| ProposalStoreError::Corrupt(e.to_string()))?;
+        Ok(next.unwrap_or(1))
     }
 }
 
@@ -281,5 +280,20 @@ mod tests {
             "ids of landed proposals are not reused"
         );
         assert_eq!(record(1).block_numbers(), vec![2, 3]);
+    }
+
+    #[test]
+    fn an_unreadable_id_counter_is_an_error_not_a_restart_at_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = common::store::open(dir.path()).unwrap();
+        let store = ProposalStore::open(&db).unwrap();
+        store.put(&record(5)).unwrap();
+        store.meta.insert(NEXT_ID, [0u8; 3]).unwrap();
+        let error = store.next_id().unwrap_err().to_string();
+        assert!(error.contains("refusing to guess the next id"), "{error}");
+        assert!(
+            store.put(&record(6)).is_err(),
+            "no put while the counter is unreadable"
+        );
     }
 }

@@ -445,6 +445,25 @@ impl Network {
     pub async fn l2_head(&self) -> u64 {
         self.l2.get_block_number().await.unwrap()
     }
+
+    /// The node's `/status` document.
+    pub async fn status(&self) -> Value {
+        reqwest::get(format!("{}/status", self.health_url()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// The `/status` entry of actor `name`.
+    pub async fn actor(&self, name: &str) -> Value {
+        let status = self.status().await;
+        status["actors"]
+            .as_array()
+            .and_then(|actors| actors.iter().find(|a| a["name"] == name).cloned())
+            .unwrap_or_else(|| panic!("actor {name} is not in /status: {status}"))
+    }
 }
 
 /// A sender key of the devnet's funded test accounts.

@@ -25,10 +25,12 @@ use common::{
     backoff::Backoff,
     basefee,
     driver::{DriverError, InsertedBlock, ReorgOutcome},
+    faults::{self, FaultPoint},
     health::Settlement,
     ids::ProposalId,
     secret::Secret,
     supervisor::{ChildLink, Handle},
+    work::{Outcome, TaskPanicked, spawn_reporting},
 };
 use cross_chain::CrossChainSource;
 pub use io::Clients;
@@ -38,7 +40,7 @@ use io::{
 };
 use spawned_concurrency::{
     message::Message,
-    tasks::{Actor, Context, Handler, send_after},
+    tasks::{Actor, Context, Handler, send_after, spawn_listener},
 };
 use tokio::sync::watch;
 
@@ -161,14 +163,15 @@ pub struct BatchManager {
 }
 
 impl BatchManager {
-    /// A BatchManager reporting to its supervisor through `link`.
-    pub fn new(setup: BatchManagerSetup, link: ChildLink) -> Self {
+    /// A BatchManager reporting to its supervisor through `link`. Fails when the next proposal
+    /// id cannot be read: starting again at 1 would overwrite stored proposals.
+    pub fn new(
+        setup: BatchManagerSetup,
+        link: ChildLink,
+    ) -> Result<Self, crate::proposal_store::ProposalStoreError> {
         let retry_max = Duration::from_secs(30).max(setup.heartbeat);
-        let first_id = setup.store.next_id().unwrap_or_else(|e| {
-            tracing::error!(error = %e, "cannot read the next proposal id; ids restart at 1");
-            1
-        });
-        Self {
+        let first_id = setup.store.next_id()?;
+        Ok(Self {
             proposals: Proposals::new(setup.config.proposal_limits, first_id),
             start_retry: Backoff::new(setup.heartbeat, retry_max),
             setup,
@@ -185,7 +188,7 @@ impl BatchManager {
             failing: HashMap::new(),
             seal_due: false,
         }
-        .with_ops_proposal_from_store()
+        .with_ops_proposal_from_store())
     }
 
     /// After a restart, a stored proposal with user ops is still the one later ops wait for.
@@ -252,7 +255,7 @@ impl Message for Start {
     type Result = ();
 }
 
-struct Started(Result<StartFacts, TickError>);
+struct Started(Outcome<Result<StartFacts, TickError>>);
 impl Message for Started {
     type Result = ();
 }
@@ -264,14 +267,14 @@ impl Message for Tick {
     type Result = ();
 }
 
-struct Observed(Result<Observation, TickError>);
+struct Observed(Outcome<Result<Observation, TickError>>);
 impl Message for Observed {
     type Result = ();
 }
 
 struct Built {
     parent: ParentBlock,
-    outcome: Result<BuiltBlock, BuildFailure>,
+    outcome: Outcome<Result<BuiltBlock, BuildFailure>>,
 }
 impl Message for Built {
     type Result = ();
@@ -279,7 +282,7 @@ impl Message for Built {
 
 struct Reorged {
     to: u64,
-    outcome: Result<ReorgOutcome, DriverError>,
+    outcome: Outcome<Result<ReorgOutcome, DriverError>>,
 }
 impl Message for Reorged {
     type Result = ();
@@ -304,36 +307,36 @@ impl Handler<Start> for BatchManager {
         let store = self.setup.store.clone();
         let statuses = self.setup.statuses.clone();
         let proposes = self.setup.submitter.is_some();
-        let ctx = ctx.clone();
-        tokio::spawn(async move {
+        let work = async move {
             let rebuild_from = proposes.then_some(io::RebuildFrom {
                 store: &store,
                 statuses: &statuses,
                 max_anchor_age: config.proposal_limits.max_anchor_age,
             });
-            let facts = io::start_facts(
+            io::start_facts(
                 &clients,
                 config.inbox,
                 (&config.l1_beacon_url, config.l1_slot),
                 cross_chain,
                 rebuild_from,
             )
-            .await;
-            let _ = ctx.send(Started(facts));
-        });
+            .await
+        };
+        spawn_reporting(ctx.clone(), work, Started);
     }
 }
 
 impl Handler<Started> for BatchManager {
     async fn handle(&mut self, Started(facts): Started, ctx: &Context<Self>) {
         let facts = match facts {
-            Ok(facts) => facts,
-            Err(error @ TickError::Layout(_)) => {
+            Err(panic) => return self.lost(panic, "reading the start-up facts", ctx),
+            Ok(Ok(facts)) => facts,
+            Ok(Err(error @ TickError::Layout(_))) => {
                 tracing::error!(%error, "batch manager cannot run against these contracts");
                 self.link.fail(ctx, error.to_string());
                 return;
             }
-            Err(error) => {
+            Ok(Err(error)) => {
                 let delay = self.start_retry.next_delay();
                 tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64,
                     "batch manager cannot start yet; retrying");
@@ -384,18 +387,15 @@ impl Handler<Started> for BatchManager {
 }
 
 /// Sends `Tick` on every heartbeat, starting at `first`; a late tick is skipped, not bunched.
-/// Ends when the actor is gone (the send fails).
+/// Ends when the actor stops.
 fn spawn_heartbeat(ctx: Context<BatchManager>, first: Duration, period: Duration) {
-    tokio::spawn(async move {
-        let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + first, period);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            interval.tick().await;
-            if ctx.send(Tick).is_err() {
-                break;
-            }
-        }
+    let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + first, period);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let ticks = futures::stream::unfold(interval, |mut interval| async move {
+        interval.tick().await;
+        Some((Tick, interval))
     });
+    spawn_listener(ctx, ticks);
 }
 
 impl Handler<Tick> for BatchManager {
@@ -424,19 +424,17 @@ impl Handler<Tick> for BatchManager {
             known: self.head.map(|h| (h.hash, h.timestamp)),
             cross_chain: self.cross_chain_source(),
         };
-        let ctx = ctx.clone();
-        tokio::spawn(async move {
-            let observed = io::observe(&clients, &l1, &l2, args).await;
-            let _ = ctx.send(Observed(observed));
-        });
+        let work = async move { io::observe(&clients, &l1, &l2, args).await };
+        spawn_reporting(ctx.clone(), work, Observed);
     }
 }
 
 impl Handler<Observed> for BatchManager {
     async fn handle(&mut self, Observed(observed): Observed, ctx: &Context<Self>) {
         let observation = match observed {
-            Ok(o) => o,
-            Err(error) => {
+            Err(panic) => return self.lost(panic, "observing the chains", ctx),
+            Ok(Ok(o)) => o,
+            Ok(Err(error)) => {
                 self.fail(&error, "could not observe the chains");
                 return;
             }
@@ -545,14 +543,18 @@ impl BatchManager {
         Settled::Yes
     }
 
+    /// A task of this actor panicked: what it was doing is unknown (a block may or may not be
+    /// on L2), so the actor fails and its successor starts from what the chains say.
+    fn lost(&mut self, panic: TaskPanicked, what: &str, ctx: &Context<Self>) {
+        tracing::error!(%panic, "batch manager task lost while {what}; restarting the actor");
+        self.link.fail(ctx, format!("{what}: {panic}"));
+    }
+
     /// Rolls the L2 back to block `to` on a task; the outcome comes back as `Reorged`.
     fn spawn_reorg(&self, to: u64, ctx: &Context<Self>) {
         let clients = self.setup.clients.clone();
-        let ctx = ctx.clone();
-        tokio::spawn(async move {
-            let outcome = clients.driver.reorg_stale_block(to).await;
-            let _ = ctx.send(Reorged { to, outcome });
-        });
+        let work = async move { clients.driver.reorg_stale_block(to).await };
+        spawn_reporting(ctx.clone(), work, move |outcome| Reorged { to, outcome });
     }
 
     /// Compares the L2 head with the head we verified; recovers when it moved. True: go on.
@@ -653,9 +655,9 @@ impl BatchManager {
             }),
             _ => None,
         };
-        let ctx = ctx.clone();
-        tokio::spawn(async move {
-            let outcome = io::build(
+        let work = async move {
+            faults::reach(FaultPoint::BlockBuild);
+            io::build(
                 &clients,
                 &l1,
                 &l2,
@@ -669,9 +671,9 @@ impl BatchManager {
                     consumers: content.consumers,
                 },
             )
-            .await;
-            let _ = ctx.send(Built { parent, outcome });
-        });
+            .await
+        };
+        spawn_reporting(ctx.clone(), work, move |outcome| Built { parent, outcome });
     }
 }
 
@@ -688,7 +690,8 @@ pub fn choose_anchor(l1_head: u64, last_anchor: u64, lag: u64) -> u64 {
 impl Handler<Built> for BatchManager {
     async fn handle(&mut self, built: Built, ctx: &Context<Self>) {
         match built.outcome {
-            Ok(block) => {
+            Err(panic) => self.lost(panic, "building a block", ctx),
+            Ok(Ok(block)) => {
                 let m = metrics::preconf();
                 m.block_build_seconds
                     .with_label_values(&["node"])
@@ -736,7 +739,7 @@ impl Handler<Built> for BatchManager {
                 self.record(block.assembled, block.anchor, inserted, Some(outcome));
                 self.end_tick();
             }
-            Err(failure) => {
+            Ok(Err(failure)) => {
                 if let Some((block, anchor)) = failure.sent {
                     tracing::warn!(error = %failure.error,
                         number = block.request.executable_data.block_number,
@@ -754,11 +757,14 @@ impl Handler<Built> for BatchManager {
 }
 
 impl Handler<Reorged> for BatchManager {
-    async fn handle(&mut self, reorged: Reorged, _: &Context<Self>) {
+    async fn handle(&mut self, reorged: Reorged, ctx: &Context<Self>) {
         match reorged.outcome {
-            Ok(outcome) => tracing::info!(to = reorged.to, new_head = %outcome.new_head_block_hash,
-                removed = outcome.blocks_removed, "L2 reorged back to our last head"),
-            Err(error) => tracing::warn!(%error, to = reorged.to,
+            Err(panic) => return self.lost(panic, "reorging the L2 back", ctx),
+            Ok(Ok(outcome)) => {
+                tracing::info!(to = reorged.to, new_head = %outcome.new_head_block_hash,
+                removed = outcome.blocks_removed, "L2 reorged back to our last head")
+            }
+            Ok(Err(error)) => tracing::warn!(%error, to = reorged.to,
                 "reorg to our last head failed; retrying on the next tick"),
         }
         self.end_tick();

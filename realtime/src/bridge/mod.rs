@@ -34,11 +34,16 @@ use alloy::{
     providers::{DynProvider, Provider},
 };
 use bindings::IRealTimeInbox;
-use common::{backoff::Backoff, rpc::RpcEndpoint, supervisor::ChildLink};
+use common::{
+    backoff::Backoff,
+    rpc::RpcEndpoint,
+    supervisor::ChildLink,
+    work::{Outcome, spawn_reporting},
+};
 use jsonrpsee::server::ServerHandle;
 use spawned_concurrency::{
     message::Message,
-    tasks::{Actor, Context, Handler, send_after},
+    tasks::{Actor, Context, Handler, send_after, spawn_listener},
 };
 use tokio::sync::mpsc;
 
@@ -125,12 +130,12 @@ impl Message for ReadFacts {
     type Result = ();
 }
 
-struct Facts(Result<Route, String>);
+struct Facts(Outcome<Result<Route, String>>);
 impl Message for Facts {
     type Result = ();
 }
 
-struct Recovered(Result<Vec<Accepted>, String>);
+struct Recovered(Outcome<Result<Vec<Accepted>, String>>);
 impl Message for Recovered {
     type Result = ();
 }
@@ -142,7 +147,14 @@ impl Message for Incoming {
 
 struct SimDone {
     op: Accepted,
-    retry: bool,
+    /// Whether to try again; a panic instead rejects the op (it may be what makes it panic).
+    retry: Outcome<bool>,
+}
+
+/// Expired statuses were swept (or the sweep's task panicked).
+struct Swept(Outcome<()>);
+impl Message for Swept {
+    type Result = ();
 }
 impl Message for SimDone {
     type Result = ();
@@ -175,7 +187,7 @@ impl Actor for BridgeHandler {
 
 impl Handler<Bind> for BridgeHandler {
     async fn handle(&mut self, _: Bind, ctx: &Context<Self>) {
-        let (accepted, mut incoming) = mpsc::unbounded_channel();
+        let (accepted, incoming) = mpsc::unbounded_channel();
         let state = RpcState {
             statuses: self.setup.statuses.clone(),
             accepted,
@@ -207,14 +219,10 @@ impl Handler<Bind> for BridgeHandler {
             Ok((bound, server)) => {
                 tracing::info!(addr = %bound, "surge_* JSON-RPC listening (HTTP and WS)");
                 self.server = Some(server);
-                let forward = ctx.clone();
-                tokio::spawn(async move {
-                    while let Some(op) = incoming.recv().await {
-                        if forward.send(Incoming(op)).is_err() {
-                            break;
-                        }
-                    }
+                let ops = futures::stream::unfold(incoming, |mut incoming| async move {
+                    incoming.recv().await.map(|op| (Incoming(op), incoming))
                 });
+                spawn_listener(ctx.clone(), ops);
                 let _ = ctx.send(ReadFacts);
                 send_after(SWEEP_EVERY, ctx.clone(), Sweep);
             }
@@ -236,9 +244,8 @@ impl Handler<ReadFacts> for BridgeHandler {
             return;
         };
         let setup = self.setup.clone();
-        let ctx = ctx.clone();
-        tokio::spawn(async move {
-            let facts = async {
+        let work = async move {
+            async {
                 let l1 = setup.l1.connect().await.map_err(|e| e.to_string())?;
                 let l2 = setup.l2.connect().await.map_err(|e| e.to_string())?;
                 let config = setup
@@ -261,15 +268,15 @@ impl Handler<ReadFacts> for BridgeHandler {
                     },
                 })
             }
-            .await;
-            let _ = ctx.send(Facts(facts));
-        });
+            .await
+        };
+        spawn_reporting(ctx.clone(), work, Facts);
     }
 }
 
 impl Handler<Facts> for BridgeHandler {
     async fn handle(&mut self, Facts(facts): Facts, ctx: &Context<Self>) {
-        match facts {
+        match facts.map_err(|panic| panic.to_string()).and_then(|f| f) {
             Ok(route) => {
                 tracing::info!(l1_bridge = %route.route.bridge, l1_signal_service = %route.route.signal_service,
                     l2_chain_id = route.route.dest_chain_id, "user-op simulations ready");
@@ -292,11 +299,8 @@ impl BridgeHandler {
         let statuses = self.setup.statuses.clone();
         let proposals = self.setup.proposals.clone();
         let disabled = self.setup.disabled.clone();
-        let ctx = ctx.clone();
-        tokio::spawn(async move {
-            let outcome = recover(&statuses, &proposals, disabled).await;
-            let _ = ctx.send(Recovered(outcome));
-        });
+        let work = async move { recover(&statuses, &proposals, disabled).await };
+        spawn_reporting(ctx.clone(), work, Recovered);
     }
 
     /// Starts simulations while there is room.
@@ -316,10 +320,13 @@ impl BridgeHandler {
                 route.route,
             );
             let statuses = self.setup.statuses.clone();
-            let ctx = ctx.clone();
-            tokio::spawn(async move {
-                let retry = simulate_and_record(&l1, &provider, from, &route, &statuses, &op).await;
-                let _ = ctx.send(SimDone { op, retry });
+            let accepted = op.clone();
+            let work = async move {
+                simulate_and_record(&l1, &provider, from, &route, &statuses, &op).await
+            };
+            spawn_reporting(ctx.clone(), work, move |retry| SimDone {
+                op: accepted,
+                retry,
             });
         }
     }
@@ -435,7 +442,7 @@ async fn recover(
 
 impl Handler<Recovered> for BridgeHandler {
     async fn handle(&mut self, Recovered(outcome): Recovered, ctx: &Context<Self>) {
-        match outcome {
+        match outcome.map_err(|panic| panic.to_string()).and_then(|o| o) {
             Ok(again) => {
                 if !again.is_empty() {
                     tracing::info!(
@@ -468,7 +475,20 @@ impl Handler<Incoming> for BridgeHandler {
 impl Handler<SimDone> for BridgeHandler {
     async fn handle(&mut self, done: SimDone, ctx: &Context<Self>) {
         self.simulating = self.simulating.saturating_sub(1);
-        if done.retry {
+        let retry = match done.retry {
+            Ok(retry) => retry,
+            Err(panic) => {
+                tracing::error!(user_op = %done.op.id, %panic, "simulating a user op panicked; rejecting it");
+                self.setup.statuses.set_soon(
+                    &[done.op.id.into()],
+                    UserOpStatus::Rejected {
+                        reason: format!("the node could not simulate it ({panic}); it did not run"),
+                    },
+                );
+                false
+            }
+        };
+        if retry {
             self.queue.push_front(done.op);
             if !self.paused {
                 self.paused = true;
@@ -492,13 +512,23 @@ impl Handler<Sweep> for BridgeHandler {
     async fn handle(&mut self, _: Sweep, ctx: &Context<Self>) {
         let statuses = self.setup.statuses.clone();
         let retention = self.setup.config.retention;
-        tokio::spawn(async move {
+        let work = async move {
             match statuses.sweep(retention).await {
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(removed = n, "expired user-op statuses removed"),
                 Err(error) => tracing::warn!(%error, "expired user-op statuses not removed"),
             }
-        });
+        };
+        spawn_reporting(ctx.clone(), work, Swept);
+    }
+}
+
+impl Handler<Swept> for BridgeHandler {
+    async fn handle(&mut self, Swept(outcome): Swept, ctx: &Context<Self>) {
+        if let Err(panic) = outcome {
+            tracing::error!(%panic, "sweeping expired user-op statuses panicked; trying again later");
+        }
+        // The next sweep is scheduled only after this one ended, so sweeps never overlap.
         send_after(SWEEP_EVERY, ctx.clone(), Sweep);
     }
 }

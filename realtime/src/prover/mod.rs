@@ -28,6 +28,7 @@ use common::{
     rpc::redact_url,
     secret::Secret,
     supervisor::{ChildLink, Handle},
+    work::spawn_reporting,
 };
 use spawned_concurrency::{
     message::Message,
@@ -311,18 +312,11 @@ impl Handler<Poll> for Prover {
         metrics::prover().request_bytes.inc_by(body.len() as u64);
         let request = self.request(body);
         let (proposal, generation) = (poll.proposal, poll.generation);
-        let ctx = ctx.clone();
         // The request's task reports back even if it panics, so a job never waits forever.
-        let task = tokio::spawn(request);
-        tokio::spawn(async move {
-            let answer = task
-                .await
-                .unwrap_or_else(|e| Answer::Transient(format!("the request task failed: {e}")));
-            let _ = ctx.send(Answered {
-                proposal,
-                generation,
-                answer,
-            });
+        spawn_reporting(ctx.clone(), request, move |answer| Answered {
+            proposal,
+            generation,
+            answer: answer.unwrap_or_else(|panic| Answer::Transient(panic.to_string())),
         });
     }
 }

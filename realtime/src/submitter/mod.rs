@@ -26,12 +26,14 @@ use alloy::{
 use common::{
     backoff::Backoff,
     driver::DriverClient,
+    faults::{self, FaultPoint},
     health::Settlement,
     ids::ProposalId,
     rpc::RpcEndpoint,
     secret::Secret,
     supervisor::{ChildLink, Handle},
     tx_manager::{BlobTx, Included, TxError, TxManager, TxManagerConfig, journal::Journal},
+    work::{Outcome, spawn_reporting},
 };
 use spawned_concurrency::{
     message::Message,
@@ -213,7 +215,7 @@ impl Message for Start {
     type Result = ();
 }
 
-struct Started(Result<Recovered, String>);
+struct Started(Outcome<Result<Recovered, String>>);
 impl Message for Started {
     type Result = ();
 }
@@ -230,8 +232,9 @@ impl Message for ProofDone {
 
 struct SendDone {
     id: ProposalId,
-    manager: TxManager,
-    outcome: Result<Included, TxError>,
+    /// The lent tx manager comes back with the tx's outcome (not after a panic: then the
+    /// actor fails and its successor starts from the journal).
+    outcome: Outcome<(TxManager, Result<Included, TxError>)>,
     sealed_at: Instant,
 }
 impl Message for SendDone {
@@ -244,7 +247,7 @@ impl Message for Chain {
 }
 
 struct GapChecked {
-    reorg_to: Option<u64>,
+    reorg_to: Outcome<Option<u64>>,
 }
 impl Message for GapChecked {
     type Result = ();
@@ -262,7 +265,20 @@ impl Handler<Pump> for AsyncSubmitter {
     }
 }
 
-struct Resynced(Result<(u64, B256), String>);
+struct Resynced(Outcome<Result<(u64, B256), String>>);
+
+/// The chain-event subscription ended (the node is stopping) or its task panicked.
+struct EventsEnded(Outcome<()>);
+impl Message for EventsEnded {
+    type Result = ();
+}
+
+/// Chain events were dropped because this actor fell behind: one may have been an L1 reorg of
+/// a landed proposal.
+struct EventsLagged(u64);
+impl Message for EventsLagged {
+    type Result = ();
+}
 impl Message for Resynced {
     type Result = ();
 }
@@ -272,19 +288,24 @@ impl Actor for AsyncSubmitter {
         self.link.attach();
         let mut events = self.setup.chain_events.subscribe();
         let forward = ctx.clone();
-        tokio::spawn(async move {
+        let listen = async move {
             loop {
-                match events.recv().await {
+                let sent = match events.recv().await {
                     Ok(event @ ChainEvent::Proposal(ProposalEvent::Reorged(_))) => {
-                        if forward.send(Chain(event)).is_err() {
-                            break;
-                        }
+                        forward.send(Chain(event))
                     }
-                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Ok(_) => Ok(()),
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        forward.send(EventsLagged(missed))
+                    }
                     Err(broadcast::error::RecvError::Closed) => break,
+                };
+                if sent.is_err() {
+                    break;
                 }
             }
-        });
+        };
+        spawn_reporting(ctx.clone(), listen, EventsEnded);
         let _ = ctx.send(Start);
     }
 }
@@ -292,9 +313,8 @@ impl Actor for AsyncSubmitter {
 impl Handler<Start> for AsyncSubmitter {
     async fn handle(&mut self, _: Start, ctx: &Context<Self>) {
         let setup = self.setup.clone();
-        let ctx = ctx.clone();
-        tokio::spawn(async move {
-            let outcome = recovery::recover(RecoveryInput {
+        let work = async move {
+            recovery::recover(RecoveryInput {
                 l1: &setup.l1,
                 l1_backups: &setup.l1_backups,
                 l2: &setup.l2,
@@ -305,15 +325,15 @@ impl Handler<Start> for AsyncSubmitter {
                 signer: setup.signer.expose().clone(),
                 tx: setup.tx,
             })
-            .await;
-            let _ = ctx.send(Started(outcome));
-        });
+            .await
+        };
+        spawn_reporting(ctx.clone(), work, Started);
     }
 }
 
 impl Handler<Started> for AsyncSubmitter {
     async fn handle(&mut self, Started(outcome): Started, ctx: &Context<Self>) {
-        let recovered = match outcome {
+        let recovered = match outcome.map_err(|panic| panic.to_string()).and_then(|r| r) {
             Ok(r) => r,
             Err(error) => {
                 let delay = self.retry.next_delay();
@@ -404,9 +424,8 @@ impl AsyncSubmitter {
         // then the L2 must go back to the tip. A proposal sealed before our own reorg is
         // simply stale.
         let l2 = self.setup.l2.clone();
-        let ctx = ctx.clone();
-        tokio::spawn(async move {
-            let reorg_to = async {
+        let check = async move {
+            async {
                 let provider = l2.connect().await.ok()?;
                 let parent = l2
                     .call(alloy::providers::Provider::get_block_by_number(
@@ -417,9 +436,9 @@ impl AsyncSubmitter {
                     .ok()??;
                 (parent.header.hash == record.parent_hash).then_some(tip.0)
             }
-            .await;
-            let _ = ctx.send(GapChecked { reorg_to });
-        });
+            .await
+        };
+        spawn_reporting(ctx.clone(), check, |reorg_to| GapChecked { reorg_to });
     }
 
     fn show_in_flight(&self) {
@@ -491,13 +510,14 @@ impl AsyncSubmitter {
             return;
         };
         let record = front.record.clone();
+        let record_id = record.id;
         let sealed_at = front.queued_at;
         let flag = self.setup.prover.flag;
         let inbox = self.setup.inbox;
         let cross_chain = self.setup.cross_chain;
         let statuses = self.setup.statuses.clone();
-        let ctx = ctx.clone();
-        tokio::spawn(async move {
+        let send = async move {
+            faults::reach(FaultPoint::ProposalSend);
             let mut manager = manager;
             let Proved {
                 proof,
@@ -528,12 +548,13 @@ impl AsyncSubmitter {
                 }
                 Err(e) => Err(e),
             };
-            let _ = ctx.send(SendDone {
-                id: record.id,
-                manager,
-                outcome,
-                sealed_at,
-            });
+            (manager, outcome)
+        };
+        let id = record_id;
+        spawn_reporting(ctx.clone(), send, move |outcome| SendDone {
+            id,
+            outcome,
+            sealed_at,
         });
     }
 
@@ -554,15 +575,15 @@ impl AsyncSubmitter {
             key: self.setup.privacy_key.as_ref().map(|k| *k.expose()),
             use_cache: self.setup.prover.use_cache,
         };
-        let ctx = ctx.clone();
         let attempt = self
             .jobs
             .iter()
             .find(|j| j.record.id == record.id)
             .map_or(1, |j| j.attempts + 1);
-        tokio::spawn(async move {
-            let started = Instant::now();
-            let outcome = tokio::try_join!(
+        let id = record.id;
+        let started = Instant::now();
+        let work = async move {
+            tokio::try_join!(
                 prove(&prover, &l2, &record, last_finalized, &settings),
                 find_l1_calls(&l2, l2_route, &record)
             )
@@ -570,15 +591,14 @@ impl AsyncSubmitter {
                 proof,
                 sidecar,
                 l1_calls,
-            });
-            let _ = ctx.send(ProofDone {
-                id: record.id,
-                attempt,
-                outcome,
-                took: started.elapsed(),
-            });
+            })
+        };
+        spawn_reporting(ctx.clone(), work, move |outcome| ProofDone {
+            id,
+            attempt,
+            outcome: outcome.map_err(ProofFailure::from).and_then(|o| o),
+            took: started.elapsed(),
         })
-        .abort_handle()
     }
 }
 
@@ -625,9 +645,23 @@ impl Handler<ProofDone> for AsyncSubmitter {
 
 impl Handler<SendDone> for AsyncSubmitter {
     async fn handle(&mut self, done: SendDone, ctx: &Context<Self>) {
-        if let Some(running) = self.running.as_mut() {
-            running.manager = Some(done.manager);
-        }
+        let result = match done.outcome {
+            Ok((manager, result)) => {
+                if let Some(running) = self.running.as_mut() {
+                    running.manager = Some(manager);
+                }
+                result
+            }
+            Err(panic) => {
+                // The tx manager went down with the task: what was sent is only known from the
+                // journal, which the successor's recovery reads.
+                tracing::error!(%panic, proposal = %done.id,
+                    "the proposal-sending task was lost; restarting the submitter");
+                self.link
+                    .fail(ctx, format!("sending proposal {}: {panic}", done.id));
+                return;
+            }
+        };
         let Some(index) = self.jobs.iter().position(|j| j.record.id == done.id) else {
             self.pump(ctx);
             return;
@@ -636,7 +670,7 @@ impl Handler<SendDone> for AsyncSubmitter {
         // Only a tx that an L1 reorg left behind a nonce gap can still be mined later: its
         // ops may yet run, so they are not tried again. A revert that names an op's or a
         // tx's signal slot is that one's own failure.
-        let fate = match &done.outcome {
+        let fate = match &result {
             Err(TxError::NonceGap { .. }) => Fate::Reject,
             Err(TxError::WouldRevert(m)) => Fate::RetryOthers {
                 named: record.named_in(m),
@@ -648,7 +682,7 @@ impl Handler<SendDone> for AsyncSubmitter {
             },
             _ => Fate::Retry,
         };
-        let outcome = match done.outcome {
+        let outcome = match result {
             Ok(included) => check_landed(&record, &included),
             Err(e) => Err(match &e {
                 TxError::WouldRevert(m) => ("would_revert", propose_tx::explain_revert(m)),
@@ -678,7 +712,7 @@ impl Handler<SendDone> for AsyncSubmitter {
                 if self.recent.len() > RECENT {
                     self.recent.pop_front();
                 }
-                self.forget_landed(record);
+                self.forget_landed(record, ctx);
             }
             Err((cause, why)) => self.abandon_from(index, (cause, &why), fate, ctx),
         }

@@ -52,6 +52,9 @@ pub(super) enum ProofFailure {
     /// The L2 did not answer what proving needs: nothing is wrong with the proposal.
     #[error("the L2 did not answer ({0}); proving is tried again")]
     L2Unavailable(String),
+    /// The proving task itself panicked (a bug): counted like a failed proof.
+    #[error(transparent)]
+    Lost(#[from] common::work::TaskPanicked),
 }
 
 impl ProofFailure {
@@ -68,6 +71,7 @@ impl ProofFailure {
             ProofFailure::Payload(_) => "payload",
             ProofFailure::L1Calls(_) => "l1_calls",
             ProofFailure::L2Unavailable(_) => "l2_unavailable",
+            ProofFailure::Lost(_) => "task_panicked",
         }
     }
 }

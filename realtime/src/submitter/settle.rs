@@ -6,10 +6,22 @@ use std::time::Duration;
 
 use alloy::{primitives::B256, sol_types::SolEvent};
 use bindings::IRealTimeInbox::ProposedAndProved;
-use common::{backoff::Backoff, tx_manager::Included};
-use spawned_concurrency::tasks::{Context, Handler, send_after};
+use common::{
+    backoff::Backoff,
+    driver::{DriverError, ReorgOutcome},
+    ids::ProposalId,
+    tx_manager::Included,
+    work::{Outcome, spawn_reporting},
+};
+use spawned_concurrency::{
+    message::Message,
+    tasks::{Context, Handler, send_after},
+};
 
-use super::{AsyncSubmitter, Chain, GapChecked, Job, Pump, Resync, Resynced, Stage};
+use super::{
+    AsyncSubmitter, Chain, EventsEnded, EventsLagged, GapChecked, Job, Pump, Resync, Resynced,
+    Stage,
+};
 use crate::{
     bridge::{
         status::{StatusKey, UserOpStatus},
@@ -54,10 +66,11 @@ impl AsyncSubmitter {
     /// Forgets a landed proposal once the final statuses of its user ops and tracked txs are
     /// on disk (so a crash in between leaves a stored proposal, never an op without a final
     /// status). The txs' statuses come from their L2 receipts, read until the L2 answers.
-    pub(super) fn forget_landed(&self, record: ProposalRecord) {
+    pub(super) fn forget_landed(&self, record: ProposalRecord, ctx: &Context<Self>) {
         let (store, statuses) = (self.setup.store.clone(), self.setup.statuses.clone());
         let (l2, retry) = (self.setup.l2.clone(), self.setup.retry);
-        tokio::spawn(async move {
+        let id = record.id;
+        let work = async move {
             let mut backoff = Backoff::new(retry, Duration::from_secs(30).max(retry));
             loop {
                 let settled = async {
@@ -78,7 +91,81 @@ impl AsyncSubmitter {
             if let Err(e) = store.remove(record.id) {
                 tracing::error!(error = %e, proposal = %record.id, "could not forget a landed proposal");
             }
-        });
+        };
+        spawn_reporting(ctx.clone(), work, move |outcome| Forgotten { id, outcome });
+    }
+}
+
+/// A landed proposal's final statuses are on disk and it left the store (or its task panicked).
+pub(super) struct Forgotten {
+    id: ProposalId,
+    outcome: Outcome<()>,
+}
+impl Message for Forgotten {
+    type Result = ();
+}
+
+impl Handler<Forgotten> for AsyncSubmitter {
+    async fn handle(&mut self, done: Forgotten, ctx: &Context<Self>) {
+        if let Err(panic) = done.outcome {
+            // The proposal is still stored: the successor's recovery finds it landed and
+            // records its statuses.
+            tracing::error!(%panic, proposal = %done.id,
+                "recording a landed proposal's final statuses was lost; restarting the submitter");
+            self.link.fail(
+                ctx,
+                format!("recording landed proposal {}: {panic}", done.id),
+            );
+        }
+    }
+}
+
+/// The L2 was rolled back for recovery (or the task panicked).
+pub(super) struct Rewound {
+    to: u64,
+    outcome: Outcome<Result<ReorgOutcome, DriverError>>,
+}
+impl Message for Rewound {
+    type Result = ();
+}
+
+impl Handler<Rewound> for AsyncSubmitter {
+    async fn handle(&mut self, rewound: Rewound, _: &Context<Self>) {
+        let to = rewound.to;
+        match rewound.outcome {
+            Ok(Ok(outcome)) => tracing::info!(to, removed = outcome.blocks_removed,
+                new_head = %outcome.new_head_block_hash, "L2 reorged for recovery"),
+            Ok(Err(e)) => tracing::error!(to, error = %e,
+                "L2 reorg for recovery failed; the next proposal will not continue and triggers it again"),
+            Err(panic) => tracing::error!(to, %panic,
+                "L2 reorg for recovery was lost; the next proposal will not continue and triggers it again"),
+        }
+    }
+}
+
+impl Handler<EventsEnded> for AsyncSubmitter {
+    async fn handle(&mut self, EventsEnded(outcome): EventsEnded, ctx: &Context<Self>) {
+        match outcome {
+            // The chain monitor's channel closes only when the node stops.
+            Ok(()) => tracing::debug!("chain events ended"),
+            Err(panic) => self
+                .link
+                .fail(ctx, format!("listening to chain events: {panic}")),
+        }
+    }
+}
+
+impl Handler<EventsLagged> for AsyncSubmitter {
+    async fn handle(&mut self, EventsLagged(missed): EventsLagged, ctx: &Context<Self>) {
+        if self.recent.is_empty() {
+            return; // no landed proposal an L1 reorg could have taken back
+        }
+        tracing::warn!(
+            missed,
+            "chain events were dropped (the submitter fell behind); resyncing with the inbox in case one was an L1 reorg"
+        );
+        self.resync = Resync::Wanted;
+        self.pump(ctx);
     }
 }
 
@@ -141,25 +228,29 @@ impl Handler<Chain> for AsyncSubmitter {
 }
 
 impl Handler<GapChecked> for AsyncSubmitter {
-    async fn handle(&mut self, checked: GapChecked, _: &Context<Self>) {
-        if let Some(to) = checked.reorg_to {
+    async fn handle(&mut self, checked: GapChecked, ctx: &Context<Self>) {
+        let reorg_to = checked.reorg_to.unwrap_or_else(|panic| {
+            tracing::error!(%panic, "checking for unproposed L2 blocks was lost; the next proposal checks again");
+            None
+        });
+        if let Some(to) = reorg_to {
             tracing::warn!(
                 to,
                 "L2 blocks after the last proposal will never be proposed; reorging them away"
             );
-            self.spawn_reorg(to);
+            self.spawn_reorg(to, ctx);
         }
     }
 }
 
 impl Handler<Resynced> for AsyncSubmitter {
     async fn handle(&mut self, Resynced(head): Resynced, ctx: &Context<Self>) {
-        match head {
+        match head.map_err(|panic| panic.to_string()).and_then(|h| h) {
             Ok(head) => {
                 tracing::info!(inbox_head = head.0, hash = %head.1, "resynced with the inbox");
                 self.resync = Resync::No;
                 self.set_landed(head);
-                self.spawn_reorg(head.0);
+                self.spawn_reorg(head.0, ctx);
                 self.pump(ctx);
             }
             Err(e) => {
@@ -241,16 +332,10 @@ impl AsyncSubmitter {
         }
     }
 
-    pub(super) fn spawn_reorg(&self, to: u64) {
+    pub(super) fn spawn_reorg(&self, to: u64, ctx: &Context<Self>) {
         let driver = self.setup.driver.clone();
-        tokio::spawn(async move {
-            match driver.reorg_stale_block(to).await {
-                Ok(outcome) => tracing::info!(to, removed = outcome.blocks_removed,
-                    new_head = %outcome.new_head_block_hash, "L2 reorged for recovery"),
-                Err(e) => tracing::error!(to, error = %e,
-                    "L2 reorg for recovery failed; the next proposal will not continue and triggers it again"),
-            }
-        });
+        let work = async move { driver.reorg_stale_block(to).await };
+        spawn_reporting(ctx.clone(), work, move |outcome| Rewound { to, outcome });
     }
 
     pub(super) fn start_resync(&mut self, ctx: &Context<Self>) {
@@ -267,15 +352,14 @@ impl AsyncSubmitter {
             );
         }
         let setup = self.setup.clone();
-        let ctx = ctx.clone();
-        tokio::spawn(async move {
-            let head = async {
+        let work = async move {
+            async {
                 let l1p = setup.l1.connect().await.map_err(|e| e.to_string())?;
                 let l2p = setup.l2.connect().await.map_err(|e| e.to_string())?;
                 crate::restart::inbox_head(&setup.l1, &l1p, &setup.l2, &l2p, setup.inbox).await
             }
-            .await;
-            let _ = ctx.send(Resynced(head));
-        });
+            .await
+        };
+        spawn_reporting(ctx.clone(), work, Resynced);
     }
 }

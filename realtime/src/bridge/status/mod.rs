@@ -247,11 +247,10 @@ impl StatusStore {
             meta: open("user_ops_meta")?,
             next_id: 1,
         };
-        let next_id = writer
-            .meta
-            .get(NEXT_ID)?
-            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-            .map_or(1, u64::from_be_bytes);
+        let stored = writer.meta.get(NEXT_ID)?;
+        let next_id = common::store::read_counter(stored.as_deref(), "user_ops_meta next_id")
+            .map_err(|e| StatusError::Store(e.to_string()))?
+            .unwrap_or(1);
         let (writes, rx) = mpsc::unbounded_channel();
         let store = Self {
             ops: writer.ops.clone(),
@@ -607,16 +606,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = common::store::open(dir.path()).unwrap();
         let store = StatusStore::open(&db).unwrap();
-        let tasks: Vec<_> = (0..200u8)
-            .map(|n| {
-                let store = store.clone();
-                tokio::spawn(async move { store.intake(op(n)).await.unwrap() })
-            })
+        // All 200 intakes are in flight at once (one future each), racing for the counter.
+        let intakes = (0..200u8).map(|n| store.intake(op(n)));
+        let mut ids: Vec<u64> = futures::future::join_all(intakes)
+            .await
+            .into_iter()
+            .map(|id| id.unwrap().0)
             .collect();
-        let mut ids = Vec::new();
-        for t in tasks {
-            ids.push(t.await.unwrap().0);
-        }
         ids.sort_unstable();
         assert_eq!(ids, (1..=200).collect::<Vec<_>>());
     }
