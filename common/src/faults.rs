@@ -73,7 +73,7 @@ impl FromStr for InjectedPanics {
 pub struct FaultArgs {
     /// Test only: panic inside the node's own task at `<point>@<visit>` (comma-separated;
     /// points: block_build, proposal_send). Unset in production.
-    #[arg(long, env = "INJECT_PANIC")]
+    #[arg(long, env = "INJECT_PANIC", hide_env_values = true)]
     pub inject_panic: Option<InjectedPanics>,
 }
 

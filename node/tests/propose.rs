@@ -136,16 +136,6 @@ async fn assert_inbox_head_is_canonical(net: &Network, events: &[(B256, u64, B25
     );
 }
 
-async fn raiko(net: &Network, path: &str, body: Option<Value>) -> Value {
-    let url = net.devnet.urls.raiko.join(path).unwrap();
-    let client = reqwest::Client::new();
-    let request = match body {
-        Some(body) => client.post(url).json(&body),
-        None => client.get(url),
-    };
-    request.send().await.unwrap().json().await.unwrap()
-}
-
 /// Keeps L2 txs coming: one transfer per sender per call, nonces tracked by the caller.
 async fn send_round(net: &Network, nonces: &mut [u64]) {
     for (i, nonce) in nonces.iter_mut().enumerate() {
@@ -280,12 +270,12 @@ async fn ten_proposals_land_in_order_and_each_was_rederived_from_its_blobs() {
     let net = support::spawn_node(devnet, dir, &env).await;
     let mut nonces = vec![0u64; 2];
     drive_until(&net, &mut nonces, Duration::from_secs(150), || async {
-        net.metric("preconfer_proposals_landed_total", "").await >= 10.0
+        net.landed_total().await >= 10.0
     })
     .await;
     let events = assert_continuous(&net).await;
     assert!(events.len() >= 10, "{events:?}");
-    let stats = raiko(&net, "devnet/stats", None).await;
+    let stats = net.raiko("devnet/stats", None).await;
     let derived = stats["derived"].as_u64().unwrap();
     assert!(
         derived >= events.len() as u64,
@@ -333,7 +323,8 @@ async fn p3_block_production_does_not_stall_while_proofs_are_in_flight() {
     let mut env = propose_env();
     env.push(("PRECONF_HEARTBEAT_MS", heartbeat.as_millis().to_string()));
     let net = support::start(&env).await;
-    raiko(&net, "devnet/config", Some(json!({"proof_delay_ms": 6000}))).await;
+    net.raiko("devnet/config", Some(json!({"proof_delay_ms": 6000})))
+        .await;
     let sending = keep_sending(&net, sender(0), Duration::from_millis(400));
     // Warm up until the first proof is under way, then measure for 12 heartbeats.
     wait_until("a proof in flight", Duration::from_secs(60), || async {
@@ -369,7 +360,7 @@ async fn p3_block_production_does_not_stall_while_proofs_are_in_flight() {
         .seen_at
         .duration_since(blocks[0].seen_at);
     let cadence_bound = heartbeat * (blocks.len() as u32 - 1) + Duration::from_millis(1000);
-    let landed_during = net.metric("preconfer_proposals_landed_total", "").await;
+    let landed_during = net.landed_total().await;
     let proof_sum = net.metric("preconfer_proof_seconds_sum", "").await;
     let proof_count = net.metric("preconfer_proof_seconds_count", "").await;
     println!(
@@ -405,15 +396,14 @@ async fn a_raiko_error_is_retried_then_abandoned_with_an_l2_reorg_and_the_node_g
     env.push(("PROOF_MAX_ATTEMPTS", "2".into()));
     let net = support::start(&env).await;
     let mut nonces = vec![0u64; 2];
-    let landed_total = || async { net.metric("preconfer_proposals_landed_total", "").await };
+    let landed_total = || async { net.landed_total().await };
     drive_until(&net, &mut nonces, Duration::from_secs(60), || async {
         landed_total().await >= 2.0
     })
     .await;
 
     // One failed request: the proposal is proved again and lands.
-    raiko(
-        &net,
+    net.raiko(
         "devnet/config",
         Some(json!({"fail": {"kind": "error", "count": 1}})),
     )
@@ -432,8 +422,7 @@ async fn a_raiko_error_is_retried_then_abandoned_with_an_l2_reorg_and_the_node_g
     );
 
     // Every attempt fails: the proposal is abandoned and its blocks reorged away.
-    raiko(
-        &net,
+    net.raiko(
         "devnet/config",
         Some(json!({"fail": {"kind": "error", "count": 2}})),
     )
@@ -470,7 +459,7 @@ async fn a_stuck_l1_tx_is_replaced_with_at_least_twice_the_fees_and_lands() {
     let net = support::start(&propose_env()).await;
     let mut nonces = vec![0u64; 2];
     drive_until(&net, &mut nonces, Duration::from_secs(60), || async {
-        net.metric("preconfer_proposals_landed_total", "").await >= 1.0
+        net.landed_total().await >= 1.0
     })
     .await;
     let l1 = net.l1();
@@ -513,7 +502,7 @@ async fn a_proposer_killed_between_broadcast_and_inclusion_resumes_without_gap_o
     let mut net = support::start(&propose_env()).await;
     let mut nonces = vec![0u64; 2];
     drive_until(&net, &mut nonces, Duration::from_secs(60), || async {
-        net.metric("preconfer_proposals_landed_total", "").await >= 2.0
+        net.landed_total().await >= 2.0
     })
     .await;
     let l1 = net.l1();
@@ -590,12 +579,13 @@ async fn privacy_mode_payloads_are_encrypted_and_still_derive() {
     // Without the key the stand-in cannot derive: the proposal is refused, then abandoned.
     let mut nonces = vec![0u64; 2];
     drive_until(&net, &mut nonces, Duration::from_secs(60), || async {
-        raiko(&net, "devnet/stats", None).await["refused"].as_u64() >= Some(1)
+        net.raiko("devnet/stats", None).await["refused"].as_u64() >= Some(1)
     })
     .await;
-    raiko(&net, "devnet/config", Some(json!({"privacy_key": key}))).await;
+    net.raiko("devnet/config", Some(json!({"privacy_key": key})))
+        .await;
     drive_until(&net, &mut nonces, Duration::from_secs(90), || async {
-        net.metric("preconfer_proposals_landed_total", "").await >= 3.0
+        net.landed_total().await >= 3.0
     })
     .await;
     let events = assert_continuous(&net).await;

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::{
-    Network,
     fault_proxy::{Fault, FaultProxy},
     keep_sending, message, sender, wait_until,
 };
@@ -28,16 +27,6 @@ fn env() -> Vec<(&'static str, String)> {
         ("PRECONF_MIN_TXS", "1".into()),
         ("PROOF_MAX_ATTEMPTS", "1".into()),
     ]
-}
-
-async fn raiko(net: &Network, path: &str, body: Option<Value>) -> Value {
-    let url = net.devnet.urls.raiko.join(path).unwrap();
-    let client = reqwest::Client::new();
-    let request = match body {
-        Some(body) => client.post(url).json(&body),
-        None => client.get(url),
-    };
-    request.send().await.unwrap().json().await.unwrap()
 }
 
 /// Milliseconds between two log lines' timestamps.
@@ -62,13 +51,12 @@ async fn a_terminal_task_status_ends_the_proof_at_once_and_not_drawn_is_retried(
     let net = support::start(&env()).await;
     let sending = keep_sending(&net, sender(1), Duration::from_millis(500));
     wait_until("a first proposal", Duration::from_secs(60), || async {
-        net.metric("preconfer_proposals_landed_total", "").await >= 1.0
+        net.landed_total().await >= 1.0
     })
     .await;
 
     // No prover drawn, twice: the job is submitted again, the proposal still lands.
-    raiko(
-        &net,
+    net.raiko(
         "devnet/config",
         Some(json!({"fail": {"kind": "not_drawn", "count": 2}})),
     )
@@ -81,11 +69,11 @@ async fn a_terminal_task_status_ends_the_proof_at_once_and_not_drawn_is_retried(
             >= 2.0
     })
     .await;
-    let landed = net.metric("preconfer_proposals_landed_total", "").await;
+    let landed = net.landed_total().await;
     wait_until(
         "a proposal after not_drawn",
         Duration::from_secs(60),
-        || async { net.metric("preconfer_proposals_landed_total", "").await >= landed + 1.0 },
+        || async { net.landed_total().await >= landed + 1.0 },
     )
     .await;
     let not_drawn = net
@@ -105,8 +93,7 @@ async fn a_terminal_task_status_ends_the_proof_at_once_and_not_drawn_is_retried(
 
     // A terminal status (as Raiko serializes ProofFailure_Generic): the proof ends at once and,
     // with one attempt allowed, the proposal is abandoned.
-    raiko(
-        &net,
+    net.raiko(
         "devnet/config",
         Some(json!({"fail": {"kind": "status", "count": 1, "status": "proof_failure__generic"}})),
     )
@@ -154,7 +141,7 @@ async fn a_prover_down_for_20_s_shows_in_readyz_while_blocks_go_on_and_proposals
     let net = support::spawn_node(devnet, dir, &settings).await;
     let sending = keep_sending(&net, sender(1), Duration::from_millis(500));
     wait_until("a first proposal", Duration::from_secs(60), || async {
-        net.metric("preconfer_proposals_landed_total", "").await >= 1.0
+        net.landed_total().await >= 1.0
     })
     .await;
     let readyz = format!("{}/readyz", net.health_url());
@@ -189,11 +176,11 @@ async fn a_prover_down_for_20_s_shows_in_readyz_while_blocks_go_on_and_proposals
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let head_while_down = net.l2_head().await;
-    let landed_before = net.metric("preconfer_proposals_landed_total", "").await;
+    let landed_before = net.landed_total().await;
     assert_eq!(net.metric("preconfer_prover_up", "").await, 0.0);
     proxy.set(Fault::Pass);
     wait_until("proposals land again", Duration::from_secs(60), || async {
-        net.metric("preconfer_proposals_landed_total", "").await >= landed_before + 2.0
+        net.landed_total().await >= landed_before + 2.0
     })
     .await;
     wait_until("/readyz is 200 again", Duration::from_secs(15), || async {
@@ -211,7 +198,7 @@ async fn a_prover_down_for_20_s_shows_in_readyz_while_blocks_go_on_and_proposals
         "RESULT prover down_20s noticed_after_ms={} blocks_while_down={} landed_after={} reasons={reason} prover_status={}",
         noticed.as_millis(),
         head_while_down - head,
-        net.metric("preconfer_proposals_landed_total", "").await - landed_before,
+        net.landed_total().await - landed_before,
         status["prover"]
     );
     assert!(
@@ -234,14 +221,15 @@ async fn bytes_sent_to_raiko_per_proof_are_one_submission_and_small_polls() {
     let _serial = SERIAL.lock().await;
     let net = support::start(&env()).await;
     // Proofs take 4 s: many polls per proof.
-    raiko(&net, "devnet/config", Some(json!({"proof_delay_ms": 4000}))).await;
+    net.raiko("devnet/config", Some(json!({"proof_delay_ms": 4000})))
+        .await;
     let sending = keep_sending(&net, sender(1), Duration::from_millis(500));
     wait_until("three proposals", Duration::from_secs(90), || async {
-        net.metric("preconfer_proposals_landed_total", "").await >= 3.0
+        net.landed_total().await >= 3.0
     })
     .await;
     drop(sending);
-    let stats = raiko(&net, "devnet/stats", None).await;
+    let stats = net.raiko("devnet/stats", None).await;
     let number = |k: &str| stats[k].as_u64().unwrap();
     let (requests, polls, derived) = (number("requests"), number("polls"), number("derived"));
     let (full_bytes, poll_bytes) = (number("full_bytes"), number("poll_bytes"));

@@ -83,19 +83,6 @@ fn keep_sending(
     (stop, task)
 }
 
-/// A `surge_*` call; the whole response.
-async fn surge(net: &Network, method: &str, params: Value) -> Value {
-    reqwest::Client::new()
-        .post(&net.env["BRIDGE_RPC_URL"])
-        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 /// A user op that pings the L2 counter straight from the Multicall; its id.
 async fn send_ping(net: &Network, amount: u64) -> u64 {
     let data = doubles::PingL1::pingCall {
@@ -103,12 +90,12 @@ async fn send_ping(net: &Network, amount: u64) -> u64 {
     }
     .abi_encode();
     let ping = net.devnet.contracts.ping_l1;
-    let response = surge(
-        net,
-        "surge_sendUserOp",
-        json!({"submitter": ping, "calldata": alloy::primitives::Bytes::from(data)}),
-    )
-    .await;
+    let response = net
+        .surge(
+            "surge_sendUserOp",
+            json!({"submitter": ping, "calldata": alloy::primitives::Bytes::from(data)}),
+        )
+        .await;
     response["result"]
         .as_u64()
         .unwrap_or_else(|| panic!("no id: {response}"))
@@ -117,7 +104,7 @@ async fn send_ping(net: &Network, amount: u64) -> u64 {
 /// Every distinct status of op `id` until it is final.
 async fn until_final(net: &Network, id: u64, within: Duration) -> Vec<Value> {
     support::poll_final(net, &format!("op {id}"), within, || async move {
-        Some(surge(net, "surge_txStatus", json!({"userOpId": id})).await["result"].clone())
+        Some(net.surge("surge_txStatus", json!({"userOpId": id})).await["result"].clone())
     })
     .await
 }

@@ -45,20 +45,6 @@ pub async fn start_with(overrides: &[(&str, String)]) -> Network {
     net
 }
 
-/// A JSON-RPC call to the node's surge_* server; the whole response object.
-pub async fn surge(net: &Network, method: &str, params: Value) -> Value {
-    let url = &net.env["BRIDGE_RPC_URL"];
-    reqwest::Client::new()
-        .post(url)
-        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 /// `executeBatch(ops, sig)` calldata for ops signed with EIP-712 by the submitter's owner;
 /// checks the local digest against the contract's.
 pub async fn signed_batch(net: &Network, ops: Vec<UserOp>) -> Bytes {
@@ -106,19 +92,19 @@ pub async fn send_op(net: &Network, calldata: Bytes) -> u64 {
 
 /// `surge_sendUserOp` of a call to `submitter` (any L1 contract); the op's id.
 pub async fn send_op_to(net: &Network, submitter: Address, calldata: Bytes) -> u64 {
-    let response = surge(
-        net,
-        "surge_sendUserOp",
-        json!({"submitter": submitter, "calldata": calldata}),
-    )
-    .await;
+    let response = net
+        .surge(
+            "surge_sendUserOp",
+            json!({"submitter": submitter, "calldata": calldata}),
+        )
+        .await;
     response["result"]
         .as_u64()
         .unwrap_or_else(|| panic!("no id: {response}"))
 }
 
 pub async fn status(net: &Network, id: u64) -> Value {
-    let response = surge(net, "surge_txStatus", json!({"userOpId": id})).await;
+    let response = net.surge("surge_txStatus", json!({"userOpId": id})).await;
     response
         .get("result")
         .cloned()
@@ -285,9 +271,7 @@ pub fn blank() -> Message {
 /// The answers L1 would send to `data` called on the FlashSwapL2 by `from`, per the node,
 /// and what the node assumed to predict them.
 pub async fn simulate_return(net: &Network, from: Address, data: &Bytes) -> (Vec<Message>, Value) {
-    let response = surge(
-        net,
-        "surge_simulateReturnMessage",
+    let response = net.surge("surge_simulateReturnMessage",
         json!([{"from": from, "to": net.devnet.contracts.flash_swap_l2, "data": data, "value": "0"}]),
     )
     .await;
@@ -385,7 +369,7 @@ pub async fn in_pool(net: &Network, hash: B256) {
 /// Polls surge_txStatus {txHash} until final; every distinct status seen.
 pub async fn tx_until_final(net: &Network, hash: B256, within: Duration) -> Vec<Value> {
     crate::support::poll_final(net, &format!("tx {hash}"), within, || async move {
-        surge(net, "surge_txStatus", json!({"txHash": hash}))
+        net.surge("surge_txStatus", json!({"txHash": hash}))
             .await
             .get("result")
             .cloned()

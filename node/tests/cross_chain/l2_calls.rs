@@ -320,10 +320,10 @@ async fn l2_calls_that_revert_on_l2_end_rejected_with_a_reason_never_executed() 
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     for hash in [failing, held, plain] {
-        let status = surge(&net, "surge_txStatus", json!({"txHash": hash})).await;
+        let status = net.surge("surge_txStatus", json!({"txHash": hash})).await;
         assert_eq!(status["result"]["status"], "Rejected", "{hash}: {status}");
     }
-    let plain_status = surge(&net, "surge_txStatus", json!({"txHash": plain})).await;
+    let plain_status = net.surge("surge_txStatus", json!({"txHash": plain})).await;
     println!(
         "RESULT e2e l2_l1_l2 untracked_revert status={}",
         plain_status["result"]

@@ -98,7 +98,7 @@ async fn reverting_and_messageless_ops_are_rejected_with_a_reason_and_blocks_go_
         assert!(reason.contains(expect), "{reason}");
         println!("RESULT e2e user_op rejected id={id} reason={reason:?}");
     }
-    let unknown = surge(&net, "surge_userOpStatus", json!([empty + 1000])).await;
+    let unknown = net.surge("surge_userOpStatus", json!([empty + 1000])).await;
     assert_eq!(unknown["error"]["code"], -32001, "{unknown}");
 
     // Blocks keep coming: a transfer sent now is preconfirmed.

@@ -446,6 +446,37 @@ impl Network {
         self.l2.get_block_number().await.unwrap()
     }
 
+    /// A JSON-RPC call to the node's `surge_*` server; the whole response object.
+    pub async fn surge(&self, method: &str, params: Value) -> Value {
+        reqwest::Client::new()
+            .post(&self.env["BRIDGE_RPC_URL"])
+            .json(
+                &serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// A call to the devnet's Raiko stand-in: GET `path`, or POST `body` to it.
+    pub async fn raiko(&self, path: &str, body: Option<Value>) -> Value {
+        let url = self.devnet.urls.raiko.join(path).unwrap();
+        let client = reqwest::Client::new();
+        let request = match body {
+            Some(body) => client.post(url).json(&body),
+            None => client.get(url),
+        };
+        request.send().await.unwrap().json().await.unwrap()
+    }
+
+    /// Proposals the node saw land (its metric).
+    pub async fn landed_total(&self) -> f64 {
+        self.metric("preconfer_proposals_landed_total", "").await
+    }
+
     /// The node's `/status` document.
     pub async fn status(&self) -> Value {
         reqwest::get(format!("{}/status", self.health_url()))
