@@ -12,59 +12,9 @@ use crate::{
     secret::{Secret, describe_secret_input},
 };
 
-/// Why the configuration was rejected; the binary prints it and exits with code 2.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ConfigError {
-    /// A variable holds a value that cannot be used.
-    #[error("invalid {var}={shown}: expected {expected}")]
-    Invalid {
-        /// The environment variable.
-        var: &'static str,
-        /// The rejected value, redacted when it is a secret.
-        shown: String,
-        /// What would have been accepted.
-        expected: String,
-    },
-    /// A required variable is not set.
-    #[error("{var} is not set: {expected}")]
-    Missing {
-        /// The environment variable.
-        var: &'static str,
-        /// What to set.
-        expected: String,
-    },
-    /// Two variables that mean the same thing disagree.
-    #[error("{first} and {second} are both set to different values: set only one of them")]
-    Conflict {
-        /// One variable.
-        first: &'static str,
-        /// The other.
-        second: &'static str,
-    },
-}
+pub mod parse;
 
-/// Parses an RPC URL (http, https, ws or wss).
-pub fn parse_rpc_url(raw: &str) -> Result<Url, String> {
-    let url = Url::parse(raw.trim())
-        .map_err(|e| format!("expected an http(s):// or ws(s):// URL ({e})"))?;
-    match url.scheme() {
-        "http" | "https" | "ws" | "wss" => Ok(url),
-        other => Err(format!(
-            "expected an http(s):// or ws(s):// URL, got scheme '{other}'"
-        )),
-    }
-}
-
-/// Parses a whole number within `min..=max`, naming the unit in the error.
-pub fn parse_bounded(raw: &str, min: u64, max: u64, unit: &str) -> Result<u64, String> {
-    let expected = || format!("expected a whole number of {unit} from {min} to {max}");
-    let value: u64 = raw.trim().parse().map_err(|_| expected())?;
-    if (min..=max).contains(&value) {
-        Ok(value)
-    } else {
-        Err(expected())
-    }
-}
+pub use parse::{ConfigError, parse_address, parse_bounded, parse_rpc_url};
 
 fn parse_heartbeat_ms(raw: &str) -> Result<u64, String> {
     parse_bounded(raw, 100, 60_000, "milliseconds")
@@ -91,13 +41,6 @@ fn parse_port(raw: &str) -> Result<u16, String> {
     raw.trim()
         .parse()
         .map_err(|_| "expected a TCP port from 0 to 65535 (0 picks a free port)".into())
-}
-
-/// Parses a 20-byte hex address (`0x` prefix optional).
-pub fn parse_address(raw: &str) -> Result<Address, String> {
-    raw.trim().parse::<Address>().map_err(|_| {
-        "expected a 20-byte hex address such as 0x00000000000000000000000000000000000000aa".into()
-    })
 }
 
 /// Settings shared by every fork, as `clap` reads them from flags and the environment.
@@ -465,57 +408,4 @@ fn resolve_signer(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const KEY: &str = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
-
-    #[test]
-    fn bounded_numbers_name_the_expectation() {
-        assert_eq!(parse_heartbeat_ms("2000"), Ok(2000));
-        let err = parse_heartbeat_ms("abc").unwrap_err();
-        assert!(err.contains("milliseconds from 100 to 60000"), "{err}");
-        assert!(parse_heartbeat_ms("50").is_err());
-        assert!(parse_port("65536").is_err());
-        assert_eq!(parse_port("0"), Ok(0));
-        assert_eq!(parse_port("9898"), Ok(9898));
-    }
-
-    #[test]
-    fn rpc_urls_must_be_http_or_ws() {
-        assert!(parse_rpc_url("ws://127.0.0.1:8546").is_ok());
-        assert!(parse_rpc_url("ftp://x").unwrap_err().contains("ftp"));
-        assert!(parse_rpc_url("not a url").is_err());
-    }
-
-    #[test]
-    fn signer_from_env_or_file_and_never_echoed() {
-        let signer = resolve_signer(Some(KEY), None).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("key");
-        std::fs::write(&path, format!("{KEY}\n")).unwrap();
-        assert_eq!(
-            resolve_signer(None, Some(&path)).unwrap().address(),
-            signer.address()
-        );
-
-        let bad = "0xdeadbeefsecret";
-        let err = resolve_signer(Some(bad), None).unwrap_err();
-        let text = err.to_string();
-        assert!(
-            text.contains(KEY_VAR) && !text.contains("deadbeef"),
-            "{text}"
-        );
-
-        assert!(matches!(
-            resolve_signer(None, None),
-            Err(ConfigError::Missing { var: KEY_VAR, .. })
-        ));
-        assert!(matches!(
-            resolve_signer(Some(KEY), Some(&path)),
-            Err(ConfigError::Conflict { .. })
-        ));
-        let missing = resolve_signer(None, Some(&dir.path().join("nope"))).unwrap_err();
-        assert!(missing.to_string().contains(KEY_FILE_VAR));
-    }
-}
+mod tests;

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::config::{ConfigError, parse_bounded};
+use crate::config::parse::{ConfigError, parse_bounded};
 
 /// Catalyst's default for fork timestamps that are not active: year 5138.
 pub const FAR_FUTURE: u64 = 99_999_999_999;

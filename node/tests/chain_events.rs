@@ -20,14 +20,14 @@ use bindings::{Checkpoint, IRealTimeInbox::ProposedAndProved};
 use common::{
     health::ChainStatus,
     rpc::RpcEndpoint,
-    supervisor::{Restart, SupervisorBuilder, SupervisorConfig},
+    supervisor::{Restart, Subscriber, SupervisorBuilder, SupervisorConfig},
 };
 use devnet::anvil::{Anvil, AnvilOptions};
 use realtime::{
-    chain_monitor::{ChainEvent, ChainMonitor, ChainMonitorSetup},
+    chain_monitor::{ChainMonitor, ChainMonitorSetup, ChainSubscribers, L1Head},
     landed_proposals::ProposalEvent,
 };
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{mpsc, watch};
 
 const INBOX: Address = Address::repeat_byte(0x1b);
 
@@ -59,14 +59,13 @@ fn event(n: u8) -> ProposedAndProved {
 }
 
 async fn next_proposal_event(
-    events: &mut broadcast::Receiver<ChainEvent>,
+    events: &mut mpsc::UnboundedReceiver<ProposalEvent>,
     want: impl Fn(&ProposalEvent) -> bool,
 ) -> ProposalEvent {
     tokio::time::timeout(Duration::from_secs(15), async {
         loop {
-            if let ChainEvent::Proposal(e) = events.recv().await.unwrap()
-                && want(&e)
-            {
+            let e = events.recv().await.unwrap();
+            if want(&e) {
                 return e;
             }
         }
@@ -91,7 +90,28 @@ async fn landed_and_reorged_proposals_are_published_over_http_and_ws() {
         url
     };
     for (round, url) in [anvil.url.clone(), ws].into_iter().enumerate() {
-        let (events, mut rx) = broadcast::channel(64);
+        // The monitor's messages, as its subscribers receive them.
+        let (events, mut rx) = mpsc::unbounded_channel();
+        let (heads, mut head_rx) = mpsc::unbounded_channel();
+        let (landed, reorged) = (events.clone(), events);
+        let subscribers = ChainSubscribers {
+            l1_heads: vec![Subscriber::from_fn(move |L1Head(head)| {
+                let _ = heads.send(head);
+                Ok(())
+            })],
+            landed: vec![Subscriber::from_fn(
+                move |m: realtime::chain_monitor::ProposalLanded| {
+                    let _ = landed.send(ProposalEvent::Landed(m.0));
+                    Ok(())
+                },
+            )],
+            reorged: vec![Subscriber::from_fn(
+                move |m: realtime::chain_monitor::ProposalReorged| {
+                    let _ = reorged.send(ProposalEvent::Reorged(m.0));
+                    Ok(())
+                },
+            )],
+        };
         let endpoint = RpcEndpoint::new(url.clone(), Duration::from_secs(5));
         let setup = ChainMonitorSetup {
             l1: endpoint.clone(),
@@ -99,7 +119,7 @@ async fn landed_and_reorged_proposals_are_published_over_http_and_ws() {
             inbox: INBOX,
             interval: Duration::from_millis(100),
             status: Arc::new(watch::channel(ChainStatus::default()).0),
-            events,
+            subscribers,
         };
         let mut builder = SupervisorBuilder::new(SupervisorConfig::new(
             3,
@@ -152,6 +172,12 @@ async fn landed_and_reorged_proposals_are_published_over_http_and_ws() {
             )
         );
         assert_eq!(Some(p.l1_block.1), receipt.block_hash, "{url}");
+        // The new L1 head is told too (a streamed log may arrive before the poll sees it).
+        tokio::time::timeout(Duration::from_secs(15), async {
+            while head_rx.recv().await.unwrap().number < p.l1_block.0 {}
+        })
+        .await
+        .expect("the L1 head holding the log is told");
         println!(
             "RESULT chain_events url={url} landed l1_block={}",
             p.l1_block.0

@@ -17,7 +17,7 @@ use common::{
 use flate2::Compression;
 
 use crate::{
-    bridge::{returns::ReturnSignals, status::ReadyOp},
+    bridge::{signals::ReturnSignals, status::ReadyOp},
     proposal::L1Anchor,
 };
 

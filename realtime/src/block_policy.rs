@@ -1,6 +1,6 @@
 //! When a heartbeat builds a block (catalyst-reference §2 "When a block is built").
 
-use crate::config::BlockPolicy;
+use crate::config::limits::BlockPolicy;
 
 /// What the policy looks at on one tick.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,7 @@
 //! The ChainMonitor actor: polls the L1 and L2 heads and the inbox's finalized L2 head every
 //! heartbeat, tracks the inbox's `ProposedAndProved` logs across L1 reorgs, and publishes what
-//! it sees: the status (a watch) and [`ChainEvent`]s (a broadcast). An endpoint that does not
+//! it sees: the status (a watch), and [`L1Head`], [`ProposalLanded`] and [`ProposalReorged`]
+//! messages to the actors that subscribed ([`ChainSubscribers`]). An endpoint that does not
 //! answer is retried with an exponential backoff; the actor itself keeps running (an outage is
 //! not a crash).
 //!
@@ -8,8 +9,8 @@
 //! [`REORG_WINDOW`] blocks back when that head is no longer canonical, so a log that vanished
 //! is reported as reorged. On a websocket L1 a log subscription also runs, for latency; the
 //! re-scan stays as the backstop for subscription gaps, and each change is published once.
-//! After a restart the first scan re-publishes the window's logs: subscribers treat `Landed`
-//! as idempotent.
+//! After a restart the first scan re-publishes the window's logs: subscribers treat
+//! `ProposalLanded` as idempotent.
 //!
 //! RPC calls run on spawned tasks and come back as messages, so a slow endpoint never blocks a
 //! caller asking for the status.
@@ -17,7 +18,7 @@
 use std::{sync::Arc, time::Duration};
 
 use alloy::{
-    eips::BlockNumberOrTag,
+    eips::{BlockNumHash, BlockNumberOrTag},
     primitives::{Address, B256},
     providers::{DynProvider, Provider},
     rpc::types::{Filter, Log},
@@ -29,7 +30,7 @@ use common::{
     health::{ChainStatus, EndpointHealth},
     metrics,
     rpc::{RpcEndpoint, RpcError},
-    supervisor::ChildLink,
+    supervisor::{ChildLink, Subscriber},
     work::spawn_reporting,
 };
 use futures::StreamExt;
@@ -37,10 +38,7 @@ use spawned_concurrency::{
     message::Message,
     tasks::{Actor, Context, Handler, send_after},
 };
-use tokio::{
-    sync::{broadcast, watch},
-    time::Instant,
-};
+use tokio::{sync::watch, time::Instant};
 
 use crate::landed_proposals::{self, LandedProposal, LandedProposals, ProposalEvent, REORG_WINDOW};
 
@@ -78,19 +76,42 @@ pub struct ChainMonitorSetup {
     pub interval: Duration,
     /// Where the monitor publishes; outlives restarts of the actor.
     pub status: Arc<watch::Sender<ChainStatus>>,
-    /// Where chain events go; outlives restarts of the actor.
-    pub events: broadcast::Sender<ChainEvent>,
+    /// Who hears what the monitor sees; reaches restarted subscribers too.
+    pub subscribers: ChainSubscribers,
 }
 
-/// What subscribers hear about.
+/// Who is told of new L1 heads and of proposals landing or reorged out. Each subscriber's
+/// mailbox is unbounded, so a slow one falls behind but loses nothing; one that is restarting
+/// misses messages and reads the chain afresh when it starts.
+#[derive(Clone, Default)]
+pub struct ChainSubscribers {
+    /// New L1 heads.
+    pub l1_heads: Vec<Subscriber<L1Head>>,
+    /// Proposals whose `ProposedAndProved` log appeared in a canonical L1 block.
+    pub landed: Vec<Subscriber<ProposalLanded>>,
+    /// Proposals reported landed whose L1 block was reorged out.
+    pub reorged: Vec<Subscriber<ProposalReorged>>,
+}
+
+/// A new L1 head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct L1Head(pub BlockNumHash);
+impl Message for L1Head {
+    type Result = ();
+}
+
+/// A proposal landed on L1.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ChainEvent {
-    /// A new L1 head: (number, hash).
-    L1Head(u64, B256),
-    /// A new L2 head: (number, hash).
-    L2Head(u64, B256),
-    /// A proposal landed on L1, or its L1 block was reorged out.
-    Proposal(ProposalEvent),
+pub struct ProposalLanded(pub LandedProposal);
+impl Message for ProposalLanded {
+    type Result = ();
+}
+
+/// A proposal reported landed is gone: its L1 block was reorged out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProposalReorged(pub LandedProposal);
+impl Message for ProposalReorged {
+    type Result = ();
 }
 
 /// Polls both chains and publishes a [`ChainStatus`].
@@ -333,8 +354,19 @@ impl ChainMonitor {
                     "proposal's L1 block was reorged out"
                 ),
             }
-            // No subscriber is fine: nobody needs to hear it.
-            let _ = self.setup.events.send(ChainEvent::Proposal(event));
+            // A subscriber that is restarting reads the inbox afresh when it starts.
+            match event {
+                ProposalEvent::Landed(p) => {
+                    for to in &self.setup.subscribers.landed {
+                        let _ = to.send(ProposalLanded(p.clone()));
+                    }
+                }
+                ProposalEvent::Reorged(p) => {
+                    for to in &self.setup.subscribers.reorged {
+                        let _ = to.send(ProposalReorged(p.clone()));
+                    }
+                }
+            }
         }
     }
 }
@@ -380,11 +412,12 @@ impl Handler<Polled> for ChainMonitor {
                 };
                 if *tip != Some(observation.head) {
                     *tip = Some(observation.head);
-                    let event = match chain {
-                        Chain::L1 => ChainEvent::L1Head(number, hash),
-                        Chain::L2 => ChainEvent::L2Head(number, hash),
-                    };
-                    let _ = self.setup.events.send(event);
+                    if chain == Chain::L1 {
+                        let head = L1Head(BlockNumHash { number, hash });
+                        for to in &self.setup.subscribers.l1_heads {
+                            let _ = to.send(head);
+                        }
+                    }
                 }
                 if let Some((from, to, logs)) = observation.logs {
                     let events = self.landed.rescan(from, to, logs);

@@ -14,6 +14,12 @@ use url::Url;
 
 use crate::bridge::config::{BridgeArgs, BridgeConfig};
 
+pub mod limits;
+pub mod prover;
+
+pub use limits::{BlockPolicy, ProposalLimits};
+pub use prover::{MOCK_ECDSA_FLAG, ProofType, ProverConfig};
+
 /// Most blocks one derivation source may hold (taiko-client-rs `DERIVATION_SOURCE_MAX_BLOCKS`).
 pub const DERIVATION_SOURCE_MAX_BLOCKS: u64 = 192;
 /// Most blobs one L1 transaction may carry (EIP-7594).
@@ -225,102 +231,6 @@ pub struct RealtimeArgs {
     /// Cross-chain user ops and the surge_* RPC.
     #[command(flatten)]
     pub bridge: BridgeArgs,
-}
-
-/// The proof system Raiko runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProofType {
-    /// SP1 (flag 0b100).
-    Sp1,
-    /// RISC Zero (flag 0b10).
-    Risc0,
-    /// ZisK (flag 0b1000).
-    Zisk,
-}
-
-impl ProofType {
-    fn parse(raw: &str) -> Result<Self, String> {
-        match raw.trim().to_ascii_lowercase().as_str() {
-            "sp1" => Ok(Self::Sp1),
-            "risc0" => Ok(Self::Risc0),
-            "zisk" => Ok(Self::Zisk),
-            _ => Err("expected sp1, risc0 or zisk".into()),
-        }
-    }
-
-    /// The name Raiko's `proof_type` field takes.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Sp1 => "sp1",
-            Self::Risc0 => "risc0",
-            Self::Zisk => "zisk",
-        }
-    }
-
-    /// The SurgeVerifier bit flag (protocol.md §2).
-    pub fn flag(self) -> u8 {
-        match self {
-            Self::Risc0 => 0b10,
-            Self::Sp1 => 0b100,
-            Self::Zisk => 0b1000,
-        }
-    }
-}
-
-/// Bit flag of the mock-ECDSA verifier.
-pub const MOCK_ECDSA_FLAG: u8 = 1;
-
-/// How proofs are requested.
-#[derive(Debug, Clone)]
-pub struct ProverConfig {
-    /// Raiko base URL.
-    pub url: Url,
-    /// `X-API-KEY`.
-    pub api_key: Option<Secret<String>>,
-    /// Proof system.
-    pub proof_type: ProofType,
-    /// Between polls.
-    pub poll_interval: Duration,
-    /// Most polls.
-    pub max_polls: u64,
-    /// Per HTTP request.
-    pub request_timeout: Duration,
-    /// Per proof, polls included.
-    pub deadline: Duration,
-    /// Requests per proposal.
-    pub attempts: u32,
-    /// Raiko's `use_cache`.
-    pub use_cache: bool,
-    /// Requests a minute at most.
-    pub max_requests_per_minute: usize,
-    /// The `SubProof` flag the proof is sent under.
-    pub flag: u8,
-}
-
-/// Limits of one proposal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProposalLimits {
-    /// Blob payload bytes (frame and scheme included).
-    pub max_payload_bytes: usize,
-    /// Blocks.
-    pub max_blocks: usize,
-    /// Largest gap between consecutive block timestamps.
-    pub max_time_shift_sec: u64,
-    /// Largest `L1 head − anchor` before the proposal must be sealed.
-    pub max_anchor_age: u64,
-}
-
-/// When a block is worth building.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BlockPolicy {
-    /// Pending txs that trigger a block.
-    pub min_txs: u64,
-    /// Idle heartbeats after which any pending tx triggers a block.
-    pub max_skipped_slots: u64,
-    /// Largest timestamp gap between consecutive blocks.
-    pub max_time_shift_sec: u64,
-    /// L1 slot length (the empty-block deadline leaves one slot of margin).
-    pub l1_slot_sec: u64,
 }
 
 /// The validated realtime configuration.
@@ -584,88 +494,4 @@ impl RealtimeConfig {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: RealtimeArgs,
-    }
-
-    fn parse(extra: &[&str]) -> Result<RealtimeArgs, clap::Error> {
-        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let jwt = std::env::temp_dir().join(format!(
-            "preconfer-config-test-{}-{n}.jwt",
-            std::process::id()
-        ));
-        std::fs::write(&jwt, "ab".repeat(32)).unwrap();
-        let jwt: &'static str = Box::leak(jwt.display().to_string().into_boxed_str());
-        let mut argv = vec![
-            "x",
-            "--realtime-inbox-address",
-            "0x00000000000000000000000000000000000000aa",
-        ];
-        if !extra.contains(&"--jwt-secret-file-path") {
-            argv.extend(["--jwt-secret-file-path", jwt]);
-        }
-        argv.extend_from_slice(extra);
-        Cli::try_parse_from(argv).map(|c| c.args)
-    }
-
-    #[test]
-    fn defaults_follow_catalyst() {
-        let config = RealtimeConfig::resolve(&parse(&[]).unwrap()).unwrap();
-        assert!(config.preconf_only);
-        assert_eq!(config.proposal_limits.max_payload_bytes, 5 * 130_044);
-        assert_eq!(config.proposal_limits.max_blocks, 192);
-        assert_eq!(config.proposal_limits.max_anchor_age, 246);
-        assert_eq!(config.block_policy.min_txs, 3);
-        assert_eq!(config.block_policy.max_skipped_slots, 2);
-        assert_eq!(config.prover.flag, 0b100);
-        assert!(config.privacy_key.is_none());
-        let mock = parse(&["--mock-mode", "true", "--preconf-only", "false"]).unwrap();
-        let mock = RealtimeConfig::resolve(&mock).unwrap();
-        assert_eq!(mock.prover.flag, MOCK_ECDSA_FLAG);
-        assert!(!mock.preconf_only);
-    }
-
-    #[test]
-    fn invalid_values_name_the_variable() {
-        let err = parse(&["--blobs-per-batch", "7"]).unwrap_err().to_string();
-        assert!(err.contains("BLOBS_PER_BATCH"), "{err}");
-        let err = parse(&["--preconf-only", "maybe"]).unwrap_err().to_string();
-        assert!(err.contains("PRECONF_ONLY"), "{err}");
-        let args = parse(&[
-            "--blobs-per-batch",
-            "1",
-            "--max-bytes-per-tx-list",
-            "130000",
-        ])
-        .unwrap();
-        let err = RealtimeConfig::resolve(&args).unwrap_err().to_string();
-        assert!(err.contains("MAX_BYTES_PER_TX_LIST"), "{err}");
-        let args = parse(&["--jwt-secret-file-path", "/nonexistent/jwt"]).unwrap();
-        let err = RealtimeConfig::resolve(&args).unwrap_err().to_string();
-        assert!(err.contains("JWT_SECRET_FILE_PATH"), "{err}");
-        let args = parse(&["--surge-privacy-mode", "true"]).unwrap();
-        let err = RealtimeConfig::resolve(&args).unwrap_err().to_string();
-        assert!(err.contains("SURGE_PRIVACY_SYMMETRIC_KEY"), "{err}");
-        let args = parse(&[
-            "--surge-privacy-mode",
-            "true",
-            "--surge-privacy-symmetric-key",
-            "0x1234",
-        ])
-        .unwrap();
-        let err = RealtimeConfig::resolve(&args).unwrap_err().to_string();
-        assert!(
-            err.contains("SURGE_PRIVACY_SYMMETRIC_KEY") && !err.contains("1234"),
-            "{err}"
-        );
-        let err = parse(&["--proof-type", "sgx"]).unwrap_err().to_string();
-        assert!(err.contains("PROOF_TYPE"), "{err}");
-    }
-}
+mod tests;

@@ -24,7 +24,7 @@ use bridge::{
     BridgeHandler, BridgeSetup,
     status::{StatusError, StatusStore},
 };
-use chain_monitor::{ChainEvent, ChainMonitor, ChainMonitorSetup};
+use chain_monitor::{ChainMonitor, ChainMonitorSetup, ChainSubscribers};
 use common::tx_manager::journal::{Journal, JournalError};
 use common::{
     config::{CommonConfig, ConfigError},
@@ -32,7 +32,7 @@ use common::{
     engine::EngineClient,
     health::{ChainStatus, ProverStatus, Settlement},
     rpc::RpcEndpoint,
-    supervisor::{Handle, Restart, SupervisorBuilder},
+    supervisor::{Handle, Reserved, Restart, SupervisorBuilder},
 };
 use config::RealtimeConfig;
 use proposal_store::{ProposalStore, ProposalStoreError};
@@ -55,10 +55,7 @@ pub enum RegisterError {
     #[error(transparent)]
     UserOps(#[from] StatusError),
 }
-use tokio::sync::{broadcast, watch};
-
-/// Chain events buffered for a slow subscriber.
-const CHAIN_EVENTS_CAPACITY: usize = 1_024;
+use tokio::sync::watch;
 
 /// Handles to the realtime actors, valid across restarts.
 pub struct RealtimeHandles {
@@ -66,8 +63,6 @@ pub struct RealtimeHandles {
     pub submitter: Option<Handle<AsyncSubmitter>>,
     /// The chain monitor.
     pub chain_monitor: Handle<ChainMonitor>,
-    /// Chain events; `subscribe()` to hear them.
-    pub chain_events: broadcast::Sender<ChainEvent>,
     /// The heartbeat and proposal builder.
     pub batch_manager: Handle<BatchManager>,
     /// The surge_* RPC and user-op simulations.
@@ -105,8 +100,11 @@ pub fn register(
             shown: String::new(),
             expected: format!("an HTTP client could not be created: {e}"),
         })?;
-    // Lagging subscribers lose the oldest events (and are told so), never block the monitor.
-    let (chain_events, _) = broadcast::channel(CHAIN_EVENTS_CAPACITY);
+    // The batch manager and the submitter message each other (and the chain monitor, started
+    // first, messages both): their handles exist before any of them starts.
+    let batch_slot = Reserved::<BatchManager>::new("batch_manager");
+    let submitter_slot =
+        (!config.preconf_only).then(|| Reserved::<AsyncSubmitter>::new("submitter"));
     let l1 = RpcEndpoint::new(common.l1_rpc_urls[0].clone(), common.l1_rpc_timeout);
     let l2 = RpcEndpoint::new(common.l2_rpc_url.clone(), common.l2_rpc_timeout);
     let setup = ChainMonitorSetup {
@@ -116,7 +114,16 @@ pub fn register(
         inbox: config.inbox,
         interval: common.heartbeat,
         status: chain_status,
-        events: chain_events.clone(),
+        subscribers: ChainSubscribers {
+            l1_heads: vec![batch_slot.handle().subscriber()],
+            // Nobody in the node needs landings from the monitor: the submitter reads its own
+            // receipts. Reorgs of landed proposals are the submitter's to resync from.
+            landed: vec![],
+            reorged: submitter_slot
+                .iter()
+                .map(|slot| slot.handle().subscriber())
+                .collect(),
+        },
     };
     let chain_monitor = supervisor.child("chain_monitor", Restart::Permanent, move |link| {
         Ok::<_, std::convert::Infallible>(ChainMonitor::new(setup.clone(), link))
@@ -127,9 +134,7 @@ pub fn register(
     let statuses = StatusStore::open_with(database, config.bridge.max_attempts)?;
     // User ops need a proposer and the contracts they go through.
     let cross_chain = config.bridge.contracts.filter(|_| !config.preconf_only);
-    let submitter = if config.preconf_only {
-        None
-    } else {
+    let submitter = if let Some(submitter_slot) = submitter_slot {
         let prover_setup = ProverSetup {
             http: http.clone(),
             config: config.prover.clone(),
@@ -148,33 +153,26 @@ pub fn register(
             l2: l2.clone(),
             inbox: config.inbox,
             prover: config.prover.clone(),
-            driver: DriverClient::new(
-                http.clone(),
-                config.l2_driver_url.clone(),
-                jwt.clone(),
-                DriverTimeouts {
-                    preconf: config.driver_preconf_timeout,
-                    status: config.driver_status_timeout,
-                    retry_budget: config.driver_retry_budget,
-                },
-            ),
             store: store.clone(),
             journal: Journal::open(database)?,
             signer: common.signer.clone(),
             tx: common.tx,
             privacy_key: config.privacy_key.clone(),
             max_in_flight: config.max_in_flight,
-            chain_events: chain_events.clone(),
+            rewind: batch_slot.handle().subscriber(),
+            settled: batch_slot.handle().subscriber(),
             retry: common.heartbeat,
             statuses: statuses.clone(),
             cross_chain,
             settlement: settlement.clone(),
         };
         Some(
-            supervisor.child("submitter", Restart::Permanent, move |link| {
+            supervisor.add(submitter_slot, Restart::Permanent, move |link| {
                 Ok::<_, std::convert::Infallible>(AsyncSubmitter::new(setup.clone(), link))
             }),
         )
+    } else {
+        None
     };
     let engine = EngineClient::new(
         http.clone(),
@@ -215,7 +213,7 @@ pub fn register(
         heartbeat: common.heartbeat,
         coinbase: common.proposer_address,
         store,
-        submitter: submitter.clone(),
+        submitter: submitter.as_ref().map(|s| s.subscriber()),
         settlement,
         statuses,
         cross_chain: cross_chain.map(|contracts| CrossChain {
@@ -223,7 +221,7 @@ pub fn register(
             l2_signer: common.signer.clone(),
         }),
     };
-    let batch_manager = supervisor.child("batch_manager", Restart::Permanent, move |link| {
+    let batch_manager = supervisor.add(batch_slot, Restart::Permanent, move |link| {
         BatchManager::new(batch_setup.clone(), link)
     });
     let bridge_handler = supervisor.child("bridge_handler", Restart::Permanent, move |link| {
@@ -231,7 +229,6 @@ pub fn register(
     });
     Ok(RealtimeHandles {
         submitter,
-        chain_events,
         chain_monitor,
         batch_manager,
         bridge_handler,

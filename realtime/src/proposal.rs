@@ -23,8 +23,8 @@ use common::{
 };
 
 use crate::{
-    bridge::{returns::ReturnSignals, status::ReadyOp},
-    config::ProposalLimits,
+    bridge::{signals::ReturnSignals, status::ReadyOp},
+    config::limits::ProposalLimits,
 };
 
 /// The L1 block all blocks of a proposal anchor to (`maxAnchorBlockNumber`).

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     bridge::{
-        returns::ReturnSignals,
+        signals::ReturnSignals,
         status::{ReadyOp, Retry, StatusKey},
     },
     proposal::SealedProposal,

@@ -8,7 +8,11 @@
 //!
 //! Callers reach a child through a [`Handle`], which always points at the live instance.
 
+mod control;
+mod handle;
 mod panic_capture;
+
+pub use handle::{Handle, NotRunning, Reserved, Subscriber};
 
 use std::{
     collections::VecDeque,
@@ -18,19 +22,19 @@ use std::{
 };
 
 use futures::{
-    FutureExt, StreamExt,
+    FutureExt,
     future::{BoxFuture, Shared},
     stream::FuturesUnordered,
 };
 use serde::Serialize;
-use spawned_concurrency::tasks::{Actor, ActorRef, ActorStart, Context};
+use spawned_concurrency::tasks::{Actor, ActorStart, Context};
 use tokio::{
     sync::{oneshot, watch},
     task::JoinHandle,
     time::Instant,
 };
 
-use crate::metrics;
+use control::Control;
 
 /// Restart and shutdown policy.
 #[derive(Debug, Clone)]
@@ -192,65 +196,6 @@ impl ChildLink {
     }
 }
 
-/// A child is not running right now (restarting, or the node is stopping).
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-#[error("actor {name} is not running right now (restarting or shutting down)")]
-pub struct NotRunning {
-    /// The child.
-    pub name: &'static str,
-}
-
-/// The running instance of a child, numbered from 1 at its first start (+1 per restart).
-type Published<A> = Option<(u64, ActorRef<A>)>;
-
-/// Reaches whichever instance of a child is live; survives restarts.
-pub struct Handle<A: Actor> {
-    name: &'static str,
-    live: watch::Receiver<Published<A>>,
-}
-
-impl<A: Actor> Clone for Handle<A> {
-    fn clone(&self) -> Self {
-        Self {
-            name: self.name,
-            live: self.live.clone(),
-        }
-    }
-}
-
-impl<A: Actor> Handle<A> {
-    /// The live instance, if the child is running.
-    pub fn current(&self) -> Result<ActorRef<A>, NotRunning> {
-        self.live
-            .borrow()
-            .as_ref()
-            .map(|(_, actor)| actor.clone())
-            .ok_or(NotRunning { name: self.name })
-    }
-
-    /// Waits until the child runs, then returns the live instance.
-    pub async fn live(&self) -> Result<ActorRef<A>, NotRunning> {
-        self.live_after(None).await.map(|(_, actor)| actor)
-    }
-
-    /// Waits until an instance later than `lost` runs and returns it with its number. A caller
-    /// whose work instance `lost` dropped (it stopped) waits here for the restarted one, rather
-    /// than asking the stopping instance again before the supervisor noticed.
-    pub async fn live_after(&self, lost: Option<u64>) -> Result<(u64, ActorRef<A>), NotRunning> {
-        let mut live = self.live.clone();
-        let later = |published: &Published<A>| {
-            published
-                .as_ref()
-                .is_some_and(|(instance, _)| lost.is_none_or(|lost| *instance > lost))
-        };
-        let found = live
-            .wait_for(later)
-            .await
-            .map_err(|_| NotRunning { name: self.name })?;
-        found.clone().ok_or(NotRunning { name: self.name })
-    }
-}
-
 type StartFn = Box<dyn FnMut(ChildLink) -> Result<Running, String> + Send>;
 
 struct Running {
@@ -285,9 +230,19 @@ impl SupervisorBuilder {
 
     /// Adds a child. `factory` builds a fresh actor for every (re)start; an error from it counts
     /// as a failure of the child.
-    pub fn child<A, F, E>(
+    pub fn child<A, F, E>(&mut self, name: &'static str, restart: Restart, factory: F) -> Handle<A>
+    where
+        A: Actor,
+        F: FnMut(ChildLink) -> Result<A, E> + Send + 'static,
+        E: Display,
+    {
+        self.add(Reserved::new(name), restart, factory)
+    }
+
+    /// Adds the child whose handle was reserved (see [`Reserved`]).
+    pub fn add<A, F, E>(
         &mut self,
-        name: &'static str,
+        reserved: Reserved<A>,
         restart: Restart,
         mut factory: F,
     ) -> Handle<A>
@@ -296,8 +251,7 @@ impl SupervisorBuilder {
         F: FnMut(ChildLink) -> Result<A, E> + Send + 'static,
         E: Display,
     {
-        let (publish, live) = watch::channel(None);
-        let publish = Arc::new(publish);
+        let (name, publish, handle) = (reserved.name, reserved.publish.clone(), reserved.handle());
         let mut instance = 0;
         let start: StartFn = Box::new(move |link: ChildLink| {
             let actor = factory(link.clone()).map_err(|e| e.to_string())?;
@@ -332,7 +286,7 @@ impl SupervisorBuilder {
                 last_backoff_ms: None,
             },
         });
-        Handle { name, live }
+        handle
     }
 
     /// Starts the children in order and supervises them on a task of its own.
@@ -390,206 +344,6 @@ impl Supervisor {
             let _ = shutdown.send(());
         }
         self.finished().await
-    }
-}
-
-enum Event {
-    Exited { child: usize, generation: u64 },
-    RestartDue { child: usize },
-}
-
-struct Control {
-    config: SupervisorConfig,
-    children: Vec<Child>,
-    status_tx: watch::Sender<Vec<ChildStatus>>,
-    events: FuturesUnordered<BoxFuture<'static, Event>>,
-}
-
-impl Control {
-    async fn run(mut self, mut shutdown: oneshot::Receiver<()>) -> Result<(), SupervisorError> {
-        for child in 0..self.children.len() {
-            if let Err(meltdown) = self.start_child(child) {
-                return self.give_up(meltdown).await;
-            }
-        }
-        loop {
-            tokio::select! {
-                // A dropped Supervisor also means shut down.
-                _ = &mut shutdown => return self.stop_all().await,
-                Some(event) = self.events.next() => {
-                    let outcome = match event {
-                        Event::Exited { child, generation } => self.on_exit(child, generation),
-                        Event::RestartDue { child } => {
-                            let c = &mut self.children[child];
-                            c.status.restarts += 1;
-                            metrics::common().actor_restarts.with_label_values(&[c.status.name]).inc();
-                            self.start_child(child)
-                        }
-                    };
-                    if let Err(meltdown) = outcome {
-                        return self.give_up(meltdown).await;
-                    }
-                }
-            }
-        }
-    }
-
-    fn publish(&self) {
-        self.status_tx
-            .send_replace(self.children.iter().map(|c| c.status.clone()).collect());
-    }
-
-    fn start_child(&mut self, index: usize) -> Result<(), SupervisorError> {
-        let child = &mut self.children[index];
-        child.status.state = ChildState::Starting;
-        match (child.start)(ChildLink::default()) {
-            Ok(running) => {
-                child.generation += 1;
-                let generation = child.generation;
-                let exited = running.exited.clone();
-                self.events.push(
-                    async move {
-                        exited.await;
-                        Event::Exited {
-                            child: index,
-                            generation,
-                        }
-                    }
-                    .boxed(),
-                );
-                child.running = Some(running);
-                child.status.state = ChildState::Running;
-                metrics::common()
-                    .actor_up
-                    .with_label_values(&[child.status.name])
-                    .set(1);
-                tracing::info!(actor = child.status.name, "actor started");
-                self.publish();
-                Ok(())
-            }
-            Err(e) => self.on_failure(index, format!("could not start: {e}")),
-        }
-    }
-
-    fn on_exit(&mut self, index: usize, generation: u64) -> Result<(), SupervisorError> {
-        let child = &mut self.children[index];
-        if child.generation != generation {
-            return Ok(());
-        }
-        let Some(running) = child.running.take() else {
-            return Ok(());
-        };
-        metrics::common()
-            .actor_up
-            .with_label_values(&[child.status.name])
-            .set(0);
-        let failure = running.link.failure();
-        match child.status.restart {
-            Restart::Temporary => {
-                child.status.state = ChildState::Stopped;
-                if failure.is_some() {
-                    child.status.last_error = failure;
-                }
-                self.publish();
-                Ok(())
-            }
-            Restart::Permanent => self.on_failure(
-                index,
-                failure.unwrap_or_else(|| "stopped on its own, but it must keep running".into()),
-            ),
-        }
-    }
-
-    fn on_failure(&mut self, index: usize, reason: String) -> Result<(), SupervisorError> {
-        let now = Instant::now();
-        let window = self.config.restart_window;
-        let child = &mut self.children[index];
-        child.failures.push_back(now);
-        while child
-            .failures
-            .front()
-            .is_some_and(|at| now.duration_since(*at) > window)
-        {
-            child.failures.pop_front();
-        }
-        tracing::error!(actor = child.status.name, error = %reason, "actor failed");
-        child.status.last_error = Some(reason.clone());
-        if child.failures.len() > self.config.max_restarts as usize {
-            child.status.state = ChildState::Failed;
-            let meltdown = SupervisorError::Meltdown {
-                child: child.status.name,
-                failures: child.failures.len(),
-                window_sec: window.as_secs(),
-                last_error: reason,
-            };
-            self.publish();
-            return Err(meltdown);
-        }
-        let delay = self.config.backoff(child.failures.len());
-        child.status.state = ChildState::Restarting;
-        child.status.last_backoff_ms = Some(delay.as_millis() as u64);
-        tracing::warn!(
-            actor = child.status.name,
-            delay_ms = delay.as_millis() as u64,
-            "restarting actor after backoff"
-        );
-        self.events.push(
-            async move {
-                tokio::time::sleep(delay).await;
-                Event::RestartDue { child: index }
-            }
-            .boxed(),
-        );
-        self.publish();
-        Ok(())
-    }
-
-    async fn give_up(mut self, meltdown: SupervisorError) -> Result<(), SupervisorError> {
-        if let Err(e) = self.stop_all().await {
-            tracing::error!(error = %e, "shutdown after meltdown was not clean");
-        }
-        Err(meltdown)
-    }
-
-    async fn stop_all(&mut self) -> Result<(), SupervisorError> {
-        let deadline = Instant::now() + self.config.shutdown_deadline;
-        let mut late = Vec::new();
-        for index in (0..self.children.len()).rev() {
-            let Some(running) = self.children[index].running.take() else {
-                let status = &mut self.children[index].status;
-                if status.state != ChildState::Failed {
-                    status.state = ChildState::Stopped;
-                }
-                continue;
-            };
-            self.children[index].status.state = ChildState::Stopping;
-            self.publish();
-            (running.stop)();
-            let stopped = tokio::time::timeout_at(deadline, running.exited.clone()).await;
-            let status = &mut self.children[index].status;
-            metrics::common()
-                .actor_up
-                .with_label_values(&[status.name])
-                .set(0);
-            if stopped.is_ok() {
-                status.state = ChildState::Stopped;
-                tracing::info!(actor = status.name, "actor stopped");
-            } else {
-                status.state = ChildState::Failed;
-                status.last_error = Some("did not stop within the shutdown deadline".into());
-                late.push(status.name);
-            }
-            self.publish();
-        }
-        self.publish();
-        if late.is_empty() {
-            Ok(())
-        } else {
-            Err(SupervisorError::ShutdownTimeout {
-                children: late,
-                deadline_ms: self.config.shutdown_deadline.as_millis() as u64,
-            })
-        }
     }
 }
 

@@ -10,11 +10,19 @@
 //! The manager is therefore a plain value lent to one task at a time (its owner gets it back
 //! with the outcome), which keeps the nonce out of any shared lock.
 
+mod error;
 pub mod fees;
 pub mod journal;
 pub mod mempool;
+mod stats;
+mod watch;
 
-use std::{sync::OnceLock, time::Duration};
+pub use error::TxError;
+
+use stats::show;
+pub use stats::{TxMetrics, metrics};
+
+use std::time::Duration;
 
 use alloy::{
     consensus::{SignableTransaction, Signed, TxEip4844, TxEip4844WithSidecar},
@@ -30,16 +38,14 @@ use alloy::{
     rpc::types::{TransactionReceipt, TransactionRequest},
     signers::local::PrivateKeySigner,
 };
-use prometheus::{Histogram, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec, Opts};
 use tokio::time::Instant;
 
 use crate::{
     ids::ProposalId,
-    metrics::{register, registry},
     rpc::{RpcEndpoint, RpcError, error_chain},
 };
-use fees::{FeeError, FeeMarket, FeePolicy, Fees};
-use journal::{Journal, JournalEntry, JournalError};
+use fees::{FeeMarket, FeePolicy, Fees};
+use journal::{Journal, JournalEntry};
 use mempool::Refusal;
 
 /// A blob tx as signed: the tx body and its EIP-7594 sidecar.
@@ -86,154 +92,6 @@ pub struct Included {
     pub fees: Fees,
     /// Replacements published before it was mined.
     pub replacements: u32,
-}
-
-/// Why a transaction did not get mined successfully.
-#[derive(Debug, thiserror::Error)]
-pub enum TxError {
-    /// L1 could not be read before anything was broadcast.
-    #[error("L1 unavailable: {0}")]
-    Rpc(#[from] RpcError),
-    /// `eth_estimateGas` says the call reverts: nothing was sent.
-    #[error("the transaction would revert (eth_estimateGas): {0}")]
-    WouldRevert(String),
-    /// The market is above the fee caps.
-    #[error(transparent)]
-    Fees(#[from] FeeError),
-    /// The proposer cannot pay.
-    #[error(
-        "the proposer account {account} cannot pay for the transaction ({message}): fund it on L1"
-    )]
-    InsufficientFunds {
-        /// The proposer address.
-        account: Address,
-        /// The node's message.
-        message: String,
-    },
-    /// A lower nonce of ours is no longer used on chain (an L1 reorg dropped a mined tx), so
-    /// this one cannot be mined until the gap is filled.
-    #[error(
-        "nonce {nonce} cannot be mined: the chain's next nonce is {chain} (an L1 reorg removed an earlier tx)"
-    )]
-    NonceGap {
-        /// Our nonce.
-        nonce: u64,
-        /// The chain's `latest` count.
-        chain: u64,
-    },
-    /// Another transaction was mined at our nonce.
-    #[error("nonce {nonce} was used by a transaction this node did not send")]
-    NonceTaken {
-        /// The nonce.
-        nonce: u64,
-    },
-    /// The node refused the transaction for a reason a retry does not fix.
-    #[error("L1 refused the transaction: {0}")]
-    Refused(String),
-    /// Mined, but reverted.
-    #[error("transaction {hash} reverted in L1 block {block}")]
-    Reverted {
-        /// The mined hash.
-        hash: B256,
-        /// Its block.
-        block: u64,
-        /// The receipt.
-        receipt: Box<TransactionReceipt>,
-    },
-    /// Signing failed.
-    #[error("signing failed: {0}")]
-    Sign(String),
-    /// The journal failed; without it a crash could double-send, so nothing is sent.
-    #[error(transparent)]
-    Journal(#[from] JournalError),
-    /// A journal entry's tx does not decode.
-    #[error("the journaled tx at nonce {nonce} does not decode: {reason}")]
-    BadJournalTx {
-        /// The nonce.
-        nonce: u64,
-        /// Why.
-        reason: String,
-    },
-}
-
-/// Tx manager metrics.
-pub struct TxMetrics {
-    /// Current bid per fee field, in wei.
-    pub fee_wei: IntGaugeVec,
-    /// Replacements published.
-    pub replacements: IntCounterVec,
-    /// Refused publications by class.
-    pub publish_errors: IntCounterVec,
-    /// The nonce of the tx in flight (or the next one).
-    pub nonce: IntGauge,
-    /// First broadcast → receipt.
-    pub inclusion_seconds: Histogram,
-}
-
-/// The metrics, registered on first use.
-#[allow(clippy::expect_used)] // static definitions: a failure is a programming error
-pub fn metrics() -> &'static TxMetrics {
-    static METRICS: OnceLock<TxMetrics> = OnceLock::new();
-    METRICS.get_or_init(|| {
-        let r = registry();
-        TxMetrics {
-            fee_wei: register(
-                r,
-                IntGaugeVec::new(
-                    Opts::new("l1_tx_fee_wei", "Current bid of the L1 tx in flight"),
-                    &["field"],
-                )
-                .expect("valid metric definition"),
-            ),
-            replacements: register(
-                r,
-                IntCounterVec::new(
-                    Opts::new(
-                        "l1_tx_replacements_total",
-                        "Fee-bumped replacements published",
-                    ),
-                    &["kind"],
-                )
-                .expect("valid metric definition"),
-            ),
-            publish_errors: register(
-                r,
-                IntCounterVec::new(
-                    Opts::new("l1_tx_publish_errors_total", "Refused L1 tx publications"),
-                    &["error"],
-                )
-                .expect("valid metric definition"),
-            ),
-            nonce: register(
-                r,
-                IntGauge::new("l1_tx_nonce", "Nonce of the proposer's L1 tx in flight")
-                    .expect("valid metric definition"),
-            ),
-            inclusion_seconds: register(
-                r,
-                Histogram::with_opts(
-                    HistogramOpts::new(
-                        "l1_tx_inclusion_seconds",
-                        "First broadcast of an L1 tx to its receipt",
-                    )
-                    .buckets(vec![0.5, 1.0, 2.0, 4.0, 8.0, 12.0, 24.0, 36.0, 60.0, 120.0]),
-                )
-                .expect("valid metric definition"),
-            ),
-        }
-    })
-}
-
-fn show(fees: &Fees) {
-    let m = metrics();
-    let gauge = |field: &str, v: u128| {
-        m.fee_wei
-            .with_label_values(&[field])
-            .set(i64::try_from(v).unwrap_or(i64::MAX));
-    };
-    gauge("max_fee_per_gas", fees.max_fee_per_gas);
-    gauge("max_priority_fee_per_gas", fees.max_priority_fee_per_gas);
-    gauge("max_fee_per_blob_gas", fees.max_fee_per_blob_gas);
 }
 
 /// Where [`TxManager::prepare`] spent its time.
@@ -578,136 +436,5 @@ impl TxManager {
 
     async fn head(&self) -> Option<u64> {
         self.l1.block_number(&self.provider).await.ok()
-    }
-
-    /// Publishes and waits for any of the entry's hashes to be mined,
-    /// replacing the tx every `replace_after_blocks` L1 blocks.
-    async fn watch(
-        &mut self,
-        mut entry: JournalEntry,
-        mut body: BlobTxWithSidecar,
-        before: Published,
-    ) -> Result<Included, TxError> {
-        let started = Instant::now();
-        let nonce = entry.nonce;
-        let mut replacements = 0u32;
-        let mut published = before == Published::Before;
-        let mut publish = true;
-        let mut nonce_too_low = 0u32;
-        let mut bump_now = false;
-        let mut unanswered = false;
-        let mut last_publish_block = self.head().await.unwrap_or(0);
-        show(&entry.fees);
-        loop {
-            if publish {
-                unanswered = false;
-                match self.broadcast(&entry.raw).await {
-                    Ok(()) | Err(Refusal::AlreadyKnown) => published = true,
-                    Err(Refusal::NoAnswer) => {
-                        // Not a refusal: the tx may be in the pool and may be mined, so its
-                        // nonce stays taken; watch for it and publish the same tx again.
-                        tracing::warn!(
-                            nonce,
-                            "L1 did not answer the publication in time; watching for the tx and publishing it again"
-                        );
-                        published = true;
-                        unanswered = true;
-                    }
-                    Err(Refusal::Underpriced) => {
-                        tracing::warn!(nonce, "L1 tx underpriced for the mempool; bumping now");
-                        published = true;
-                        bump_now = true;
-                    }
-                    Err(Refusal::NonceTooLow) => nonce_too_low += 1,
-                    Err(Refusal::InsufficientFunds) if !published => {
-                        self.journal.remove(nonce)?;
-                        self.next_nonce = None;
-                        return Err(TxError::InsufficientFunds {
-                            account: self.address(),
-                            message: "insufficient funds for gas and blobs".into(),
-                        });
-                    }
-                    Err(Refusal::Other(message)) if !published && replacements == 0 => {
-                        self.journal.remove(nonce)?;
-                        self.next_nonce = None;
-                        return Err(TxError::Refused(message));
-                    }
-                    Err(refusal) => {
-                        tracing::warn!(nonce, error = ?refusal, "L1 refused the publication; the previous bid stays");
-                    }
-                }
-            }
-            if let Some(receipt) = self.receipt(&entry.hashes).await {
-                self.journal.remove(nonce)?;
-                metrics()
-                    .inclusion_seconds
-                    .observe(started.elapsed().as_secs_f64());
-                let block = receipt.block_number.unwrap_or_default();
-                if !receipt.status() {
-                    return Err(TxError::Reverted {
-                        hash: receipt.transaction_hash,
-                        block,
-                        receipt: Box::new(receipt),
-                    });
-                }
-                tracing::info!(hash = %receipt.transaction_hash, nonce, block, replacements,
-                    waited_ms = started.elapsed().as_millis() as u64, "L1 tx mined");
-                return Ok(Included {
-                    receipt,
-                    nonce,
-                    fees: entry.fees,
-                    replacements,
-                });
-            }
-            if nonce_too_low >= NONCE_TOO_LOW_LIMIT {
-                self.journal.remove(nonce)?;
-                self.next_nonce = None;
-                return Err(TxError::NonceTaken { nonce });
-            }
-            tokio::time::sleep(self.config.poll_interval).await;
-            let head = self.head().await.unwrap_or(last_publish_block);
-            let due = head >= last_publish_block + self.config.replace_after_blocks;
-            publish = bump_now || due || nonce_too_low > 0 || unanswered;
-            if !(bump_now || due) {
-                continue;
-            }
-            bump_now = false;
-            last_publish_block = head;
-            if let Ok(chain) = self.chain_nonce().await
-                && chain < nonce
-            {
-                self.journal.remove(nonce)?;
-                self.next_nonce = None;
-                return Err(TxError::NonceGap { nonce, chain });
-            }
-            let market = match self.market().await {
-                Ok(m) => m,
-                Err(e) => {
-                    tracing::warn!(error = %e, nonce, "fee history unavailable; re-publishing the current bid");
-                    continue;
-                }
-            };
-            match self.config.fees.bump(&entry.fees, &market, true) {
-                Ok(fees) => {
-                    body.tx.max_fee_per_gas = fees.max_fee_per_gas;
-                    body.tx.max_priority_fee_per_gas = fees.max_priority_fee_per_gas;
-                    body.tx.max_fee_per_blob_gas = fees.max_fee_per_blob_gas;
-                    let (hash, raw) = self.sign(&mut body)?;
-                    entry.hashes.push(hash);
-                    entry.raw = raw;
-                    entry.fees = fees;
-                    self.journal.put(&entry)?;
-                    replacements += 1;
-                    metrics().replacements.with_label_values(&["blob"]).inc();
-                    show(&fees);
-                    tracing::warn!(%hash, nonce, replacements, head, max_fee = fees.max_fee_per_gas,
-                        tip = fees.max_priority_fee_per_gas, blob_fee = fees.max_fee_per_blob_gas,
-                        "L1 tx not mined in time; publishing a replacement");
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, nonce, "L1 tx not mined and cannot be bumped; re-publishing the current bid")
-                }
-            }
-        }
     }
 }

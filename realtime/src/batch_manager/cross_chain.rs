@@ -11,12 +11,13 @@ use alloy::{
 };
 use common::ids::UserOpId;
 
-use super::io::Clients;
+use super::clients::Clients;
 use crate::{
     bridge::{
         ahead::{self, Ahead},
         plan::{self, BlockPlan, PlanInput},
-        returns::{self, Candidate, Consumption, Kind, ReturnRoute, ReturnSignals},
+        returns::{self, Candidate, Consumption, Kind, ReturnRoute},
+        signals::ReturnSignals,
         status::{ReadyOp, StatusError, StatusStore, UserOpStatus},
         tx_outcome,
     },

@@ -4,40 +4,36 @@
 
 use std::{collections::HashSet, time::Duration};
 
-use alloy::{consensus::transaction::SignerRecoverable, signers::local::PrivateKeySigner};
 use alloy::{
-    consensus::{BlockHeader, Transaction as _},
+    consensus::BlockHeader,
     eips::{BlockId, BlockNumberOrTag},
     primitives::{Address, B256},
     providers::{DynProvider, Provider},
-    sol_types::SolCall,
 };
-use bindings::{IAnchor, IRealTimeInbox};
+use alloy::{consensus::transaction::SignerRecoverable, signers::local::PrivateKeySigner};
 use common::{
     anchor::GOLDEN_TOUCH_ADDRESS,
     basefee::{self, ParentFacts},
-    driver::{DriverClient, DriverError, InsertedBlock},
-    engine::{EngineClient, EngineError, PoolQuery},
-    rpc::{RpcEndpoint, RpcError},
+    driver::{DriverError, InsertedBlock},
+    engine::{EngineError, PoolQuery},
+    rpc::RpcError,
 };
 use tokio::time::Instant;
 
 use crate::{
     block_build::{self, AssembledBlock, BlockFrame, ParentBlock},
     bridge::{
-        callback::{self, L1Side, LayoutError},
-        config::CrossChainContracts,
+        callback::LayoutError,
         l2_calls::{self, L2CallParams},
-        returns::{Consumption, ReturnRoute, ReturnSignals},
-        status::{ReadyOp, StatusError, StatusStore},
+        returns::Consumption,
+        signals::ReturnSignals,
+        status::{ReadyOp, StatusError},
         tx_outcome,
     },
     proposal::L1Anchor,
-    proposal_store::ProposalStore,
-    restart::{self, Rebuilt},
-    slot_clock::SlotClock,
 };
 
+pub use super::clients::Clients;
 use super::cross_chain::{self, CrossChainContent, CrossChainSource};
 
 /// Why a tick could not finish.
@@ -93,151 +89,6 @@ impl TickError {
     }
 }
 
-/// The clients a BatchManager uses.
-#[derive(Clone)]
-pub struct Clients {
-    /// L1 reads.
-    pub l1: RpcEndpoint,
-    /// L2 reads.
-    pub l2: RpcEndpoint,
-    /// Pool content.
-    pub engine: EngineClient,
-    /// Block insertion and reorgs.
-    pub driver: DriverClient,
-    /// For the beacon API.
-    pub http: reqwest::Client,
-}
-
-/// Facts read once at start-up.
-pub struct StartFacts {
-    /// Connected L1 provider.
-    pub l1: DynProvider,
-    /// Connected L2 provider.
-    pub l2: DynProvider,
-    /// L2 chain id.
-    pub l2_chain_id: u64,
-    /// The inbox's basefee-sharing percentage.
-    pub basefee_sharing_pctg: u8,
-    /// The L1 block the current L2 head anchors to (0 at genesis).
-    pub last_anchor: u64,
-    /// The L1 slot clock, if the beacon answered.
-    pub clock: Result<SlotClock, String>,
-    /// Where L2→L1→L2 answers are predicted (with cross-chain contracts).
-    pub returns: Option<ReturnRoute>,
-    /// The blocks preconfirmed before a restart that the open proposal takes back (when the
-    /// node proposes).
-    pub rebuilt: Option<Rebuilt>,
-}
-
-/// What start-up rebuilds the open proposal from: the stored proposals and how old an anchor
-/// may be.
-pub struct RebuildFrom<'a> {
-    /// Sealed, unlanded proposals.
-    pub store: &'a ProposalStore,
-    /// Ops waiting for a block (a block inserted while the node died may carry some).
-    pub statuses: &'a StatusStore,
-    /// Largest `L1 head − anchor` a proposal may have.
-    pub max_anchor_age: u64,
-}
-
-/// Reads the start-up facts.
-pub async fn start_facts(
-    clients: &Clients,
-    inbox: Address,
-    (beacon, fallback_slot): (&url::Url, Duration),
-    cross_chain: Option<(CrossChainContracts, Address)>,
-    rebuild_from: Option<RebuildFrom<'_>>,
-) -> Result<StartFacts, TickError> {
-    let l1 = clients.l1.connect().await.map_err(TickError::L1)?;
-    let l2 = clients.l2.connect().await.map_err(TickError::L2)?;
-    let l2_chain_id = clients
-        .l2
-        .call(l2.get_chain_id())
-        .await
-        .map_err(TickError::L2)?;
-    let config = clients
-        .l1
-        .call(IRealTimeInbox::new(inbox, &l1).getConfig().call())
-        .await
-        .map_err(TickError::L1)?;
-    let head = clients
-        .l2
-        .call(l2.get_block_by_number(BlockNumberOrTag::Latest).full())
-        .await
-        .map_err(TickError::L2)?
-        .ok_or_else(|| TickError::Missing("the L2 has no latest block".into()))?;
-    let last_anchor = head
-        .transactions
-        .txns()
-        .next()
-        .and_then(|tx| IAnchor::anchorV4WithSignalSlotsCall::abi_decode(tx.input()).ok())
-        .map_or(0, |call| call._checkpoint.blockNumber.to::<u64>());
-    let clock =
-        SlotClock::fetch(&clients.http, beacon, fallback_slot, Duration::from_secs(2)).await;
-    let returns = match cross_chain {
-        None => None,
-        Some((contracts, proposer)) => {
-            let l1_chain_id = clients
-                .l1
-                .call(l1.get_chain_id())
-                .await
-                .map_err(TickError::L1)?;
-            let route = ReturnRoute {
-                l1: L1Side {
-                    multicall: contracts.multicall,
-                    proposer,
-                    bridge: contracts.l1_bridge,
-                    signal_service: config.signalService,
-                    l2_bridge: contracts.l2_bridge,
-                    l2_chain_id,
-                },
-                l1_chain_id,
-                l2_signal_service: contracts.l2_signal_service,
-            };
-            callback::check_layout(&clients.l1, &l1, &route.l1).await?;
-            Some(route)
-        }
-    };
-    let rebuilt = match rebuild_from {
-        None => None,
-        Some(from) => {
-            let landed = restart::inbox_head(&clients.l1, &l1, &clients.l2, &l2, inbox)
-                .await
-                .map_err(TickError::Restart)?;
-            let stored = from
-                .store
-                .all()
-                .map_err(|e| TickError::Restart(e.to_string()))?;
-            let (_, _, tip) = restart::continuing(&clients.l2, &l2, stored, landed)
-                .await
-                .map_err(TickError::Restart)?;
-            let l1_head = clients.l1.block_number(&l1).await.map_err(TickError::L1)?;
-            let ready = from.statuses.ready_ops(usize::MAX)?;
-            Some(
-                restart::rebuild(
-                    &clients.l2,
-                    &l2,
-                    (tip.0, head.header.number),
-                    l1_head,
-                    (from.max_anchor_age, &ready),
-                )
-                .await
-                .map_err(TickError::L2)?,
-            )
-        }
-    };
-    Ok(StartFacts {
-        rebuilt,
-        returns,
-        l1,
-        l2,
-        l2_chain_id,
-        basefee_sharing_pctg: config.basefeeSharingPctg,
-        last_anchor,
-        clock,
-    })
-}
-
 /// What one tick sees.
 pub struct Observation {
     /// The L2 head (the next block's parent).
@@ -270,6 +121,8 @@ pub struct ObserveArgs {
     pub known: Option<(B256, u64)>,
     /// Where user ops and L2→L1→L2 txs are planned from, with cross-chain contracts.
     pub cross_chain: Option<CrossChainSource>,
+    /// The L1 head number, as the chain monitor last told it.
+    pub l1_head: u64,
 }
 
 /// Reads the L2 head, the pool for the next block, and the L1 head.
@@ -343,7 +196,7 @@ pub async fn observe(
             .await
         }
     };
-    let l1_head = clients.l1.block_number(l1).await.map_err(TickError::L1)?;
+    let l1_head = args.l1_head;
     Ok(Observation {
         cross_chain,
         first_tx: head.transactions.hashes().next(),

@@ -10,57 +10,53 @@
 //! L2 head before anything else is built; a head that moved under us is reorged back to the last
 //! head we verified (foreign blocks on top) or adopted (our blocks were removed).
 
+mod clients;
 mod cross_chain;
 mod io;
+pub mod protocol;
 mod record;
+mod rollback;
+mod start;
+mod tick;
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{
+    collections::{BTreeSet, HashMap},
+    sync::Arc,
+    time::Duration,
+};
 
 use alloy::{
+    eips::BlockNumHash,
     primitives::{Address, B256},
     providers::DynProvider,
     signers::local::PrivateKeySigner,
 };
+pub use clients::Clients;
 use common::{
     backoff::Backoff,
     basefee,
-    driver::{DriverError, InsertedBlock, ReorgOutcome},
-    faults::{self, FaultPoint},
     health::Settlement,
     ids::ProposalId,
     secret::Secret,
-    supervisor::{ChildLink, Handle},
-    work::{Outcome, TaskPanicked, spawn_reporting},
+    supervisor::{ChildLink, Subscriber},
+    work::spawn_reporting,
 };
 use cross_chain::CrossChainSource;
-pub use io::Clients;
-use io::{
-    AnchorChoice, BlockContent, BlockUserOps, BuildFailure, BuiltBlock, Observation, ObserveArgs,
-    StartFacts, TickError,
-};
-use spawned_concurrency::{
-    message::Message,
-    tasks::{Actor, Context, Handler, send_after, spawn_listener},
-};
+use io::{ObserveArgs, TickError};
+use protocol::{L1Head, Observed, ProposalSettled, RewindL2, Settled, Start, Started, Tick};
+use spawned_concurrency::tasks::{Actor, Context, Handler, send_after, spawn_listener};
 use tokio::sync::watch;
 
 use crate::{
-    block_build::{AssembledBlock, BlockFrame, ParentBlock},
-    block_policy::{self, Decision, TickView},
-    bridge::{
-        config::CrossChainContracts,
-        returns::ReturnRoute,
-        status::{StatusKey, StatusStore, UserOpStatus},
-    },
+    block_build::{AssembledBlock, ParentBlock},
+    bridge::{config::CrossChainContracts, returns::ReturnRoute, status::StatusStore},
     cadence::Cadence,
     config::RealtimeConfig,
-    metrics,
-    proposal::{L1Anchor, Proposals, SealReason},
+    proposal::{L1Anchor, Proposals},
     proposal_store::ProposalStore,
     slot_clock::SlotClock,
-    submitter::AsyncSubmitter,
+    submitter::protocol::Submit,
 };
-use record::{TxOutcomes, block_signals};
 
 /// Ticks to wait for a block whose driver answer was lost before treating it as not inserted.
 const UNKNOWN_OUTCOME_GRACE_TICKS: u32 = 2;
@@ -81,7 +77,7 @@ pub struct BatchManagerSetup {
     /// Where sealed proposals are kept until they land.
     pub store: ProposalStore,
     /// Who proves and proposes them; `None` under PRECONF_ONLY.
-    pub submitter: Option<Handle<AsyncSubmitter>>,
+    pub submitter: Option<Subscriber<Submit>>,
     /// User-op statuses and the ops ready for a block.
     pub statuses: StatusStore,
     /// Where the preconfirmed head and the open proposal are published.
@@ -160,6 +156,13 @@ pub struct BatchManager {
     /// one was put off): the open proposal is sealed when the tick ends, if the proposals not
     /// on L1 yet leave it a slot.
     seal_due: bool,
+    /// Sealed proposals the submitter has not settled yet (read from the store at start, then
+    /// kept from `ProposalSettled`).
+    unlanded: BTreeSet<ProposalId>,
+    /// The L1 head as the chain monitor last told it.
+    l1_head: Option<BlockNumHash>,
+    /// A rewind asked for while a tick was running: done when it ends (the lowest wins).
+    rewind: Option<RewindL2>,
 }
 
 impl BatchManager {
@@ -171,7 +174,7 @@ impl BatchManager {
     ) -> Result<Self, crate::proposal_store::ProposalStoreError> {
         let retry_max = Duration::from_secs(30).max(setup.heartbeat);
         let first_id = setup.store.next_id()?;
-        Ok(Self {
+        Self {
             proposals: Proposals::new(setup.config.proposal_limits, first_id),
             start_retry: Backoff::new(setup.heartbeat, retry_max),
             setup,
@@ -187,43 +190,38 @@ impl BatchManager {
             holds: HashMap::new(),
             failing: HashMap::new(),
             seal_due: false,
+            unlanded: BTreeSet::new(),
+            l1_head: None,
+            rewind: None,
         }
-        .with_ops_proposal_from_store())
+        .with_unlanded_from_store()
     }
 
-    /// After a restart, a stored proposal with user ops is still the one later ops wait for.
-    fn with_ops_proposal_from_store(mut self) -> Self {
-        match self.setup.store.all() {
-            Ok(stored) => {
-                self.ops_proposal = stored
-                    .iter()
-                    .rev()
-                    .find(|p| !p.user_ops.is_empty() || !p.returns.is_empty())
-                    .map(|p| p.id);
-            }
-            Err(e) => tracing::error!(error = %e,
-                "cannot read stored proposals; user ops wait until they can be read"),
-        }
-        self
+    /// After a restart, the stored proposals are the unlanded ones, and the last one with user
+    /// ops is still the one later ops wait for. Read once: the submitter reports the rest.
+    fn with_unlanded_from_store(
+        mut self,
+    ) -> Result<Self, crate::proposal_store::ProposalStoreError> {
+        let stored = self.setup.store.all()?;
+        self.ops_proposal = stored
+            .iter()
+            .rev()
+            .find(|p| !p.user_ops.is_empty() || !p.returns.is_empty())
+            .map(|p| p.id);
+        self.unlanded = stored.iter().map(|p| p.id).collect();
+        Ok(self)
     }
 
     /// Whether this tick's block may carry user ops or return signals: only when no earlier
     /// proposal with either is still unlanded.
     fn cross_chain_open(&mut self) -> bool {
-        let Some(id) = self.ops_proposal else {
-            return true;
-        };
-        match self.setup.store.contains(id) {
-            Ok(false) => {
-                self.ops_proposal = None;
-                true
-            }
-            Ok(true) => false,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the proposal store; cross-chain calls wait");
-                false
-            }
+        if self
+            .ops_proposal
+            .is_some_and(|id| !self.unlanded.contains(&id))
+        {
+            self.ops_proposal = None;
         }
+        self.ops_proposal.is_none()
     }
 
     /// Where this tick's block plans its user ops and L2→L1→L2 txs from (with cross-chain
@@ -248,46 +246,6 @@ impl BatchManager {
     }
 }
 
-/// Read the start-up facts (internal).
-#[derive(Clone)]
-struct Start;
-impl Message for Start {
-    type Result = ();
-}
-
-struct Started(Outcome<Result<StartFacts, TickError>>);
-impl Message for Started {
-    type Result = ();
-}
-
-/// One heartbeat.
-#[derive(Clone)]
-pub struct Tick;
-impl Message for Tick {
-    type Result = ();
-}
-
-struct Observed(Outcome<Result<Observation, TickError>>);
-impl Message for Observed {
-    type Result = ();
-}
-
-struct Built {
-    parent: ParentBlock,
-    outcome: Outcome<Result<BuiltBlock, BuildFailure>>,
-}
-impl Message for Built {
-    type Result = ();
-}
-
-struct Reorged {
-    to: u64,
-    outcome: Outcome<Result<ReorgOutcome, DriverError>>,
-}
-impl Message for Reorged {
-    type Result = ();
-}
-
 impl Actor for BatchManager {
     async fn started(&mut self, ctx: &Context<Self>) {
         self.link.attach();
@@ -308,12 +266,12 @@ impl Handler<Start> for BatchManager {
         let statuses = self.setup.statuses.clone();
         let proposes = self.setup.submitter.is_some();
         let work = async move {
-            let rebuild_from = proposes.then_some(io::RebuildFrom {
+            let rebuild_from = proposes.then_some(start::RebuildFrom {
                 store: &store,
                 statuses: &statuses,
                 max_anchor_age: config.proposal_limits.max_anchor_age,
             });
-            io::start_facts(
+            start::start_facts(
                 &clients,
                 config.inbox,
                 (&config.l1_beacon_url, config.l1_slot),
@@ -412,6 +370,10 @@ impl Handler<Tick> for BatchManager {
             );
             return;
         }
+        let Some(l1_head) = self.l1_head else {
+            tracing::debug!("no L1 head from the chain monitor yet; tick skipped");
+            return;
+        };
         self.busy = true;
         self.seal_due |= running.cadence.due(std::time::SystemTime::now());
         let clients = self.setup.clients.clone();
@@ -423,257 +385,10 @@ impl Handler<Tick> for BatchManager {
             min_base_fee,
             known: self.head.map(|h| (h.hash, h.timestamp)),
             cross_chain: self.cross_chain_source(),
+            l1_head: l1_head.number,
         };
         let work = async move { io::observe(&clients, &l1, &l2, args).await };
         spawn_reporting(ctx.clone(), work, Observed);
-    }
-}
-
-impl Handler<Observed> for BatchManager {
-    async fn handle(&mut self, Observed(observed): Observed, ctx: &Context<Self>) {
-        let observation = match observed {
-            Err(panic) => return self.lost(panic, "observing the chains", ctx),
-            Ok(Ok(o)) => o,
-            Ok(Err(error)) => {
-                self.fail(&error, "could not observe the chains");
-                return;
-            }
-        };
-        if let Some(unknown) = self.unknown.take()
-            && self.reconcile(unknown, &observation) == Settled::Wait
-        {
-            self.end_tick();
-            return;
-        }
-        if !self.check_head(&observation, ctx) {
-            return;
-        }
-        self.note_holds(&observation.cross_chain.held);
-        for (id, reason) in &observation.cross_chain.rejected {
-            self.setup.statuses.set_soon(
-                &[StatusKey::Op(*id)],
-                UserOpStatus::Rejected {
-                    reason: reason.clone(),
-                },
-            );
-        }
-        self.decide_and_build(observation, ctx);
-    }
-}
-
-/// Whether a block with an unknown outcome still blocks building.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Settled {
-    /// Recorded as inserted, or given up on: build as usual.
-    Yes,
-    /// Still unknown: do not build on top yet.
-    Wait,
-}
-
-impl BatchManager {
-    /// Ends the tick: the open proposal is sealed if this tick was the last that makes the
-    /// next L1 slot, and what it looks like now is published.
-    fn end_tick(&mut self) {
-        self.busy = false;
-        if self.seal_due && self.slot_free() {
-            self.seal_due = false;
-            let sealed = self.proposals.seal(SealReason::Slot);
-            self.hand_over(sealed);
-        }
-        self.publish();
-    }
-
-    /// Whether the proposals sealed and not on L1 yet leave a slot for another one.
-    fn slot_free(&self) -> bool {
-        let Some(running) = &self.running else {
-            return false;
-        };
-        match self.setup.store.len() {
-            Ok(unlanded) => unlanded < running.cadence.max_unlanded(),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the proposal store; sealing on the slot clock anyway");
-                true
-            }
-        }
-    }
-
-    fn fail(&mut self, error: &TickError, what: &str) {
-        metrics::preconf()
-            .block_failures
-            .with_label_values(&[error.cause()])
-            .inc();
-        tracing::warn!(%error, cause = error.cause(), "{what}; block production resumes on the next tick");
-        self.end_tick();
-    }
-
-    /// A block whose driver answer was lost: is it the L2 head now?
-    fn reconcile(&mut self, mut unknown: UnknownOutcome, seen: &Observation) -> Settled {
-        let data = &unknown.block.request.executable_data;
-        if seen.parent.number == data.block_number
-            && seen.parent.facts.timestamp == data.timestamp
-            && seen.first_tx == Some(unknown.block.anchor_tx_hash)
-        {
-            tracing::info!(number = data.block_number, hash = %seen.parent.hash,
-                "the driver inserted the block whose answer was lost; recording it");
-            let inserted = InsertedBlock {
-                number: seen.parent.number,
-                hash: seen.parent.hash,
-                state_root: seen.state_root,
-                parent_hash: data.parent_hash,
-            };
-            self.record(unknown.block, unknown.anchor, inserted, None);
-            return Settled::Yes;
-        }
-        if self.head.is_some_and(|h| h.hash == seen.parent.hash) {
-            unknown.ticks_waited += 1;
-            if unknown.ticks_waited <= UNKNOWN_OUTCOME_GRACE_TICKS {
-                tracing::info!(
-                    number = data.block_number,
-                    waited = unknown.ticks_waited,
-                    "block outcome still unknown; not building on top until it is settled"
-                );
-                self.unknown = Some(unknown);
-                return Settled::Wait;
-            }
-            tracing::warn!(
-                number = data.block_number,
-                "the driver did not insert the block whose answer was lost; its txs stay in the pool"
-            );
-        }
-        Settled::Yes
-    }
-
-    /// A task of this actor panicked: what it was doing is unknown (a block may or may not be
-    /// on L2), so the actor fails and its successor starts from what the chains say.
-    fn lost(&mut self, panic: TaskPanicked, what: &str, ctx: &Context<Self>) {
-        tracing::error!(%panic, "batch manager task lost while {what}; restarting the actor");
-        self.link.fail(ctx, format!("{what}: {panic}"));
-    }
-
-    /// Rolls the L2 back to block `to` on a task; the outcome comes back as `Reorged`.
-    fn spawn_reorg(&self, to: u64, ctx: &Context<Self>) {
-        let clients = self.setup.clients.clone();
-        let work = async move { clients.driver.reorg_stale_block(to).await };
-        spawn_reporting(ctx.clone(), work, move |outcome| Reorged { to, outcome });
-    }
-
-    /// Compares the L2 head with the head we verified; recovers when it moved. True: go on.
-    fn check_head(&mut self, seen: &Observation, ctx: &Context<Self>) -> bool {
-        let ours = match self.head {
-            None => {
-                self.head = Some(Head::from(&seen.parent));
-                return true;
-            }
-            Some(ours) if ours.hash == seen.parent.hash => return true,
-            Some(ours) => ours,
-        };
-        metrics::preconf()
-            .block_failures
-            .with_label_values(&["head_moved"])
-            .inc();
-        if seen.parent.number > ours.number {
-            tracing::warn!(cause = "head_moved", ours = ours.number, our_hash = %ours.hash, head = seen.parent.number,
-                head_hash = %seen.parent.hash,
-                "L2 head moved under us (blocks we did not build); reorging back to our last head");
-            self.spawn_reorg(ours.number, ctx);
-            return false;
-        }
-        let dropped = self.proposals.discard_open();
-        tracing::error!(cause = "head_moved", ours = ours.number, our_hash = %ours.hash, head = seen.parent.number,
-            head_hash = %seen.parent.hash, dropped_proposal = ?dropped,
-            "our L2 blocks were removed (reorg); continuing from the new head");
-        self.head = Some(Head::from(&seen.parent));
-        true
-    }
-
-    fn decide_and_build(&mut self, seen: Observation, ctx: &Context<Self>) {
-        let Some(running) = &self.running else {
-            self.end_tick();
-            return;
-        };
-        let view = TickView {
-            pending_txs: seen.pool.len(),
-            timestamp: seen.now,
-            head_timestamp: seen.parent.facts.timestamp,
-            idle_ticks: self.idle_ticks,
-            proposal_open: self.proposals.open_anchor().is_some(),
-            has_node_content: !seen.cross_chain.ops.is_empty()
-                || !seen.cross_chain.returns.is_empty(),
-        };
-        let reason = match block_policy::decide(&self.setup.config.block_policy, &view) {
-            Decision::Wait(why) => {
-                tracing::trace!(?why, pending = view.pending_txs, "no block this tick");
-                self.end_tick();
-                return;
-            }
-            Decision::Build(reason) => reason,
-        };
-        let signal_slots = block_signals(&seen.cross_chain.ops, &seen.cross_chain.returns);
-        let sealed = self
-            .proposals
-            .seal_before(seen.l1_head, seen.now, !signal_slots.is_empty());
-        self.hand_over(sealed);
-        let anchor = match self.proposals.open_anchor() {
-            Some(anchor) => AnchorChoice::Known(anchor),
-            None => AnchorChoice::Fetch(choose_anchor(
-                seen.l1_head,
-                self.last_anchor,
-                self.setup.config.anchor_lag,
-            )),
-        };
-        let frame = BlockFrame {
-            chain_id: running.l2_chain_id,
-            anchor_contract: self.setup.config.anchor,
-            coinbase: self.setup.coinbase,
-            basefee_sharing_pctg: running.basefee_sharing_pctg,
-            golden_touch_nonce: 0,
-            anchor: L1Anchor {
-                number: 0,
-                hash: B256::ZERO,
-                state_root: B256::ZERO,
-            },
-            signal_slots,
-            timestamp: seen.now,
-            base_fee: seen.base_fee,
-            gas_limit: seen.parent.gas_limit_without_anchor(),
-        };
-        tracing::debug!(
-            ?reason,
-            txs = seen.pool.len(),
-            number = seen.parent.number + 1,
-            "building a block"
-        );
-        let clients = self.setup.clients.clone();
-        let (l1, l2) = (running.l1.clone(), running.l2.clone());
-        let parent = seen.parent;
-        let content = seen.cross_chain;
-        let user_ops = match (&self.setup.cross_chain, content.ops.is_empty()) {
-            (Some(cross_chain), false) => Some(BlockUserOps {
-                ops: content.ops,
-                signer: cross_chain.l2_signer.expose().clone(),
-                l2_bridge: cross_chain.contracts.l2_bridge,
-            }),
-            _ => None,
-        };
-        let work = async move {
-            faults::reach(FaultPoint::BlockBuild);
-            io::build(
-                &clients,
-                &l1,
-                &l2,
-                parent,
-                frame,
-                anchor,
-                BlockContent {
-                    pool: seen.pool,
-                    user_ops,
-                    returns: content.returns,
-                    consumers: content.consumers,
-                },
-            )
-            .await
-        };
-        spawn_reporting(ctx.clone(), work, move |outcome| Built { parent, outcome });
     }
 }
 
@@ -687,87 +402,21 @@ pub fn choose_anchor(l1_head: u64, last_anchor: u64, lag: u64) -> u64 {
         .min(l1_head.saturating_sub(MIN_ANCHOR_OFFSET))
 }
 
-impl Handler<Built> for BatchManager {
-    async fn handle(&mut self, built: Built, ctx: &Context<Self>) {
-        match built.outcome {
-            Err(panic) => self.lost(panic, "building a block", ctx),
-            Ok(Ok(block)) => {
-                let m = metrics::preconf();
-                m.block_build_seconds
-                    .with_label_values(&["node"])
-                    .observe(block.node_time.as_secs_f64());
-                m.block_build_seconds
-                    .with_label_values(&["driver"])
-                    .observe(block.driver_time.as_secs_f64());
-                let inserted = block.inserted;
-                if inserted.parent_hash != built.parent.hash
-                    || inserted.number != built.parent.number + 1
-                {
-                    tracing::error!(
-                        expected_parent = %built.parent.hash,
-                        expected_number = built.parent.number + 1,
-                        got_parent = %inserted.parent_hash,
-                        got_number = inserted.number,
-                        "driver returned a header that does not continue our head; reorging back"
-                    );
-                    m.block_failures.with_label_values(&["bad_header"]).inc();
-                    self.spawn_reorg(built.parent.number, ctx);
-                    return;
-                }
-                let outcome = TxOutcomes {
-                    consumers: block.consumers,
-                    reverted: block.reverted,
-                };
-                let doomed = cross_chain::doomed(&outcome.consumers, outcome.reverted.as_ref());
-                if !doomed.is_empty() {
-                    // Their answers' signals are required by the anchor, but only their own
-                    // L2→L1 messages make L1 send them: the proposal could never land.
-                    tracing::error!(number = inserted.number, txs = ?doomed,
-                        "L2→L1→L2 txs reverted in the block although their answers were in it; reorging it back and taking them as they are");
-                    m.block_failures
-                        .with_label_values(&["answered_tx_reverted"])
-                        .inc();
-                    for hash in doomed {
-                        self.failing.insert(hash, format!(
-                            "it reverted in L2 block {} although the L1 answers it consumes were fast signals of that block",
-                            inserted.number
-                        ));
-                    }
-                    self.spawn_reorg(built.parent.number, ctx);
-                    return;
-                }
-                self.record(block.assembled, block.anchor, inserted, Some(outcome));
-                self.end_tick();
+impl Handler<ProposalSettled> for BatchManager {
+    async fn handle(&mut self, settled: ProposalSettled, _: &Context<Self>) {
+        match settled.how {
+            Settled::Landed => {
+                self.unlanded.remove(&settled.id);
             }
-            Ok(Err(failure)) => {
-                if let Some((block, anchor)) = failure.sent {
-                    tracing::warn!(error = %failure.error,
-                        number = block.request.executable_data.block_number,
-                        "preconfBlocks outcome unknown; reconciling with the L2 head before building again");
-                    self.unknown = Some(UnknownOutcome {
-                        block,
-                        anchor,
-                        ticks_waited: 0,
-                    });
-                }
-                self.fail(&failure.error, "block not preconfirmed");
-            }
+            Settled::Abandoned => self.unlanded.retain(|id| *id < settled.id),
         }
+        self.publish();
     }
 }
 
-impl Handler<Reorged> for BatchManager {
-    async fn handle(&mut self, reorged: Reorged, ctx: &Context<Self>) {
-        match reorged.outcome {
-            Err(panic) => return self.lost(panic, "reorging the L2 back", ctx),
-            Ok(Ok(outcome)) => {
-                tracing::info!(to = reorged.to, new_head = %outcome.new_head_block_hash,
-                removed = outcome.blocks_removed, "L2 reorged back to our last head")
-            }
-            Ok(Err(error)) => tracing::warn!(%error, to = reorged.to,
-                "reorg to our last head failed; retrying on the next tick"),
-        }
-        self.end_tick();
+impl Handler<L1Head> for BatchManager {
+    async fn handle(&mut self, L1Head(head): L1Head, _: &Context<Self>) {
+        self.l1_head = Some(head);
     }
 }
 

@@ -14,14 +14,15 @@ use crate::{
     block_build::AssembledBlock,
     bridge::{
         l2_calls,
-        returns::{Consumption, ReturnSignals},
+        returns::Consumption,
+        signals::ReturnSignals,
         status::{ReadyOp, UserOpStatus},
     },
     metrics,
     proposal::{L1Anchor, PreconfirmedBlock, SealReason, SealedProposal},
     proposal_store::ProposalRecord,
     restart::Rebuilt,
-    submitter::Submit,
+    submitter::protocol::Submit,
 };
 
 /// How a block's L2→L1→L2 txs ran.
@@ -99,7 +100,7 @@ impl BatchManager {
             "an L2 block preconfirmed before the restart cannot be proposed any more; reorging it and the blocks after it away"
         );
         self.busy = true;
-        self.spawn_reorg(at.saturating_sub(1), ctx);
+        self.spawn_reorg(at.saturating_sub(1), None, ctx);
     }
 
     /// Records a block the driver inserted into the open proposal; `outcome` says how its
@@ -175,7 +176,7 @@ impl BatchManager {
 impl BatchManager {
     /// Counts sealed proposals and hands them to the submitter (stored first, so a crash
     /// between the two loses nothing), or drops them under PRECONF_ONLY.
-    pub(super) fn hand_over(&self, sealed: Vec<SealedProposal>) {
+    pub(super) fn hand_over(&mut self, sealed: Vec<SealedProposal>) {
         for proposal in sealed {
             report_sealed(&proposal, self.setup.submitter.is_some());
             let (Some(submitter), Some(record)) =
@@ -187,6 +188,7 @@ impl BatchManager {
                 tracing::error!(error = %e, proposal = %record.id,
                     "could not store the sealed proposal; a restart before it lands loses it");
             }
+            self.unlanded.insert(record.id);
             // Queued before the submitter hears of it, so it is recorded before Processing.
             self.setup.statuses.set_soon(
                 &record.status_keys(),
@@ -194,12 +196,10 @@ impl BatchManager {
                     block_id: record.checkpoint.number,
                 },
             );
-            match submitter.current() {
-                Ok(actor) => {
-                    let _ = actor.send(Submit(record));
-                }
-                Err(e) => tracing::warn!(error = %e, proposal = %record.id,
-                    "submitter not running; it picks the stored proposal up when it starts"),
+            let id = record.id;
+            if let Err(e) = submitter.send(Submit(record)) {
+                tracing::warn!(error = %e, proposal = %id,
+                    "submitter not running; it picks the stored proposal up when it starts");
             }
         }
     }

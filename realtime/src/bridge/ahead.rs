@@ -14,7 +14,7 @@ use bindings::{Call, IRealTimeInbox};
 use common::{ids::SignalSlot, rpc::RpcEndpoint};
 
 use super::{
-    callback, l1_calls, message::BridgeMessage, plan::PlanError, returns::ReturnRoute,
+    callback, l1_calls, message::BridgeMessage, plan::error::PlanError, returns::ReturnRoute,
     status::ReadyOp,
 };
 use crate::proposal_store::{ProposalRecord, ProposalStore};

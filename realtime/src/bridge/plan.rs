@@ -13,10 +13,7 @@
 use std::collections::HashSet;
 
 use alloy::{primitives::B256, providers::DynProvider};
-use common::{
-    ids::UserOpId,
-    rpc::{RpcEndpoint, RpcError},
-};
+use common::{ids::UserOpId, rpc::RpcEndpoint};
 
 use super::{
     ahead::Ahead,
@@ -31,22 +28,9 @@ use super::{
 /// Most L1 runs for one block before it goes without cross-chain content.
 const MAX_RUNS: usize = 8;
 
-/// Why a plan could not be made.
-#[derive(Debug, thiserror::Error)]
-pub enum PlanError {
-    /// A chain did not answer.
-    #[error(transparent)]
-    Rpc(#[from] RpcError),
-    /// A trace failed.
-    #[error(transparent)]
-    Trace(#[from] TraceError),
-    /// The proposal store could not be read.
-    #[error("proposal store: {0}")]
-    Store(String),
-    /// A block or value that must exist does not.
-    #[error("{0}")]
-    Missing(String),
-}
+pub mod error;
+
+pub use error::PlanError;
 
 /// What a block may carry, and where it stands.
 pub struct PlanInput<'a> {

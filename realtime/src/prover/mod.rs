@@ -41,7 +41,7 @@ use tokio::{
 use url::Url;
 use wire::{Answer, ProofError};
 
-use crate::{config::ProverConfig, metrics};
+use crate::{config::prover::ProverConfig, metrics};
 
 /// Times a proof is asked of a restarted Prover before giving up on the attempt.
 const PROVER_RESTARTS: u32 = 3;

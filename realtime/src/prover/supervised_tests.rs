@@ -24,7 +24,7 @@ use spawned_concurrency::{
 };
 
 use super::{Prover, ProverSetup, ask};
-use crate::config::{ProofType, ProverConfig};
+use crate::config::prover::{ProofType, ProverConfig};
 use serde_json::{Value, json};
 use tokio::{sync::watch, time::Instant};
 

@@ -13,6 +13,7 @@
 //! to Pending for a later block unless the failure was theirs ([`settle`]). An L1 reorg that
 //! removes a landed proposal does the same from the inbox head re-read.
 
+pub mod protocol;
 mod prove;
 mod recovery;
 mod settle;
@@ -20,48 +21,38 @@ mod settle;
 use std::{collections::VecDeque, sync::Arc, time::Duration};
 
 use alloy::{
-    eips::eip7594::BlobTransactionSidecarEip7594,
+    eips::{BlockNumHash, eip7594::BlobTransactionSidecarEip7594},
     primitives::{Address, B256, Bytes},
 };
 use common::{
     backoff::Backoff,
-    driver::DriverClient,
     faults::{self, FaultPoint},
     health::Settlement,
-    ids::ProposalId,
     rpc::RpcEndpoint,
     secret::Secret,
-    supervisor::{ChildLink, Handle},
-    tx_manager::{BlobTx, Included, TxError, TxManager, TxManagerConfig, journal::Journal},
-    work::{Outcome, spawn_reporting},
+    supervisor::{ChildLink, Handle, Subscriber},
+    tx_manager::{BlobTx, TxManager, TxManagerConfig, journal::Journal},
+    work::spawn_reporting,
 };
-use spawned_concurrency::{
-    message::Message,
-    tasks::{Actor, Context, Handler, send_after},
-};
-use tokio::{
-    sync::{broadcast, watch},
-    task::AbortHandle,
-    time::Instant,
-};
+use spawned_concurrency::tasks::{Actor, Context, Handler, send_after};
+use tokio::{sync::watch, task::AbortHandle, time::Instant};
 
 use crate::{
+    batch_manager::protocol::{ProposalSettled, RewindL2},
     bridge::{
         config::CrossChainContracts,
         l1_calls::{L1Call, L2Route},
         status::{StatusStore, UserOpStatus},
     },
-    chain_monitor::ChainEvent,
-    config::ProverConfig,
-    landed_proposals::ProposalEvent,
+    config::prover::ProverConfig,
     metrics,
     proposal_store::{ProposalRecord, ProposalStore},
     propose_tx,
     prover::Prover,
 };
-use prove::{ProofFailure, ProofSettings, find_l1_calls, prove};
-use recovery::{Recovered, RecoveryInput};
-use settle::{Fate, check_landed};
+use protocol::{GapChecked, Pump, SendDone, Start, Started, Submit};
+use recovery::RecoveryInput;
+use settle::Fate;
 
 /// What the submitter needs.
 #[derive(Clone)]
@@ -78,8 +69,6 @@ pub struct SubmitterSetup {
     pub prover_actor: Handle<Prover>,
     /// Proof settings.
     pub prover: ProverConfig,
-    /// L2 reorgs.
-    pub driver: DriverClient,
     /// Unlanded proposals.
     pub store: ProposalStore,
     /// The L1 tx journal.
@@ -92,8 +81,10 @@ pub struct SubmitterSetup {
     pub privacy_key: Option<Secret<[u8; 32]>>,
     /// Proposals proved at once.
     pub max_in_flight: usize,
-    /// Chain events (L1 reorgs of landed proposals).
-    pub chain_events: broadcast::Sender<ChainEvent>,
+    /// The batch manager, which owns the L2 head: rollbacks are asked of it.
+    pub rewind: Subscriber<RewindL2>,
+    /// The batch manager again: told when a sealed proposal landed or was abandoned.
+    pub settled: Subscriber<ProposalSettled>,
     /// Retry delay of the start-up recovery.
     pub retry: Duration,
     /// User-op statuses.
@@ -148,8 +139,8 @@ pub struct AsyncSubmitter {
     jobs: VecDeque<Job>,
     /// Submits that arrived during recovery.
     early: Vec<ProposalRecord>,
-    /// The inbox head as we know it: (L2 number, hash).
-    landed: (u64, B256),
+    /// The inbox head as we know it.
+    landed: BlockNumHash,
     /// Landed txs that an L1 reorg could take back: (tx hash, checkpoint hash).
     recent: VecDeque<(B256, B256)>,
     /// Where a resync with the inbox's head stands.
@@ -181,82 +172,27 @@ impl AsyncSubmitter {
             running: None,
             jobs: VecDeque::new(),
             early: Vec::new(),
-            landed: (0, B256::ZERO),
+            landed: BlockNumHash::default(),
             recent: VecDeque::new(),
             resync: Resync::No,
         }
     }
 
     /// Records the inbox's head and publishes it as the settled head.
-    fn set_landed(&mut self, landed: (u64, B256)) {
+    fn set_landed(&mut self, landed: BlockNumHash) {
         self.landed = landed;
         self.setup
             .settlement
-            .send_modify(|s| s.settled_head = Some(landed.0));
+            .send_modify(|s| s.settled_head = Some(landed.number));
     }
 
-    /// The hash and number the next proposal must build on.
-    fn tip(&self) -> (u64, B256) {
-        self.jobs.back().map_or(self.landed, |j| {
-            (j.record.checkpoint.number, j.record.checkpoint.hash)
+    /// The block the next proposal must build on.
+    fn tip(&self) -> BlockNumHash {
+        self.jobs.back().map_or(self.landed, |j| BlockNumHash {
+            number: j.record.checkpoint.number,
+            hash: j.record.checkpoint.hash,
         })
     }
-}
-
-/// A sealed proposal to prove and propose (already in the proposal store).
-pub struct Submit(pub ProposalRecord);
-impl Message for Submit {
-    type Result = ();
-}
-
-#[derive(Clone)]
-struct Start;
-impl Message for Start {
-    type Result = ();
-}
-
-struct Started(Outcome<Result<Recovered, String>>);
-impl Message for Started {
-    type Result = ();
-}
-
-struct ProofDone {
-    id: ProposalId,
-    attempt: u32,
-    outcome: Result<Proved, ProofFailure>,
-    took: Duration,
-}
-impl Message for ProofDone {
-    type Result = ();
-}
-
-struct SendDone {
-    id: ProposalId,
-    /// The lent tx manager comes back with the tx's outcome (not after a panic: then the
-    /// actor fails and its successor starts from the journal).
-    outcome: Outcome<(TxManager, Result<Included, TxError>)>,
-    sealed_at: Instant,
-}
-impl Message for SendDone {
-    type Result = ();
-}
-
-struct Chain(ChainEvent);
-impl Message for Chain {
-    type Result = ();
-}
-
-struct GapChecked {
-    reorg_to: Outcome<Option<u64>>,
-}
-impl Message for GapChecked {
-    type Result = ();
-}
-
-#[derive(Clone)]
-struct Pump;
-impl Message for Pump {
-    type Result = ();
 }
 
 impl Handler<Pump> for AsyncSubmitter {
@@ -265,47 +201,9 @@ impl Handler<Pump> for AsyncSubmitter {
     }
 }
 
-struct Resynced(Outcome<Result<(u64, B256), String>>);
-
-/// The chain-event subscription ended (the node is stopping) or its task panicked.
-struct EventsEnded(Outcome<()>);
-impl Message for EventsEnded {
-    type Result = ();
-}
-
-/// Chain events were dropped because this actor fell behind: one may have been an L1 reorg of
-/// a landed proposal.
-struct EventsLagged(u64);
-impl Message for EventsLagged {
-    type Result = ();
-}
-impl Message for Resynced {
-    type Result = ();
-}
-
 impl Actor for AsyncSubmitter {
     async fn started(&mut self, ctx: &Context<Self>) {
         self.link.attach();
-        let mut events = self.setup.chain_events.subscribe();
-        let forward = ctx.clone();
-        let listen = async move {
-            loop {
-                let sent = match events.recv().await {
-                    Ok(event @ ChainEvent::Proposal(ProposalEvent::Reorged(_))) => {
-                        forward.send(Chain(event))
-                    }
-                    Ok(_) => Ok(()),
-                    Err(broadcast::error::RecvError::Lagged(missed)) => {
-                        forward.send(EventsLagged(missed))
-                    }
-                    Err(broadcast::error::RecvError::Closed) => break,
-                };
-                if sent.is_err() {
-                    break;
-                }
-            }
-        };
-        spawn_reporting(ctx.clone(), listen, EventsEnded);
         let _ = ctx.send(Start);
     }
 }
@@ -343,7 +241,7 @@ impl Handler<Started> for AsyncSubmitter {
                 return;
             }
         };
-        self.set_landed(recovered.landed);
+        self.set_landed(recovered.landed.into());
         self.running = Some(Running {
             l2_route: self.setup.cross_chain.map(|c| L2Route {
                 bridge: c.l2_bridge,
@@ -404,12 +302,12 @@ impl AsyncSubmitter {
             return;
         }
         let tip = self.tip();
-        if record.parent_hash == tip.1 && record.first_block == tip.0 + 1 {
+        if record.parent_hash == tip.hash && record.first_block == tip.number + 1 {
             self.enqueue(record);
             return;
         }
         tracing::warn!(proposal = %record.id, first = record.first_block, parent = %record.parent_hash,
-            tip = tip.0, tip_hash = %tip.1,
+            tip = tip.number, tip_hash = %tip.hash,
             "sealed proposal does not continue the last one; dropped");
         metrics::submitter()
             .proposals_failed
@@ -434,7 +332,7 @@ impl AsyncSubmitter {
                     ))
                     .await
                     .ok()??;
-                (parent.header.hash == record.parent_hash).then_some(tip.0)
+                (parent.header.hash == record.parent_hash).then_some(tip.number)
             }
             .await
         };
@@ -478,7 +376,7 @@ impl AsyncSubmitter {
             .iter()
             .filter(|j| !matches!(j.stage, Stage::Queued))
             .count();
-        let mut parent = self.landed.1;
+        let mut parent = self.landed.hash;
         for i in 0..self.jobs.len() {
             if busy >= self.setup.max_in_flight {
                 break;
@@ -556,166 +454,5 @@ impl AsyncSubmitter {
             outcome,
             sealed_at,
         });
-    }
-
-    fn spawn_proof(
-        &self,
-        record: &ProposalRecord,
-        last_finalized: B256,
-        basefee_sharing_pctg: u8,
-        ctx: &Context<Self>,
-    ) -> AbortHandle {
-        let record = record.clone();
-        let prover = self.setup.prover_actor.clone();
-        let l2 = self.setup.l2.clone();
-        let l2_route = self.running.as_ref().and_then(|r| r.l2_route);
-        let settings = ProofSettings {
-            proof_type: self.setup.prover.proof_type,
-            basefee_sharing_pctg,
-            key: self.setup.privacy_key.as_ref().map(|k| *k.expose()),
-            use_cache: self.setup.prover.use_cache,
-        };
-        let attempt = self
-            .jobs
-            .iter()
-            .find(|j| j.record.id == record.id)
-            .map_or(1, |j| j.attempts + 1);
-        let id = record.id;
-        let started = Instant::now();
-        let work = async move {
-            tokio::try_join!(
-                prove(&prover, &l2, &record, last_finalized, &settings),
-                find_l1_calls(&l2, l2_route, &record)
-            )
-            .map(|((proof, sidecar), l1_calls)| Proved {
-                proof,
-                sidecar,
-                l1_calls,
-            })
-        };
-        spawn_reporting(ctx.clone(), work, move |outcome| ProofDone {
-            id,
-            attempt,
-            outcome: outcome.map_err(ProofFailure::from).and_then(|o| o),
-            took: started.elapsed(),
-        })
-    }
-}
-
-impl Handler<ProofDone> for AsyncSubmitter {
-    async fn handle(&mut self, done: ProofDone, ctx: &Context<Self>) {
-        let Some(index) = self.jobs.iter().position(|j| j.record.id == done.id) else {
-            return; // abandoned meanwhile
-        };
-        if self.jobs[index].attempts != done.attempt {
-            return;
-        }
-        let attempts = self.jobs[index].attempts;
-        match done.outcome {
-            Ok(proved) => {
-                tracing::info!(proposal = %done.id, took_ms = done.took.as_millis() as u64,
-                    blobs = proved.sidecar.blobs.len(), "proposal proved");
-                self.jobs[index].stage = Stage::Proved(Box::new(proved));
-            }
-            Err(error) => {
-                metrics::submitter()
-                    .proof_failures
-                    .with_label_values(&[error.label()])
-                    .inc();
-                if !error.counts() {
-                    tracing::warn!(proposal = %done.id, %error, "proving paused; trying again");
-                    let job = &mut self.jobs[index];
-                    job.attempts = job.attempts.saturating_sub(1);
-                    job.stage = Stage::Queued;
-                    send_after(self.setup.retry, ctx.clone(), Pump);
-                    return;
-                }
-                if attempts < self.setup.prover.attempts {
-                    tracing::warn!(proposal = %done.id, attempt = attempts, %error, "proof failed; requesting it again");
-                    self.jobs[index].stage = Stage::Queued;
-                } else {
-                    let why = error.to_string();
-                    self.abandon_from(index, ("proof", &why), Fate::Retry, ctx);
-                }
-            }
-        }
-        self.pump(ctx);
-    }
-}
-
-impl Handler<SendDone> for AsyncSubmitter {
-    async fn handle(&mut self, done: SendDone, ctx: &Context<Self>) {
-        let result = match done.outcome {
-            Ok((manager, result)) => {
-                if let Some(running) = self.running.as_mut() {
-                    running.manager = Some(manager);
-                }
-                result
-            }
-            Err(panic) => {
-                // The tx manager went down with the task: what was sent is only known from the
-                // journal, which the successor's recovery reads.
-                tracing::error!(%panic, proposal = %done.id,
-                    "the proposal-sending task was lost; restarting the submitter");
-                self.link
-                    .fail(ctx, format!("sending proposal {}: {panic}", done.id));
-                return;
-            }
-        };
-        let Some(index) = self.jobs.iter().position(|j| j.record.id == done.id) else {
-            self.pump(ctx);
-            return;
-        };
-        let record = self.jobs[index].record.clone();
-        // Only a tx that an L1 reorg left behind a nonce gap can still be mined later: its
-        // ops may yet run, so they are not tried again. A revert that names an op's or a
-        // tx's signal slot is that one's own failure.
-        let fate = match &result {
-            Err(TxError::NonceGap { .. }) => Fate::Reject,
-            Err(TxError::WouldRevert(m)) => Fate::RetryOthers {
-                named: record.named_in(m),
-                reason: format!(
-                    "its proposal {} could not land: {}; it did not run, send it again",
-                    record.id,
-                    propose_tx::revert_meaning(m).unwrap_or("its L1 calls revert now")
-                ),
-            },
-            _ => Fate::Retry,
-        };
-        let outcome = match result {
-            Ok(included) => check_landed(&record, &included),
-            Err(e) => Err(match &e {
-                TxError::WouldRevert(m) => ("would_revert", propose_tx::explain_revert(m)),
-                TxError::Reverted { .. } => ("reverted", e.to_string()),
-                TxError::InsufficientFunds { .. } => ("insufficient_funds", e.to_string()),
-                TxError::Fees(_) => ("fee_cap", e.to_string()),
-                _ => ("tx", e.to_string()),
-            }),
-        };
-        match outcome {
-            Ok(tx_hash) => {
-                let m = metrics::submitter();
-                m.proposals_landed.inc();
-                m.sealed_to_landed_seconds
-                    .observe(done.sealed_at.elapsed().as_secs_f64());
-                let now_ms = common::fork::unix_now_ms();
-                for at in &record.preconfirmed_at_ms {
-                    m.block_settlement_seconds
-                        .observe(now_ms.saturating_sub(*at) as f64 / 1_000.0);
-                }
-                tracing::info!(proposal = %record.id, %tx_hash, checkpoint = record.checkpoint.number,
-                    checkpoint_hash = %record.checkpoint.hash, last_finalized = %record.parent_hash,
-                    "proposal landed on L1");
-                self.jobs.remove(index);
-                self.set_landed((record.checkpoint.number, record.checkpoint.hash));
-                self.recent.push_back((tx_hash, record.checkpoint.hash));
-                if self.recent.len() > RECENT {
-                    self.recent.pop_front();
-                }
-                self.forget_landed(record, ctx);
-            }
-            Err((cause, why)) => self.abandon_from(index, (cause, &why), fate, ctx),
-        }
-        self.pump(ctx);
     }
 }

@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use alloy::providers::Provider;
-use common::supervisor::Handle;
+use common::{supervisor::Handle, work::spawn_reporting};
+use spawned_concurrency::tasks::{Context, Handler, send_after};
+use tokio::{task::AbortHandle, time::Instant};
 
 use alloy::{
     eips::eip7594::BlobTransactionSidecarEip7594,
@@ -17,9 +19,15 @@ use common::{
     sidecar,
 };
 
+use super::{
+    AsyncSubmitter, Proved, Stage,
+    protocol::{ProofDone, ProofFailure, Pump},
+    settle::Fate,
+};
 use crate::{
     bridge::l1_calls::{self, L1Call, L2Route},
-    config::ProofType,
+    config::prover::ProofType,
+    metrics,
     proposal_store::ProposalRecord,
     prover::{
         AskError, Prover,
@@ -37,43 +45,6 @@ pub(super) struct ProofSettings {
     pub key: Option<[u8; 32]>,
     /// Raiko's `use_cache`.
     pub use_cache: bool,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub(super) enum ProofFailure {
-    #[error(transparent)]
-    Raiko(#[from] ProofError),
-    #[error("the prover is not running ({0})")]
-    ProverGone(String),
-    #[error("blob payload: {0}")]
-    Payload(String),
-    #[error("L1 calls of L2→L1 messages: {0}")]
-    L1Calls(String),
-    /// The L2 did not answer what proving needs: nothing is wrong with the proposal.
-    #[error("the L2 did not answer ({0}); proving is tried again")]
-    L2Unavailable(String),
-    /// The proving task itself panicked (a bug): counted like a failed proof.
-    #[error(transparent)]
-    Lost(#[from] common::work::TaskPanicked),
-}
-
-impl ProofFailure {
-    /// Whether the failure counts against `PROOF_MAX_ATTEMPTS` (an L2 that did not answer
-    /// says nothing about the proposal: it is only tried again, after a pause).
-    pub(super) fn counts(&self) -> bool {
-        !matches!(self, ProofFailure::L2Unavailable(_))
-    }
-
-    pub(super) fn label(&self) -> &'static str {
-        match self {
-            ProofFailure::Raiko(e) => e.label(),
-            ProofFailure::ProverGone(_) => "prover_gone",
-            ProofFailure::Payload(_) => "payload",
-            ProofFailure::L1Calls(_) => "l1_calls",
-            ProofFailure::L2Unavailable(_) => "l2_unavailable",
-            ProofFailure::Lost(_) => "task_panicked",
-        }
-    }
 }
 
 /// Payload → blobs → versioned hashes → (proof from the Prover ‖ cell proofs).
@@ -195,4 +166,90 @@ pub(super) async fn find_l1_calls(
             "L2→L1 messages of the proposal will be processed on L1 after its propose");
     }
     Ok(calls)
+}
+
+impl AsyncSubmitter {
+    pub(super) fn spawn_proof(
+        &self,
+        record: &ProposalRecord,
+        last_finalized: B256,
+        basefee_sharing_pctg: u8,
+        ctx: &Context<Self>,
+    ) -> AbortHandle {
+        let record = record.clone();
+        let prover = self.setup.prover_actor.clone();
+        let l2 = self.setup.l2.clone();
+        let l2_route = self.running.as_ref().and_then(|r| r.l2_route);
+        let settings = ProofSettings {
+            proof_type: self.setup.prover.proof_type,
+            basefee_sharing_pctg,
+            key: self.setup.privacy_key.as_ref().map(|k| *k.expose()),
+            use_cache: self.setup.prover.use_cache,
+        };
+        let attempt = self
+            .jobs
+            .iter()
+            .find(|j| j.record.id == record.id)
+            .map_or(1, |j| j.attempts + 1);
+        let id = record.id;
+        let started = Instant::now();
+        let work = async move {
+            tokio::try_join!(
+                prove(&prover, &l2, &record, last_finalized, &settings),
+                find_l1_calls(&l2, l2_route, &record)
+            )
+            .map(|((proof, sidecar), l1_calls)| Proved {
+                proof,
+                sidecar,
+                l1_calls,
+            })
+        };
+        spawn_reporting(ctx.clone(), work, move |outcome| ProofDone {
+            id,
+            attempt,
+            outcome: outcome.map_err(ProofFailure::from).and_then(|o| o),
+            took: started.elapsed(),
+        })
+    }
+}
+
+impl Handler<ProofDone> for AsyncSubmitter {
+    async fn handle(&mut self, done: ProofDone, ctx: &Context<Self>) {
+        let Some(index) = self.jobs.iter().position(|j| j.record.id == done.id) else {
+            return; // abandoned meanwhile
+        };
+        if self.jobs[index].attempts != done.attempt {
+            return;
+        }
+        let attempts = self.jobs[index].attempts;
+        match done.outcome {
+            Ok(proved) => {
+                tracing::info!(proposal = %done.id, took_ms = done.took.as_millis() as u64,
+                    blobs = proved.sidecar.blobs.len(), "proposal proved");
+                self.jobs[index].stage = Stage::Proved(Box::new(proved));
+            }
+            Err(error) => {
+                metrics::submitter()
+                    .proof_failures
+                    .with_label_values(&[error.label()])
+                    .inc();
+                if !error.counts() {
+                    tracing::warn!(proposal = %done.id, %error, "proving paused; trying again");
+                    let job = &mut self.jobs[index];
+                    job.attempts = job.attempts.saturating_sub(1);
+                    job.stage = Stage::Queued;
+                    send_after(self.setup.retry, ctx.clone(), Pump);
+                    return;
+                }
+                if attempts < self.setup.prover.attempts {
+                    tracing::warn!(proposal = %done.id, attempt = attempts, %error, "proof failed; requesting it again");
+                    self.jobs[index].stage = Stage::Queued;
+                } else {
+                    let why = error.to_string();
+                    self.abandon_from(index, ("proof", &why), Fate::Retry, ctx);
+                }
+            }
+        }
+        self.pump(ctx);
+    }
 }

@@ -4,33 +4,28 @@
 
 use std::time::Duration;
 
-use alloy::{primitives::B256, sol_types::SolEvent};
+use alloy::{eips::BlockNumHash, primitives::B256, sol_types::SolEvent};
 use bindings::IRealTimeInbox::ProposedAndProved;
 use common::{
     backoff::Backoff,
-    driver::{DriverError, ReorgOutcome},
-    ids::ProposalId,
-    tx_manager::Included,
-    work::{Outcome, spawn_reporting},
+    tx_manager::{Included, TxError},
+    work::spawn_reporting,
 };
-use spawned_concurrency::{
-    message::Message,
-    tasks::{Context, Handler, send_after},
-};
+use spawned_concurrency::tasks::{Context, Handler, send_after};
 
 use super::{
-    AsyncSubmitter, Chain, EventsEnded, EventsLagged, GapChecked, Job, Pump, Resync, Resynced,
-    Stage,
+    AsyncSubmitter, Job, RECENT, Resync, Stage,
+    protocol::{Forgotten, GapChecked, ProposalReorged, Pump, Resynced, SendDone},
 };
 use crate::{
+    batch_manager::protocol::{ProposalSettled, RewindCause, RewindL2, Settled},
     bridge::{
         status::{StatusKey, UserOpStatus},
         tx_outcome,
     },
-    chain_monitor::ChainEvent,
-    landed_proposals::ProposalEvent,
     metrics,
     proposal_store::ProposalRecord,
+    propose_tx,
 };
 
 /// What happens to the ops and tracked txs of a proposal that will not land.
@@ -96,15 +91,6 @@ impl AsyncSubmitter {
     }
 }
 
-/// A landed proposal's final statuses are on disk and it left the store (or its task panicked).
-pub(super) struct Forgotten {
-    id: ProposalId,
-    outcome: Outcome<()>,
-}
-impl Message for Forgotten {
-    type Result = ();
-}
-
 impl Handler<Forgotten> for AsyncSubmitter {
     async fn handle(&mut self, done: Forgotten, ctx: &Context<Self>) {
         if let Err(panic) = done.outcome {
@@ -116,56 +102,13 @@ impl Handler<Forgotten> for AsyncSubmitter {
                 ctx,
                 format!("recording landed proposal {}: {panic}", done.id),
             );
+            return;
         }
-    }
-}
-
-/// The L2 was rolled back for recovery (or the task panicked).
-pub(super) struct Rewound {
-    to: u64,
-    outcome: Outcome<Result<ReorgOutcome, DriverError>>,
-}
-impl Message for Rewound {
-    type Result = ();
-}
-
-impl Handler<Rewound> for AsyncSubmitter {
-    async fn handle(&mut self, rewound: Rewound, _: &Context<Self>) {
-        let to = rewound.to;
-        match rewound.outcome {
-            Ok(Ok(outcome)) => tracing::info!(to, removed = outcome.blocks_removed,
-                new_head = %outcome.new_head_block_hash, "L2 reorged for recovery"),
-            Ok(Err(e)) => tracing::error!(to, error = %e,
-                "L2 reorg for recovery failed; the next proposal will not continue and triggers it again"),
-            Err(panic) => tracing::error!(to, %panic,
-                "L2 reorg for recovery was lost; the next proposal will not continue and triggers it again"),
-        }
-    }
-}
-
-impl Handler<EventsEnded> for AsyncSubmitter {
-    async fn handle(&mut self, EventsEnded(outcome): EventsEnded, ctx: &Context<Self>) {
-        match outcome {
-            // The chain monitor's channel closes only when the node stops.
-            Ok(()) => tracing::debug!("chain events ended"),
-            Err(panic) => self
-                .link
-                .fail(ctx, format!("listening to chain events: {panic}")),
-        }
-    }
-}
-
-impl Handler<EventsLagged> for AsyncSubmitter {
-    async fn handle(&mut self, EventsLagged(missed): EventsLagged, ctx: &Context<Self>) {
-        if self.recent.is_empty() {
-            return; // no landed proposal an L1 reorg could have taken back
-        }
-        tracing::warn!(
-            missed,
-            "chain events were dropped (the submitter fell behind); resyncing with the inbox in case one was an L1 reorg"
-        );
-        self.resync = Resync::Wanted;
-        self.pump(ctx);
+        // Only now: the batch manager's next plans must no longer count its calls as ahead.
+        let _ = self.setup.settled.send(ProposalSettled {
+            id: done.id,
+            how: Settled::Landed,
+        });
     }
 }
 
@@ -211,11 +154,8 @@ pub(super) fn check_landed(
     Ok(receipt.transaction_hash)
 }
 
-impl Handler<Chain> for AsyncSubmitter {
-    async fn handle(&mut self, Chain(event): Chain, ctx: &Context<Self>) {
-        let ChainEvent::Proposal(ProposalEvent::Reorged(gone)) = event else {
-            return;
-        };
+impl Handler<ProposalReorged> for AsyncSubmitter {
+    async fn handle(&mut self, ProposalReorged(gone): ProposalReorged, ctx: &Context<Self>) {
         if !self.recent.iter().any(|(tx, _)| *tx == gone.tx_hash) {
             return;
         }
@@ -228,7 +168,7 @@ impl Handler<Chain> for AsyncSubmitter {
 }
 
 impl Handler<GapChecked> for AsyncSubmitter {
-    async fn handle(&mut self, checked: GapChecked, ctx: &Context<Self>) {
+    async fn handle(&mut self, checked: GapChecked, _ctx: &Context<Self>) {
         let reorg_to = checked.reorg_to.unwrap_or_else(|panic| {
             tracing::error!(%panic, "checking for unproposed L2 blocks was lost; the next proposal checks again");
             None
@@ -238,7 +178,7 @@ impl Handler<GapChecked> for AsyncSubmitter {
                 to,
                 "L2 blocks after the last proposal will never be proposed; reorging them away"
             );
-            self.spawn_reorg(to, ctx);
+            self.rewind(to, RewindCause::Gap);
         }
     }
 }
@@ -247,10 +187,10 @@ impl Handler<Resynced> for AsyncSubmitter {
     async fn handle(&mut self, Resynced(head): Resynced, ctx: &Context<Self>) {
         match head.map_err(|panic| panic.to_string()).and_then(|h| h) {
             Ok(head) => {
-                tracing::info!(inbox_head = head.0, hash = %head.1, "resynced with the inbox");
+                tracing::info!(inbox_head = head.number, hash = %head.hash, "resynced with the inbox");
                 self.resync = Resync::No;
                 self.set_landed(head);
-                self.spawn_reorg(head.0, ctx);
+                self.rewind(head.number, RewindCause::Resync);
                 self.pump(ctx);
             }
             Err(e) => {
@@ -330,12 +270,18 @@ impl AsyncSubmitter {
         if let Err(e) = self.setup.store.remove(record.id) {
             tracing::error!(error = %e, proposal = %record.id, "could not forget a proposal");
         }
+        let _ = self.setup.settled.send(ProposalSettled {
+            id: record.id,
+            how: Settled::Abandoned,
+        });
     }
 
-    pub(super) fn spawn_reorg(&self, to: u64, ctx: &Context<Self>) {
-        let driver = self.setup.driver.clone();
-        let work = async move { driver.reorg_stale_block(to).await };
-        spawn_reporting(ctx.clone(), work, move |outcome| Rewound { to, outcome });
+    /// Asks the batch manager, which owns the L2 head, to roll the L2 back to block `to`.
+    pub(super) fn rewind(&self, to: u64, cause: RewindCause) {
+        if let Err(e) = self.setup.rewind.send(RewindL2 { to, cause }) {
+            // Its restart reads the L2 back against the inbox and drops what does not continue.
+            tracing::warn!(error = %e, to, "batch manager not running; the L2 rollback is left to its restart");
+        }
     }
 
     pub(super) fn start_resync(&mut self, ctx: &Context<Self>) {
@@ -356,10 +302,92 @@ impl AsyncSubmitter {
             async {
                 let l1p = setup.l1.connect().await.map_err(|e| e.to_string())?;
                 let l2p = setup.l2.connect().await.map_err(|e| e.to_string())?;
-                crate::restart::inbox_head(&setup.l1, &l1p, &setup.l2, &l2p, setup.inbox).await
+                crate::restart::inbox_head(&setup.l1, &l1p, &setup.l2, &l2p, setup.inbox)
+                    .await
+                    .map(BlockNumHash::from)
             }
             .await
         };
         spawn_reporting(ctx.clone(), work, Resynced);
+    }
+}
+
+impl Handler<SendDone> for AsyncSubmitter {
+    async fn handle(&mut self, done: SendDone, ctx: &Context<Self>) {
+        let result = match done.outcome {
+            Ok((manager, result)) => {
+                if let Some(running) = self.running.as_mut() {
+                    running.manager = Some(manager);
+                }
+                result
+            }
+            Err(panic) => {
+                // The tx manager went down with the task: what was sent is only known from the
+                // journal, which the successor's recovery reads.
+                tracing::error!(%panic, proposal = %done.id,
+                    "the proposal-sending task was lost; restarting the submitter");
+                self.link
+                    .fail(ctx, format!("sending proposal {}: {panic}", done.id));
+                return;
+            }
+        };
+        let Some(index) = self.jobs.iter().position(|j| j.record.id == done.id) else {
+            self.pump(ctx);
+            return;
+        };
+        let record = self.jobs[index].record.clone();
+        // Only a tx that an L1 reorg left behind a nonce gap can still be mined later: its
+        // ops may yet run, so they are not tried again. A revert that names an op's or a
+        // tx's signal slot is that one's own failure.
+        let fate = match &result {
+            Err(TxError::NonceGap { .. }) => Fate::Reject,
+            Err(TxError::WouldRevert(m)) => Fate::RetryOthers {
+                named: record.named_in(m),
+                reason: format!(
+                    "its proposal {} could not land: {}; it did not run, send it again",
+                    record.id,
+                    propose_tx::revert_meaning(m).unwrap_or("its L1 calls revert now")
+                ),
+            },
+            _ => Fate::Retry,
+        };
+        let outcome = match result {
+            Ok(included) => check_landed(&record, &included),
+            Err(e) => Err(match &e {
+                TxError::WouldRevert(m) => ("would_revert", propose_tx::explain_revert(m)),
+                TxError::Reverted { .. } => ("reverted", e.to_string()),
+                TxError::InsufficientFunds { .. } => ("insufficient_funds", e.to_string()),
+                TxError::Fees(_) => ("fee_cap", e.to_string()),
+                _ => ("tx", e.to_string()),
+            }),
+        };
+        match outcome {
+            Ok(tx_hash) => {
+                let m = metrics::submitter();
+                m.proposals_landed.inc();
+                m.sealed_to_landed_seconds
+                    .observe(done.sealed_at.elapsed().as_secs_f64());
+                let now_ms = common::fork::unix_now_ms();
+                for at in &record.preconfirmed_at_ms {
+                    m.block_settlement_seconds
+                        .observe(now_ms.saturating_sub(*at) as f64 / 1_000.0);
+                }
+                tracing::info!(proposal = %record.id, %tx_hash, checkpoint = record.checkpoint.number,
+                    checkpoint_hash = %record.checkpoint.hash, last_finalized = %record.parent_hash,
+                    "proposal landed on L1");
+                self.jobs.remove(index);
+                self.set_landed(BlockNumHash {
+                    number: record.checkpoint.number,
+                    hash: record.checkpoint.hash,
+                });
+                self.recent.push_back((tx_hash, record.checkpoint.hash));
+                if self.recent.len() > RECENT {
+                    self.recent.pop_front();
+                }
+                self.forget_landed(record, ctx);
+            }
+            Err((cause, why)) => self.abandon_from(index, (cause, &why), fate, ctx),
+        }
+        self.pump(ctx);
     }
 }

@@ -1,0 +1,57 @@
+//! Rolling the L2 back: the batch manager owns the L2 head, so it alone calls the driver's
+//! `reorgStaleBlock`, for its own recovery or when another actor asks (`RewindL2`).
+
+use super::protocol::{Reorged, RewindL2};
+
+use spawned_concurrency::tasks::{Context, Handler};
+
+use super::BatchManager;
+
+impl Handler<Reorged> for BatchManager {
+    async fn handle(&mut self, reorged: Reorged, ctx: &Context<Self>) {
+        let to = reorged.to;
+        match (reorged.outcome, reorged.cause) {
+            (Err(panic), _) => return self.lost(panic, "reorging the L2 back", ctx),
+            (Ok(Ok(outcome)), None) => tracing::info!(to, new_head = %outcome.new_head_block_hash,
+                removed = outcome.blocks_removed, "L2 reorged back to our last head"),
+            (Ok(Err(error)), None) => tracing::warn!(%error, to,
+                "reorg to our last head failed; retrying on the next tick"),
+            (Ok(Ok(outcome)), Some(cause)) => {
+                // The blocks above `to` are gone with the open proposal built on them; the
+                // next observation adopts the new head.
+                let dropped = self.proposals.discard_open();
+                self.head = None;
+                tracing::info!(to, cause = cause.label(), new_head = %outcome.new_head_block_hash,
+                    removed = outcome.blocks_removed, dropped_proposal = ?dropped,
+                    "L2 rolled back as asked");
+            }
+            (Ok(Err(error)), Some(cause)) => {
+                tracing::warn!(%error, to, cause = cause.label(),
+                    "L2 rollback failed; trying again after the next tick");
+                self.rewind = Some(RewindL2 { to, cause });
+            }
+        }
+        self.end_tick(ctx);
+    }
+}
+
+impl Handler<RewindL2> for BatchManager {
+    async fn handle(&mut self, rewind: RewindL2, ctx: &Context<Self>) {
+        tracing::info!(
+            to = rewind.to,
+            cause = rewind.cause.label(),
+            "L2 rollback asked for"
+        );
+        let lowest = match self.rewind.take() {
+            Some(earlier) if earlier.to <= rewind.to => earlier,
+            _ => rewind,
+        };
+        if self.busy || self.running.is_none() {
+            // A tick (or the start) is running: the rollback follows it.
+            self.rewind = Some(lowest);
+            return;
+        }
+        self.busy = true;
+        self.spawn_reorg(lowest.to, Some(lowest.cause), ctx);
+    }
+}
