@@ -166,21 +166,21 @@ async fn landed_and_reorged_proposals_are_published_over_http_and_ws() {
         assert_eq!(p.last_finalized_block_hash, e.lastFinalizedBlockHash);
         assert_eq!(
             p.checkpoint,
-            (
+            alloy::eips::BlockNumHash::new(
                 u64::from(10 * (round as u8 + 1)) * 10,
                 e.checkpoint.blockHash
             )
         );
-        assert_eq!(Some(p.l1_block.1), receipt.block_hash, "{url}");
+        assert_eq!(Some(p.l1_block.hash), receipt.block_hash, "{url}");
         // The new L1 head is told too (a streamed log may arrive before the poll sees it).
         tokio::time::timeout(Duration::from_secs(15), async {
-            while head_rx.recv().await.unwrap().number < p.l1_block.0 {}
+            while head_rx.recv().await.unwrap().number < p.l1_block.number {}
         })
         .await
         .expect("the L1 head holding the log is told");
         println!(
             "RESULT chain_events url={url} landed l1_block={}",
-            p.l1_block.0
+            p.l1_block.number
         );
 
         // Reorg the block out: back to the snapshot, then a longer chain without the log.

@@ -434,7 +434,8 @@ async fn a_raiko_error_is_retried_then_abandoned_with_an_l2_reorg_and_the_node_g
     })
     .await;
     net.wait_for_log(
-        |l| message(l) == "L2 reorged for recovery",
+        // The batch manager, which owns the L2 head, rolls it back as the submitter asked.
+        |l| message(l) == "L2 rolled back as asked" && l["fields"]["cause"] == "resync",
         Duration::from_secs(30),
     )
     .await;

@@ -122,9 +122,9 @@ pub struct ChainMonitor {
     l2_provider: Option<DynProvider>,
     l1_retry: Backoff,
     l2_retry: Backoff,
-    /// The last L1 and L2 heads seen: (number, hash).
-    l1_tip: Option<(u64, B256)>,
-    l2_tip: Option<(u64, B256)>,
+    /// The last L1 and L2 heads seen.
+    l1_tip: Option<BlockNumHash>,
+    l2_tip: Option<BlockNumHash>,
     landed: LandedProposals,
     subscribed: bool,
 }
@@ -172,10 +172,10 @@ impl Message for Polled {
 
 struct Observation {
     provider: DynProvider,
-    /// (number, hash).
-    head: (u64, B256),
+    /// The chain head.
+    head: BlockNumHash,
     /// L1 only: the inbox's finalized L2 head.
-    finalized: Option<Result<B256, String>>,
+    finalized: Option<Result<B256, RpcError>>,
     /// L1 only: all inbox logs of blocks `from..=to`.
     logs: Option<(u64, u64, Vec<LandedProposal>)>,
 }
@@ -259,7 +259,7 @@ async fn observe(
     endpoint: &RpcEndpoint,
     provider: Option<DynProvider>,
     inbox: Option<Address>,
-    tip: Option<(u64, B256)>,
+    tip: Option<BlockNumHash>,
 ) -> Result<Observation, RpcError> {
     let provider = match provider {
         Some(p) => p,
@@ -272,7 +272,10 @@ async fn observe(
             endpoint: endpoint.display(),
             message: "no latest block".into(),
         })?;
-    let head = (block.header.number, block.header.hash);
+    let head = BlockNumHash {
+        number: block.header.number,
+        hash: block.header.hash,
+    };
     let Some(inbox) = inbox else {
         return Ok(Observation {
             provider,
@@ -284,11 +287,10 @@ async fn observe(
     let contract = IRealTimeInbox::new(inbox, &provider);
     let finalized = endpoint
         .call(contract.getLastFinalizedBlockHash().call())
-        .await
-        .map_err(|e| format!("reading getLastFinalizedBlockHash() of the inbox at {inbox}: {e}"));
+        .await;
     // Re-scan from the last head if it is still canonical, else from the reorg window's start.
     let from = match tip {
-        Some((number, hash)) => {
+        Some(BlockNumHash { number, hash }) => {
             let canonical = endpoint
                 .call(provider.get_block_by_number(BlockNumberOrTag::Number(number)))
                 .await?
@@ -299,12 +301,12 @@ async fn observe(
                 number.saturating_sub(REORG_WINDOW)
             }
         }
-        None => head.0.saturating_sub(REORG_WINDOW),
+        None => head.number.saturating_sub(REORG_WINDOW),
     };
-    let logs = if from <= head.0 {
-        let filter = log_filter(inbox).from_block(from).to_block(head.0);
+    let logs = if from <= head.number {
+        let filter = log_filter(inbox).from_block(from).to_block(head.number);
         let logs = endpoint.call(provider.get_logs(&filter)).await?;
-        Some((from, head.0, decode_all(&logs)))
+        Some((from, head.number, decode_all(&logs)))
     } else {
         None
     };
@@ -344,13 +346,13 @@ impl ChainMonitor {
             match &event {
                 ProposalEvent::Landed(p) => tracing::info!(
                     proposal = %p.proposal_hash,
-                    l1_block = p.l1_block.0,
-                    checkpoint = p.checkpoint.0,
+                    l1_block = p.l1_block.number,
+                    checkpoint = p.checkpoint.number,
                     "proposal landed on L1"
                 ),
                 ProposalEvent::Reorged(p) => tracing::warn!(
                     proposal = %p.proposal_hash,
-                    l1_block = p.l1_block.0,
+                    l1_block = p.l1_block.number,
                     "proposal's L1 block was reorged out"
                 ),
             }
@@ -401,7 +403,7 @@ impl Handler<Polled> for ChainMonitor {
             Ok(observation) => {
                 *provider_slot = Some(observation.provider.clone());
                 retry.reset();
-                let (number, hash) = observation.head;
+                let BlockNumHash { number, hash } = observation.head;
                 metrics::common()
                     .chain_head
                     .with_label_values(&[chain.label()])
@@ -438,7 +440,12 @@ impl Handler<Polled> for ChainMonitor {
                             s.last_finalized_l2_block_hash = Some(hash);
                             s.finality_error = None;
                         }
-                        Some(Err(e)) => s.finality_error = Some(e),
+                        Some(Err(e)) => {
+                            s.finality_error = Some(format!(
+                                "reading getLastFinalizedBlockHash() of the inbox at {}: {e}",
+                                self.setup.inbox
+                            ))
+                        }
                         None => {}
                     }
                 });

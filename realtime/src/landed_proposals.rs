@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, btree_map::Entry};
 
 use alloy::{
+    eips::BlockNumHash,
     primitives::{B256, Log as PrimitiveLog},
     rpc::types::Log,
     sol_types::SolEvent,
@@ -23,10 +24,10 @@ pub struct LandedProposal {
     pub proposal_hash: B256,
     /// The finalized L2 block hash the proposal built on.
     pub last_finalized_block_hash: B256,
-    /// The L2 checkpoint it proved: (block number, block hash).
-    pub checkpoint: (u64, B256),
-    /// The L1 block that holds it: (number, hash).
-    pub l1_block: (u64, B256),
+    /// The L2 checkpoint it proved.
+    pub checkpoint: BlockNumHash,
+    /// The L1 block that holds it.
+    pub l1_block: BlockNumHash,
     /// The L1 tx.
     pub tx_hash: B256,
     /// Position of the log in its block.
@@ -69,11 +70,11 @@ pub fn decode(log: &Log) -> Result<LandedProposal, LogError> {
     Ok(LandedProposal {
         proposal_hash: event.proposalHash,
         last_finalized_block_hash: event.lastFinalizedBlockHash,
-        checkpoint: (
-            event.checkpoint.blockNumber.to::<u64>(),
-            event.checkpoint.blockHash,
-        ),
-        l1_block: (number, hash),
+        checkpoint: BlockNumHash {
+            number: event.checkpoint.blockNumber.to::<u64>(),
+            hash: event.checkpoint.blockHash,
+        },
+        l1_block: BlockNumHash { number, hash },
         tx_hash,
         log_index: index,
     })
@@ -83,7 +84,7 @@ pub fn decode(log: &Log) -> Result<LandedProposal, LogError> {
 type LogKey = (u64, B256, u64);
 
 fn key(p: &LandedProposal) -> LogKey {
-    (p.l1_block.0, p.l1_block.1, p.log_index)
+    (p.l1_block.number, p.l1_block.hash, p.log_index)
 }
 
 /// The landed proposals of the last [`REORG_WINDOW`] L1 blocks.
@@ -109,7 +110,7 @@ impl LandedProposals {
         let mut events = Vec::new();
         let fresh: BTreeMap<LogKey, LandedProposal> = logs
             .into_iter()
-            .filter(|p| (from..=to).contains(&p.l1_block.0))
+            .filter(|p| (from..=to).contains(&p.l1_block.number))
             .map(|p| (key(&p), p))
             .collect();
         let gone: Vec<LogKey> = self
@@ -136,7 +137,7 @@ impl LandedProposals {
     /// One log from a subscription; `removed` is the node's reorg flag.
     pub fn streamed(&mut self, proposal: LandedProposal, removed: bool) -> Option<ProposalEvent> {
         let k = key(&proposal);
-        let block = proposal.l1_block.0;
+        let block = proposal.l1_block.number;
         let event = if removed {
             self.logs.remove(&k).map(ProposalEvent::Reorged)
         } else if let Entry::Vacant(slot) = self.logs.entry(k) {
@@ -163,8 +164,14 @@ mod tests {
         LandedProposal {
             proposal_hash: B256::with_last_byte(number as u8),
             last_finalized_block_hash: B256::ZERO,
-            checkpoint: (number * 10, B256::repeat_byte(3)),
-            l1_block: (number, B256::repeat_byte(fork)),
+            checkpoint: BlockNumHash {
+                number: number * 10,
+                hash: B256::repeat_byte(3),
+            },
+            l1_block: BlockNumHash {
+                number,
+                hash: B256::repeat_byte(fork),
+            },
             tx_hash: B256::repeat_byte(9),
             log_index: index,
         }
@@ -263,8 +270,8 @@ mod tests {
         let p = decode(&log).unwrap();
         assert_eq!(p.proposal_hash, B256::repeat_byte(1));
         assert_eq!(p.last_finalized_block_hash, B256::repeat_byte(2));
-        assert_eq!(p.checkpoint, (42, B256::repeat_byte(4)));
-        assert_eq!(p.l1_block, (100, B256::repeat_byte(6)));
+        assert_eq!(p.checkpoint, BlockNumHash::new(42, B256::repeat_byte(4)));
+        assert_eq!(p.l1_block, BlockNumHash::new(100, B256::repeat_byte(6)));
         assert_eq!(
             decode(&Log {
                 block_number: None,

@@ -103,6 +103,7 @@ pub fn register(
     // The batch manager and the submitter message each other (and the chain monitor, started
     // first, messages both): their handles exist before any of them starts.
     let batch_slot = Reserved::<BatchManager>::new("batch_manager");
+    let bridge_slot = Reserved::<BridgeHandler>::new("bridge_handler");
     let submitter_slot =
         (!config.preconf_only).then(|| Reserved::<AsyncSubmitter>::new("submitter"));
     let l1 = RpcEndpoint::new(common.l1_rpc_urls[0].clone(), common.l1_rpc_timeout);
@@ -213,6 +214,7 @@ pub fn register(
         heartbeat: common.heartbeat,
         coinbase: common.proposer_address,
         store,
+        bridge: bridge_slot.handle(),
         submitter: submitter.as_ref().map(|s| s.subscriber()),
         settlement,
         statuses,
@@ -224,7 +226,7 @@ pub fn register(
     let batch_manager = supervisor.add(batch_slot, Restart::Permanent, move |link| {
         BatchManager::new(batch_setup.clone(), link)
     });
-    let bridge_handler = supervisor.child("bridge_handler", Restart::Permanent, move |link| {
+    let bridge_handler = supervisor.add(bridge_slot, Restart::Permanent, move |link| {
         Ok::<_, std::convert::Infallible>(BridgeHandler::new(bridge_setup.clone(), link))
     });
     Ok(RealtimeHandles {

@@ -16,7 +16,7 @@
 
 use alloy::{
     consensus::{BlockHeader, Transaction as _, TxEnvelope},
-    eips::BlockNumberOrTag,
+    eips::{BlockNumHash, BlockNumberOrTag},
     primitives::{Address, B256},
     providers::{DynProvider, Provider},
     sol_types::SolCall,
@@ -36,14 +36,35 @@ use crate::{
 };
 use common::ids::SignalSlot;
 
-/// Reads the inbox head as an L2 (number, hash).
+/// What landed could not be read back from the chains.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ReadBackError {
+    /// The inbox did not answer.
+    #[error("reading the inbox head: {0}")]
+    InboxHead(RpcError),
+    /// The L2 did not answer.
+    #[error("reading L2 block {block}: {source}")]
+    L2Block {
+        /// The block asked for (number or hash).
+        block: String,
+        /// Why.
+        source: RpcError,
+    },
+    /// The inbox's head is not on this L2.
+    #[error(
+        "the inbox's head {0} is not an L2 block this L2 node has (is L2_RPC_URL the rollup the inbox finalizes?)"
+    )]
+    UnknownHead(B256),
+}
+
+/// Reads the inbox head as an L2 block.
 pub async fn inbox_head(
     l1: &RpcEndpoint,
     l1p: &DynProvider,
     l2: &RpcEndpoint,
     l2p: &DynProvider,
     inbox: Address,
-) -> Result<(u64, B256), String> {
+) -> Result<BlockNumHash, ReadBackError> {
     let hash = l1
         .call(
             IRealTimeInbox::new(inbox, l1p)
@@ -51,17 +72,19 @@ pub async fn inbox_head(
                 .call(),
         )
         .await
-        .map_err(|e| format!("reading the inbox head: {e}"))?;
+        .map_err(ReadBackError::InboxHead)?;
     let block = l2
         .call(l2p.get_block_by_hash(hash))
         .await
-        .map_err(|e| format!("reading L2 block {hash}: {e}"))?
-        .ok_or_else(|| {
-            format!(
-                "the inbox's head {hash} is not an L2 block this L2 node has (is L2_RPC_URL the rollup the inbox finalizes?)"
-            )
-        })?;
-    Ok((block.header.number, hash))
+        .map_err(|source| ReadBackError::L2Block {
+            block: hash.to_string(),
+            source,
+        })?
+        .ok_or(ReadBackError::UnknownHead(hash))?;
+    Ok(BlockNumHash {
+        number: block.header.number,
+        hash,
+    })
 }
 
 /// Whether the checkpoint is a block of the canonical L2.
@@ -69,11 +92,14 @@ pub async fn on_chain(
     l2: &RpcEndpoint,
     l2p: &DynProvider,
     cp: &L2Checkpoint,
-) -> Result<bool, String> {
+) -> Result<bool, ReadBackError> {
     let block = l2
         .call(l2p.get_block_by_number(BlockNumberOrTag::Number(cp.number)))
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|source| ReadBackError::L2Block {
+            block: cp.number.to_string(),
+            source,
+        })?;
     Ok(block.is_some_and(|b| b.header.hash == cp.hash))
 }
 
@@ -83,14 +109,17 @@ pub async fn continuing(
     l2: &RpcEndpoint,
     l2p: &DynProvider,
     stored: Vec<ProposalRecord>,
-    landed: (u64, B256),
-) -> Result<(Vec<ProposalRecord>, Vec<ProposalRecord>, (u64, B256)), String> {
+    landed: BlockNumHash,
+) -> Result<(Vec<ProposalRecord>, Vec<ProposalRecord>, BlockNumHash), ReadBackError> {
     let mut tip = landed;
     let (mut kept, mut dropped) = (Vec::new(), Vec::new());
     for record in stored {
-        let continues = record.parent_hash == tip.1 && record.first_block == tip.0 + 1;
+        let continues = record.parent_hash == tip.hash && record.first_block == tip.number + 1;
         if continues && on_chain(l2, l2p, &record.checkpoint).await? {
-            tip = (record.checkpoint.number, record.checkpoint.hash);
+            tip = BlockNumHash {
+                number: record.checkpoint.number,
+                hash: record.checkpoint.hash,
+            };
             kept.push(record);
         } else {
             dropped.push(record);

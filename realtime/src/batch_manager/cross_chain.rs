@@ -9,13 +9,15 @@ use alloy::{
     primitives::{Address, B256},
     providers::DynProvider,
 };
-use common::ids::UserOpId;
+use common::{ids::UserOpId, supervisor::Handle};
 
 use super::clients::Clients;
 use crate::{
     bridge::{
+        BridgeHandler,
         ahead::{self, Ahead},
         plan::{self, BlockPlan, PlanInput},
+        protocol::TakeReadyOps,
         returns::{self, Candidate, Consumption, Kind, ReturnRoute},
         signals::ReturnSignals,
         status::{ReadyOp, StatusError, StatusStore, UserOpStatus},
@@ -33,8 +35,10 @@ pub struct CrossChainSource {
     pub route: ReturnRoute,
     /// The RealTimeInbox (its head says what is on L1 already).
     pub inbox: Address,
-    /// Ready user ops and tracked txs' statuses.
+    /// Tracked txs' statuses.
     pub statuses: StatusStore,
+    /// Who hands out the ready user ops.
+    pub bridge: Handle<BridgeHandler>,
     /// Unlanded proposals (their calls run on L1 before this block's).
     pub store: ProposalStore,
     /// Whether the block may carry user ops and return signals (no earlier proposal with
@@ -62,12 +66,37 @@ pub struct CrossChainContent {
     pub held: Vec<B256>,
 }
 
-/// The ready ops the block may take, when it may take any.
-pub fn ready_ops(source: &CrossChainSource) -> Result<Vec<ReadyOp>, StatusError> {
+/// The ready ops the block may take, when it may take any. A bridge handler that is not running
+/// (restarting) or does not answer hands out none: the ops wait for a later block.
+pub async fn ready_ops(source: &CrossChainSource) -> Result<Vec<ReadyOp>, StatusError> {
     if !source.allowed {
         return Ok(Vec::new());
     }
-    source.statuses.ready_ops(MAX_USER_OPS_PER_BLOCK)
+    take_ready_ops(&source.bridge, MAX_USER_OPS_PER_BLOCK)
+        .await
+        .map(Option::unwrap_or_default)
+}
+
+/// Asks the bridge handler for up to `max` ready ops; `None` when it is not running or did not
+/// answer in time.
+pub async fn take_ready_ops(
+    bridge: &Handle<BridgeHandler>,
+    max: usize,
+) -> Result<Option<Vec<ReadyOp>>, StatusError> {
+    let asked = match bridge.current() {
+        Ok(handler) => handler.request(TakeReadyOps { max }).await,
+        Err(e) => {
+            tracing::debug!(error = %e, "ready user ops wait for the bridge handler");
+            return Ok(None);
+        }
+    };
+    match asked {
+        Ok(ops) => ops.map(Some),
+        Err(e) => {
+            tracing::warn!(error = %e, "the bridge handler did not hand out the ready user ops; they wait for a later block");
+            Ok(None)
+        }
+    }
 }
 
 /// Plans `ops` and the pool's txs into the block on `parent`; `op_gas` is the L2 gas kept

@@ -66,6 +66,9 @@ pub enum TickError {
     /// What a restart keeps could not be read.
     #[error("reading back the blocks preconfirmed before the restart: {0}")]
     Restart(String),
+    /// What landed could not be read back from the chains.
+    #[error("reading back what landed: {0}")]
+    ReadBack(#[from] crate::restart::ReadBackError),
 }
 
 impl TickError {
@@ -84,7 +87,7 @@ impl TickError {
             TickError::UserOps(_) => "user_op_store",
             TickError::Sign(_) => "l2_signer",
             TickError::Layout(_) => "contract_layout",
-            TickError::Restart(_) => "restart_read",
+            TickError::Restart(_) | TickError::ReadBack(_) => "restart_read",
         }
     }
 }
@@ -169,7 +172,7 @@ pub async fn observe(
     };
     let base_fee = parent.next_base_fee(args.min_base_fee);
     let user_ops = match &args.cross_chain {
-        Some(source) => cross_chain::ready_ops(source)?,
+        Some(source) => cross_chain::ready_ops(source).await?,
         None => Vec::new(),
     };
     let op_gas = l2_calls::reserved_gas(&user_ops);

@@ -13,6 +13,7 @@
 mod clients;
 mod cross_chain;
 mod io;
+mod phase;
 pub mod protocol;
 mod record;
 mod rollback;
@@ -38,18 +39,21 @@ use common::{
     health::Settlement,
     ids::ProposalId,
     secret::Secret,
-    supervisor::{ChildLink, Subscriber},
+    supervisor::{ChildLink, Handle, Subscriber},
     work::spawn_reporting,
 };
 use cross_chain::CrossChainSource;
 use io::{ObserveArgs, TickError};
+use phase::{Action, Event, Phase};
 use protocol::{L1Head, Observed, ProposalSettled, RewindL2, Settled, Start, Started, Tick};
 use spawned_concurrency::tasks::{Actor, Context, Handler, send_after, spawn_listener};
 use tokio::sync::watch;
 
 use crate::{
     block_build::{AssembledBlock, ParentBlock},
-    bridge::{config::CrossChainContracts, returns::ReturnRoute, status::StatusStore},
+    bridge::{
+        BridgeHandler, config::CrossChainContracts, returns::ReturnRoute, status::StatusStore,
+    },
     cadence::Cadence,
     config::RealtimeConfig,
     proposal::{L1Anchor, Proposals},
@@ -58,8 +62,6 @@ use crate::{
     submitter::protocol::Submit,
 };
 
-/// Ticks to wait for a block whose driver answer was lost before treating it as not inserted.
-const UNKNOWN_OUTCOME_GRACE_TICKS: u32 = 2;
 /// Blocks kept between the anchor and the L1 head (`blockhash` needs a past block).
 const MIN_ANCHOR_OFFSET: u64 = 2;
 
@@ -76,9 +78,11 @@ pub struct BatchManagerSetup {
     pub coinbase: Address,
     /// Where sealed proposals are kept until they land.
     pub store: ProposalStore,
+    /// Who hands out the user ops ready for a block.
+    pub bridge: Handle<BridgeHandler>,
     /// Who proves and proposes them; `None` under PRECONF_ONLY.
     pub submitter: Option<Subscriber<Submit>>,
-    /// User-op statuses and the ops ready for a block.
+    /// User-op and tracked-tx statuses (written as blocks carry them).
     pub statuses: StatusStore,
     /// Where the preconfirmed head and the open proposal are published.
     pub settlement: Arc<watch::Sender<Settlement>>,
@@ -142,7 +146,10 @@ pub struct BatchManager {
     last_anchor: u64,
     proposals: Proposals,
     idle_ticks: u64,
-    busy: bool,
+    /// What it is doing between messages ([`phase::next`] moves it).
+    phase: Phase,
+    /// A rollback that failed: asked again at the next tick.
+    failed_rewind: Option<RewindL2>,
     missed_ticks: u64,
     unknown: Option<UnknownOutcome>,
     /// The proposal carrying user ops or L2→L1→L2 txs that has not landed or failed yet:
@@ -183,7 +190,8 @@ impl BatchManager {
             head: None,
             last_anchor: 0,
             idle_ticks: 0,
-            busy: false,
+            phase: Phase::Starting,
+            failed_rewind: None,
             missed_ticks: 0,
             unknown: None,
             ops_proposal: None,
@@ -233,6 +241,7 @@ impl BatchManager {
             route,
             inbox: self.setup.config.inbox,
             statuses: self.setup.statuses.clone(),
+            bridge: self.setup.bridge.clone(),
             store: self.setup.store.clone(),
             allowed: self.cross_chain_open(),
             give_up: self
@@ -263,12 +272,12 @@ impl Handler<Start> for BatchManager {
             .as_ref()
             .map(|c| (c.contracts, self.setup.coinbase));
         let store = self.setup.store.clone();
-        let statuses = self.setup.statuses.clone();
+        let bridge = self.setup.bridge.clone();
         let proposes = self.setup.submitter.is_some();
         let work = async move {
             let rebuild_from = proposes.then_some(start::RebuildFrom {
                 store: &store,
-                statuses: &statuses,
+                bridge: &bridge,
                 max_anchor_age: config.proposal_limits.max_anchor_age,
             });
             start::start_facts(
@@ -337,9 +346,11 @@ impl Handler<Started> for BatchManager {
             preconf_only = self.setup.config.preconf_only,
             "batch manager started"
         );
-        if let Some(rebuilt) = facts.rebuilt {
-            self.take_back(rebuilt, ctx);
-        }
+        let rewinds = facts
+            .rebuilt
+            .is_some_and(|rebuilt| self.take_back(rebuilt, ctx));
+        let action = self.step(Event::Started { rewind: rewinds });
+        self.act(action, ctx);
         spawn_heartbeat(ctx.clone(), first_tick, self.setup.heartbeat);
     }
 }
@@ -358,23 +369,22 @@ fn spawn_heartbeat(ctx: Context<BatchManager>, first: Duration, period: Duration
 
 impl Handler<Tick> for BatchManager {
     async fn handle(&mut self, _: Tick, ctx: &Context<Self>) {
-        let Some(running) = &self.running else {
-            return;
-        };
-        self.idle_ticks += 1;
-        if self.busy {
-            self.missed_ticks += 1;
-            tracing::debug!(
-                missed = self.missed_ticks,
-                "previous tick still running; tick skipped"
-            );
-            return;
+        if let Some(failed) = self.failed_rewind.take() {
+            self.ask_rewind(failed, ctx);
         }
-        let Some(l1_head) = self.l1_head else {
-            tracing::debug!("no L1 head from the chain monitor yet; tick skipped");
-            return;
+        if self.running.is_some() {
+            self.idle_ticks += 1;
+        }
+        let action = self.step(Event::Tick {
+            l1_head: self.l1_head.is_some(),
+        });
+        if action != Action::Observe {
+            return self.act(action, ctx);
+        }
+        let (Some(running), Some(l1_head)) = (&self.running, self.l1_head) else {
+            // Observing needs both; the phase rules only start a tick with them.
+            return self.tick_done(ctx);
         };
-        self.busy = true;
         self.seal_due |= running.cadence.due(std::time::SystemTime::now());
         let clients = self.setup.clients.clone();
         let (l1, l2) = (running.l1.clone(), running.l2.clone());

@@ -56,8 +56,8 @@ impl BatchManager {
 
     /// Takes back the blocks preconfirmed before a restart into the open proposal (sealed
     /// where their anchor changes), and reorgs away the first one that cannot be proposed any
-    /// more, with those after it; ticks wait for that reorg.
-    pub(super) fn take_back(&mut self, rebuilt: Rebuilt, ctx: &Context<Self>) {
+    /// more, with those after it; ticks wait for that reorg. True when it rolls back.
+    pub(super) fn take_back(&mut self, rebuilt: Rebuilt, ctx: &Context<Self>) -> bool {
         let m = metrics::preconf();
         let taken = rebuilt.blocks.len();
         for (anchor, block) in rebuilt.blocks {
@@ -88,7 +88,7 @@ impl BatchManager {
                     "blocks preconfirmed before the restart taken back into the open proposal"
                 );
             }
-            return;
+            return false;
         };
         m.blocks_reorged_on_start
             .with_label_values(&[cause.label()])
@@ -99,8 +99,8 @@ impl BatchManager {
             cause = cause.label(),
             "an L2 block preconfirmed before the restart cannot be proposed any more; reorging it and the blocks after it away"
         );
-        self.busy = true;
         self.spawn_reorg(at.saturating_sub(1), None, ctx);
+        true
     }
 
     /// Records a block the driver inserted into the open proposal; `outcome` says how its

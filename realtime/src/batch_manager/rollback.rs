@@ -5,7 +5,7 @@ use super::protocol::{Reorged, RewindL2};
 
 use spawned_concurrency::tasks::{Context, Handler};
 
-use super::BatchManager;
+use super::{BatchManager, phase::Event};
 
 impl Handler<Reorged> for BatchManager {
     async fn handle(&mut self, reorged: Reorged, ctx: &Context<Self>) {
@@ -27,11 +27,12 @@ impl Handler<Reorged> for BatchManager {
             }
             (Ok(Err(error)), Some(cause)) => {
                 tracing::warn!(%error, to, cause = cause.label(),
-                    "L2 rollback failed; trying again after the next tick");
-                self.rewind = Some(RewindL2 { to, cause });
+                    "L2 rollback failed; trying again at the next tick");
+                self.failed_rewind = Some(RewindL2 { to, cause });
             }
         }
-        self.end_tick(ctx);
+        let action = self.step(Event::RewindDone);
+        self.act(action, ctx);
     }
 }
 
@@ -42,16 +43,19 @@ impl Handler<RewindL2> for BatchManager {
             cause = rewind.cause.label(),
             "L2 rollback asked for"
         );
+        self.ask_rewind(rewind, ctx);
+    }
+}
+
+impl BatchManager {
+    /// Rolls back now if nothing else runs, else when it ends; the lowest block asked wins.
+    pub(super) fn ask_rewind(&mut self, rewind: RewindL2, ctx: &Context<Self>) {
         let lowest = match self.rewind.take() {
             Some(earlier) if earlier.to <= rewind.to => earlier,
             _ => rewind,
         };
-        if self.busy || self.running.is_none() {
-            // A tick (or the start) is running: the rollback follows it.
-            self.rewind = Some(lowest);
-            return;
-        }
-        self.busy = true;
-        self.spawn_reorg(lowest.to, Some(lowest.cause), ctx);
+        self.rewind = Some(lowest);
+        let action = self.step(Event::RewindAsked);
+        self.act(action, ctx);
     }
 }

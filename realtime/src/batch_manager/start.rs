@@ -11,13 +11,14 @@ use alloy::{
     sol_types::SolCall,
 };
 use bindings::{IAnchor, IRealTimeInbox};
+use common::supervisor::Handle;
 
 use crate::{
+    bridge::{BridgeHandler, protocol::TakeReadyOps},
     bridge::{
         callback::{self, L1Side},
         config::CrossChainContracts,
         returns::ReturnRoute,
-        status::StatusStore,
     },
     proposal_store::ProposalStore,
     restart::{self, Rebuilt},
@@ -47,13 +48,17 @@ pub struct StartFacts {
     pub rebuilt: Option<Rebuilt>,
 }
 
+/// How long the start waits for the bridge handler (started right after the batch manager).
+const BRIDGE_START_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// What start-up rebuilds the open proposal from: the stored proposals and how old an anchor
 /// may be.
 pub struct RebuildFrom<'a> {
     /// Sealed, unlanded proposals.
     pub store: &'a ProposalStore,
-    /// Ops waiting for a block (a block inserted while the node died may carry some).
-    pub statuses: &'a StatusStore,
+    /// Who hands out the ops waiting for a block (a block inserted while the node died may
+    /// carry some).
+    pub bridge: &'a Handle<BridgeHandler>,
     /// Largest `L1 head − anchor` a proposal may have.
     pub max_anchor_age: u64,
 }
@@ -119,23 +124,34 @@ pub async fn start_facts(
     let rebuilt = match rebuild_from {
         None => None,
         Some(from) => {
-            let landed = restart::inbox_head(&clients.l1, &l1, &clients.l2, &l2, inbox)
-                .await
-                .map_err(TickError::Restart)?;
+            let landed = restart::inbox_head(&clients.l1, &l1, &clients.l2, &l2, inbox).await?;
             let stored = from
                 .store
                 .all()
                 .map_err(|e| TickError::Restart(e.to_string()))?;
-            let (_, _, tip) = restart::continuing(&clients.l2, &l2, stored, landed)
-                .await
-                .map_err(TickError::Restart)?;
+            let (_, _, tip) = restart::continuing(&clients.l2, &l2, stored, landed).await?;
             let l1_head = clients.l1.block_number(&l1).await.map_err(TickError::L1)?;
-            let ready = from.statuses.ready_ops(usize::MAX)?;
+            let ready = match tokio::time::timeout(BRIDGE_START_WAIT, from.bridge.live()).await {
+                Ok(Ok(handler)) => handler
+                    .request(TakeReadyOps { max: usize::MAX })
+                    .await
+                    .map_err(|e| {
+                        TickError::Restart(format!(
+                            "asking the bridge handler for the ready user ops: {e}"
+                        ))
+                    })??,
+                _ => {
+                    return Err(TickError::Restart(format!(
+                        "the bridge handler did not run within {} s: the ready user ops are needed to take back blocks with fast signals",
+                        BRIDGE_START_WAIT.as_secs()
+                    )));
+                }
+            };
             Some(
                 restart::rebuild(
                     &clients.l2,
                     &l2,
-                    (tip.0, head.header.number),
+                    (tip.number, head.header.number),
                     l1_head,
                     (from.max_anchor_age, &ready),
                 )

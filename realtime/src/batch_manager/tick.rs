@@ -13,7 +13,10 @@ use super::io::{AnchorChoice, BlockContent, BlockUserOps, Observation, TickError
 use spawned_concurrency::tasks::{Context, Handler};
 
 use super::record::{TxOutcomes, block_signals};
-use super::{BatchManager, Head, UNKNOWN_OUTCOME_GRACE_TICKS, UnknownOutcome, choose_anchor};
+use super::{
+    BatchManager, Head, UnknownOutcome, choose_anchor,
+    phase::{self, Action, Event, Unknown},
+};
 use crate::{
     block_build::BlockFrame,
     block_policy::{self, Decision, TickView},
@@ -35,7 +38,7 @@ impl Handler<Observed> for BatchManager {
         if let Some(unknown) = self.unknown.take()
             && self.reconcile(unknown, &observation) == Reconciled::Wait
         {
-            self.end_tick(ctx);
+            self.tick_done(ctx);
             return;
         }
         if !self.check_head(&observation, ctx) {
@@ -64,15 +67,47 @@ enum Reconciled {
 }
 
 impl BatchManager {
+    /// Moves the phase on `event` and returns what to do.
+    pub(super) fn step(&mut self, event: Event) -> Action {
+        let (phase, action) = phase::next(self.phase, event, self.rewind.is_some());
+        self.phase = phase;
+        action
+    }
+
+    /// Does what a step said.
+    pub(super) fn act(&mut self, action: Action, ctx: &Context<Self>) {
+        match action {
+            Action::Rewind => match self.rewind.take() {
+                Some(rewind) => self.spawn_reorg(rewind.to, Some(rewind.cause), ctx),
+                None => {
+                    let action = self.step(Event::RewindDone);
+                    self.act(action, ctx);
+                }
+            },
+            Action::EndTick => self.finish_tick(),
+            Action::Miss => {
+                self.missed_ticks += 1;
+                tracing::debug!(
+                    missed = self.missed_ticks,
+                    "earlier work still running; tick skipped"
+                );
+            }
+            Action::NoL1Head => {
+                tracing::debug!("no L1 head from the chain monitor yet; tick skipped")
+            }
+            Action::Observe | Action::Nothing | Action::Defer => {}
+        }
+    }
+
+    /// The tick's work ended.
+    pub(super) fn tick_done(&mut self, ctx: &Context<Self>) {
+        let action = self.step(Event::TickDone);
+        self.act(action, ctx);
+    }
+
     /// Ends the tick: the open proposal is sealed if this tick was the last that makes the
     /// next L1 slot, and what it looks like now is published.
-    pub(super) fn end_tick(&mut self, ctx: &Context<Self>) {
-        self.busy = false;
-        if let Some(rewind) = self.rewind.take() {
-            self.busy = true;
-            self.spawn_reorg(rewind.to, Some(rewind.cause), ctx);
-            return;
-        }
+    fn finish_tick(&mut self) {
         if self.seal_due && self.slot_free() {
             self.seal_due = false;
             let sealed = self.proposals.seal(SealReason::Slot);
@@ -94,7 +129,7 @@ impl BatchManager {
             .with_label_values(&[error.cause()])
             .inc();
         tracing::warn!(%error, cause = error.cause(), "{what}; block production resumes on the next tick");
-        self.end_tick(ctx);
+        self.tick_done(ctx);
     }
 
     /// A block whose driver answer was lost: is it the L2 head now?
@@ -117,7 +152,7 @@ impl BatchManager {
         }
         if self.head.is_some_and(|h| h.hash == seen.parent.hash) {
             unknown.ticks_waited += 1;
-            if unknown.ticks_waited <= UNKNOWN_OUTCOME_GRACE_TICKS {
+            if phase::still_unknown(unknown.ticks_waited) == Unknown::Wait {
                 tracing::info!(
                     number = data.block_number,
                     waited = unknown.ticks_waited,
@@ -170,6 +205,7 @@ impl BatchManager {
             tracing::warn!(cause = "head_moved", ours = ours.number, our_hash = %ours.hash, head = seen.parent.number,
                 head_hash = %seen.parent.hash,
                 "L2 head moved under us (blocks we did not build); reorging back to our last head");
+            self.step(Event::TickRewinds);
             self.spawn_reorg(ours.number, None, ctx);
             return false;
         }
@@ -183,7 +219,7 @@ impl BatchManager {
 
     fn decide_and_build(&mut self, seen: Observation, ctx: &Context<Self>) {
         if self.running.is_none() {
-            self.end_tick(ctx);
+            self.tick_done(ctx);
             return;
         }
         let view = TickView {
@@ -198,7 +234,7 @@ impl BatchManager {
         let reason = match block_policy::decide(&self.setup.config.block_policy, &view) {
             Decision::Wait(why) => {
                 tracing::trace!(?why, pending = view.pending_txs, "no block this tick");
-                self.end_tick(ctx);
+                self.tick_done(ctx);
                 return;
             }
             Decision::Build(reason) => reason,
@@ -209,7 +245,7 @@ impl BatchManager {
             .seal_before(seen.l1_head, seen.now, !signal_slots.is_empty());
         self.hand_over(sealed);
         let Some(running) = &self.running else {
-            self.end_tick(ctx);
+            self.tick_done(ctx);
             return;
         };
         let anchor = match self.proposals.open_anchor() {
@@ -300,6 +336,7 @@ impl Handler<Built> for BatchManager {
                         "driver returned a header that does not continue our head; reorging back"
                     );
                     m.block_failures.with_label_values(&["bad_header"]).inc();
+                    self.step(Event::TickRewinds);
                     self.spawn_reorg(built.parent.number, None, ctx);
                     return;
                 }
@@ -323,11 +360,12 @@ impl Handler<Built> for BatchManager {
                             inserted.number
                         ));
                     }
+                    self.step(Event::TickRewinds);
                     self.spawn_reorg(built.parent.number, None, ctx);
                     return;
                 }
                 self.record(block.assembled, block.anchor, inserted, Some(outcome));
-                self.end_tick(ctx);
+                self.tick_done(ctx);
             }
             Ok(Err(failure)) => {
                 if let Some((block, anchor)) = failure.sent {

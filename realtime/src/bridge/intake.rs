@@ -2,14 +2,14 @@
 //! ops a previous run left unfinished.
 
 use alloy::{primitives::Address, providers::DynProvider};
-use common::rpc::RpcEndpoint;
+use common::rpc::{RpcEndpoint, RpcError};
 
 use super::{
     rpc::Accepted,
     simulate::{self, MessageRoute, Simulated},
-    status::{ReadyOp, Retry, StatusStore, UserOpStatus},
+    status::{ReadyOp, Retry, StatusError, StatusStore, UserOpStatus},
 };
-use crate::proposal_store::ProposalStore;
+use crate::proposal_store::{ProposalStore, ProposalStoreError};
 
 /// Simulates one op and stores the verdict; true when it must be tried again.
 pub(super) async fn simulate_and_record(
@@ -59,9 +59,9 @@ pub(super) async fn recover(
     statuses: &StatusStore,
     proposals: &ProposalStore,
     disabled: Option<String>,
-) -> Result<Vec<Accepted>, String> {
-    let unfinished = statuses.unfinished().map_err(|e| e.to_string())?;
-    let stored = proposals.all().map_err(|e| e.to_string())?;
+) -> Result<Vec<Accepted>, RecoverError> {
+    let unfinished = statuses.unfinished()?;
+    let stored = proposals.all()?;
     let in_proposal = |id| {
         stored
             .iter()
@@ -97,8 +97,7 @@ pub(super) async fn recover(
                         vec![Retry::Resimulate(op.id)],
                         "its proposal was dropped while the node restarted".into(),
                     )
-                    .await
-                    .map_err(|e| e.to_string())?;
+                    .await?;
                 if let (Ok(Some(UserOpStatus::Pending)), Some(user_op)) =
                     (statuses.get(op.id), op.op)
                 {
@@ -111,10 +110,32 @@ pub(super) async fn recover(
             }
         };
         tracing::info!(user_op = %op.id, ?status, "settling a user op left by the previous run");
-        statuses
-            .set(&[op.id.into()], status)
-            .await
-            .map_err(|e| e.to_string())?;
+        statuses.set(&[op.id.into()], status).await?;
     }
     Ok(again)
+}
+
+/// The ops a previous run left could not be settled yet (tried again after a pause).
+#[derive(Debug, thiserror::Error)]
+pub enum RecoverError {
+    /// The user-op store failed.
+    #[error(transparent)]
+    Statuses(#[from] StatusError),
+    /// The proposal store failed.
+    #[error(transparent)]
+    Proposals(#[from] ProposalStoreError),
+}
+
+/// What user-op simulations need could not be read from the chains yet.
+#[derive(Debug, thiserror::Error)]
+pub enum FactsError {
+    /// An endpoint could not be reached.
+    #[error(transparent)]
+    Connect(RpcError),
+    /// The inbox's config could not be read.
+    #[error("reading the inbox config: {0}")]
+    InboxConfig(RpcError),
+    /// The L2's chain id could not be read.
+    #[error("reading the L2 chain id: {0}")]
+    L2ChainId(RpcError),
 }

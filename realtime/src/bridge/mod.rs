@@ -29,7 +29,7 @@ pub mod status;
 pub mod tx_outcome;
 
 mod intake;
-mod protocol;
+pub mod protocol;
 
 use std::{collections::VecDeque, time::Duration};
 
@@ -45,11 +45,13 @@ use tokio::sync::mpsc;
 
 use crate::proposal_store::ProposalStore;
 use config::BridgeConfig;
-use intake::{recover, simulate_and_record};
-use protocol::{Bind, Facts, Incoming, ReadFacts, Recovered, Resume, SimDone, Sweep, Swept};
+use intake::{FactsError, recover, simulate_and_record};
+use protocol::{
+    Bind, Facts, Incoming, ReadFacts, Recovered, Resume, SimDone, Sweep, Swept, TakeReadyOps,
+};
 use rpc::{Accepted, ChainLookup, RpcState};
 use simulate::MessageRoute;
-use status::{StatusStore, UserOpStatus};
+use status::{ReadyOp, StatusStore, UserOpStatus};
 
 /// Simulations run at once.
 const MAX_SIMULATIONS: usize = 8;
@@ -190,18 +192,18 @@ impl Handler<ReadFacts> for BridgeHandler {
         let setup = self.setup.clone();
         let work = async move {
             async {
-                let l1 = setup.l1.connect().await.map_err(|e| e.to_string())?;
-                let l2 = setup.l2.connect().await.map_err(|e| e.to_string())?;
+                let l1 = setup.l1.connect().await.map_err(FactsError::Connect)?;
+                let l2 = setup.l2.connect().await.map_err(FactsError::Connect)?;
                 let config = setup
                     .l1
                     .call(IRealTimeInbox::new(setup.inbox, &l1).getConfig().call())
                     .await
-                    .map_err(|e| format!("reading the inbox config: {e}"))?;
+                    .map_err(FactsError::InboxConfig)?;
                 let l2_chain_id = setup
                     .l2
                     .call(l2.get_chain_id())
                     .await
-                    .map_err(|e| format!("reading the L2 chain id: {e}"))?;
+                    .map_err(FactsError::L2ChainId)?;
                 Ok(Route {
                     l1,
                     multicall: contracts.multicall,
@@ -220,7 +222,8 @@ impl Handler<ReadFacts> for BridgeHandler {
 
 impl Handler<Facts> for BridgeHandler {
     async fn handle(&mut self, Facts(facts): Facts, ctx: &Context<Self>) {
-        match facts.map_err(|panic| panic.to_string()).and_then(|f| f) {
+        let facts = facts.map_err(|panic| panic.to_string());
+        match facts.and_then(|f| f.map_err(|e| e.to_string())) {
             Ok(route) => {
                 tracing::info!(l1_bridge = %route.route.bridge, l1_signal_service = %route.route.signal_service,
                     l2_chain_id = route.route.dest_chain_id, "user-op simulations ready");
@@ -278,7 +281,8 @@ impl BridgeHandler {
 
 impl Handler<Recovered> for BridgeHandler {
     async fn handle(&mut self, Recovered(outcome): Recovered, ctx: &Context<Self>) {
-        match outcome.map_err(|panic| panic.to_string()).and_then(|o| o) {
+        let outcome = outcome.map_err(|panic| panic.to_string());
+        match outcome.and_then(|o| o.map_err(|e| e.to_string())) {
             Ok(again) => {
                 if !again.is_empty() {
                     tracing::info!(
@@ -334,6 +338,17 @@ impl Handler<SimDone> for BridgeHandler {
         }
         self.retry.reset();
         self.pump(ctx);
+    }
+}
+
+impl Handler<TakeReadyOps> for BridgeHandler {
+    async fn handle(
+        &mut self,
+        TakeReadyOps { max }: TakeReadyOps,
+        _: &Context<Self>,
+    ) -> Result<Vec<ReadyOp>, status::StatusError> {
+        // A local read of the ready keyspace: fast, so answered inside the handler.
+        self.setup.statuses.ready_ops(max)
     }
 }
 

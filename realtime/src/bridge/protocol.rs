@@ -1,10 +1,24 @@
-//! Every message the BridgeHandler receives; all of them are internal (its own tasks, timers and
-//! RPC server).
+//! Every message the BridgeHandler receives: `TakeReadyOps` from the batch manager, the rest
+//! internal (its own tasks, timers and RPC server).
 
 use common::work::Outcome;
 use spawned_concurrency::message::Message;
 
-use super::{Route, rpc::Accepted};
+use super::{
+    Route,
+    rpc::Accepted,
+    status::{ReadyOp, StatusError},
+};
+
+/// The ops ready for a block, oldest first, at most `max` (the batch manager asks before each
+/// block; they stay ready until a recorded block carries them).
+pub struct TakeReadyOps {
+    /// How many at most.
+    pub max: usize,
+}
+impl Message for TakeReadyOps {
+    type Result = Result<Vec<ReadyOp>, StatusError>;
+}
 
 /// Listen on BRIDGE_RPC_ADDR (internal; again after a failed bind).
 #[derive(Clone)]
@@ -21,13 +35,13 @@ impl Message for ReadFacts {
 }
 
 /// What simulations need was read, or not (internal).
-pub(super) struct Facts(pub Outcome<Result<Route, String>>);
+pub(super) struct Facts(pub Outcome<Result<Route, super::intake::FactsError>>);
 impl Message for Facts {
     type Result = ();
 }
 
 /// Ops a previous run left were settled; the ones to simulate again (internal).
-pub(super) struct Recovered(pub Outcome<Result<Vec<Accepted>, String>>);
+pub(super) struct Recovered(pub Outcome<Result<Vec<Accepted>, super::intake::RecoverError>>);
 impl Message for Recovered {
     type Result = ();
 }

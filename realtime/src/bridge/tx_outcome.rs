@@ -11,7 +11,7 @@ use common::rpc::{RpcEndpoint, RpcError};
 
 use super::{
     returns::Consumption,
-    status::{StatusKey, StatusStore, UserOpStatus},
+    status::{StatusError, StatusKey, StatusStore, UserOpStatus},
 };
 use crate::proposal_store::ProposalRecord;
 
@@ -74,26 +74,33 @@ pub async fn settle_landed(
     statuses: &StatusStore,
     l2: (&RpcEndpoint, &DynProvider),
     record: &ProposalRecord,
-) -> Result<(), String> {
+) -> Result<(), SettleError> {
     let ops: Vec<StatusKey> = record.user_ops.iter().map(|op| op.id.into()).collect();
-    statuses
-        .set(&ops, UserOpStatus::Executed)
-        .await
-        .map_err(|e| e.to_string())?;
+    statuses.set(&ops, UserOpStatus::Executed).await?;
     let tracked: Vec<B256> = record.returns.tracked().copied().collect();
     if tracked.is_empty() {
         return Ok(());
     }
     let reverted = reverted(l2.0, l2.1, tracked.iter().copied())
         .await
-        .map_err(|e| format!("reading the receipts of its L2→L1→L2 txs: {e}"))?;
+        .map_err(SettleError::Receipts)?;
     for hash in tracked {
         statuses
             .set(&[StatusKey::Tx(hash)], landed(hash, &reverted))
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
     }
     Ok(())
+}
+
+/// The final statuses of a landed proposal could not be recorded yet.
+#[derive(Debug, thiserror::Error)]
+pub enum SettleError {
+    /// The L2 did not answer.
+    #[error("reading the receipts of its L2→L1→L2 txs: {0}")]
+    Receipts(RpcError),
+    /// The status store failed.
+    #[error(transparent)]
+    Statuses(#[from] StatusError),
 }
 
 #[cfg(test)]

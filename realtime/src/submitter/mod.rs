@@ -16,6 +16,7 @@
 pub mod protocol;
 mod prove;
 mod recovery;
+mod rules;
 mod settle;
 
 use std::{collections::VecDeque, sync::Arc, time::Duration};
@@ -52,6 +53,7 @@ use crate::{
 };
 use protocol::{GapChecked, Pump, SendDone, Start, Started, Submit};
 use recovery::RecoveryInput;
+use rules::{Resync, ResyncStep};
 use settle::Fate;
 
 /// What the submitter needs.
@@ -147,18 +149,6 @@ pub struct AsyncSubmitter {
     resync: Resync,
 }
 
-/// A resync: after a failure or an L1 reorg, what landed is re-read from the inbox and the L2
-/// reorged back to it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Resync {
-    /// In step with the inbox.
-    No,
-    /// Due once no tx is in flight.
-    Wanted,
-    /// The inbox head is being read.
-    Reading,
-}
-
 /// Proposals kept for L1-reorg detection.
 const RECENT: usize = 64;
 
@@ -231,7 +221,9 @@ impl Handler<Start> for AsyncSubmitter {
 
 impl Handler<Started> for AsyncSubmitter {
     async fn handle(&mut self, Started(outcome): Started, ctx: &Context<Self>) {
-        let recovered = match outcome.map_err(|panic| panic.to_string()).and_then(|r| r) {
+        // Typed up to here; the log line is where they become words.
+        let outcome = outcome.map_err(|panic| panic.to_string());
+        let recovered = match outcome.and_then(|r| r.map_err(|e| e.to_string())) {
             Ok(r) => r,
             Err(error) => {
                 let delay = self.retry.next_delay();
@@ -241,7 +233,7 @@ impl Handler<Started> for AsyncSubmitter {
                 return;
             }
         };
-        self.set_landed(recovered.landed.into());
+        self.set_landed(recovered.landed);
         self.running = Some(Running {
             l2_route: self.setup.cross_chain.map(|c| L2Route {
                 bridge: c.l2_bridge,
@@ -360,15 +352,11 @@ impl AsyncSubmitter {
         let Some(running) = &self.running else {
             return;
         };
-        match self.resync {
-            Resync::No => {}
-            Resync::Wanted => {
-                if !self.jobs.iter().any(|j| matches!(j.stage, Stage::Sending)) {
-                    self.start_resync(ctx);
-                }
-                return;
-            }
-            Resync::Reading => return,
+        let sending = self.jobs.iter().any(|j| matches!(j.stage, Stage::Sending));
+        match rules::resync_step(self.resync, sending) {
+            ResyncStep::Proceed => {}
+            ResyncStep::Start => return self.start_resync(ctx),
+            ResyncStep::Wait => return,
         }
         let pctg = running.basefee_sharing_pctg;
         let mut busy = self

@@ -29,7 +29,9 @@ impl Message for Start {
 }
 
 /// Recovery ended (internal).
-pub(super) struct Started(pub Outcome<Result<super::recovery::Recovered, String>>);
+pub(super) struct Started(
+    pub Outcome<Result<super::recovery::Recovered, super::recovery::RecoveryError>>,
+);
 impl Message for Started {
     type Result = ();
 }
@@ -73,7 +75,18 @@ impl Message for Pump {
 }
 
 /// The inbox head re-read for a resync (internal).
-pub(super) struct Resynced(pub Outcome<Result<BlockNumHash, String>>);
+pub(super) struct Resynced(pub Outcome<Result<BlockNumHash, ResyncError>>);
+
+/// The inbox head could not be re-read for a resync.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum ResyncError {
+    /// An endpoint could not be reached.
+    #[error(transparent)]
+    Connect(common::rpc::RpcError),
+    /// What landed could not be read back.
+    #[error(transparent)]
+    ReadBack(#[from] crate::restart::ReadBackError),
+}
 impl Message for Resynced {
     type Result = ();
 }

@@ -22,6 +22,7 @@ use common::{
 use super::{
     AsyncSubmitter, Proved, Stage,
     protocol::{ProofDone, ProofFailure, Pump},
+    rules::{AfterProofFailure, after_proof_failure},
     settle::Fate,
 };
 use crate::{
@@ -233,20 +234,23 @@ impl Handler<ProofDone> for AsyncSubmitter {
                     .proof_failures
                     .with_label_values(&[error.label()])
                     .inc();
-                if !error.counts() {
-                    tracing::warn!(proposal = %done.id, %error, "proving paused; trying again");
-                    let job = &mut self.jobs[index];
-                    job.attempts = job.attempts.saturating_sub(1);
-                    job.stage = Stage::Queued;
-                    send_after(self.setup.retry, ctx.clone(), Pump);
-                    return;
-                }
-                if attempts < self.setup.prover.attempts {
-                    tracing::warn!(proposal = %done.id, attempt = attempts, %error, "proof failed; requesting it again");
-                    self.jobs[index].stage = Stage::Queued;
-                } else {
-                    let why = error.to_string();
-                    self.abandon_from(index, ("proof", &why), Fate::Retry, ctx);
+                match after_proof_failure(attempts, self.setup.prover.attempts, error.counts()) {
+                    AfterProofFailure::Pause => {
+                        tracing::warn!(proposal = %done.id, %error, "proving paused; trying again");
+                        let job = &mut self.jobs[index];
+                        job.attempts = job.attempts.saturating_sub(1);
+                        job.stage = Stage::Queued;
+                        send_after(self.setup.retry, ctx.clone(), Pump);
+                        return;
+                    }
+                    AfterProofFailure::Again => {
+                        tracing::warn!(proposal = %done.id, attempt = attempts, %error, "proof failed; requesting it again");
+                        self.jobs[index].stage = Stage::Queued;
+                    }
+                    AfterProofFailure::Abandon => {
+                        let why = error.to_string();
+                        self.abandon_from(index, ("proof", &why), Fate::Retry, ctx);
+                    }
                 }
             }
         }

@@ -3,20 +3,20 @@
 //! (the others are settled: landed, or their ops retried). The L2 blocks after the kept ones are
 //! the batch manager's to rebuild ([`crate::restart`]).
 
-use alloy::{
-    primitives::{Address, B256},
-    providers::Provider,
-};
+use alloy::{eips::BlockNumHash, primitives::Address, providers::Provider};
 use bindings::IRealTimeInbox;
 use common::{
-    rpc::RpcEndpoint,
-    tx_manager::{TxManager, TxManagerConfig, journal::Journal},
+    rpc::{RpcEndpoint, RpcError},
+    tx_manager::{TxError, TxManager, TxManagerConfig, journal::Journal},
 };
 
 use crate::{
-    bridge::{status::StatusStore, tx_outcome},
-    proposal_store::{ProposalRecord, ProposalStore},
-    restart,
+    bridge::{
+        status::{StatusError, StatusStore},
+        tx_outcome::{self, SettleError},
+    },
+    proposal_store::{ProposalRecord, ProposalStore, ProposalStoreError},
+    restart::{self, ReadBackError},
 };
 
 /// The state the submitter starts from.
@@ -25,8 +25,8 @@ pub struct Recovered {
     pub manager: TxManager,
     /// The inbox's basefee-sharing percentage.
     pub basefee_sharing_pctg: u8,
-    /// The inbox's head as an L2 block: (number, hash).
-    pub landed: (u64, B256),
+    /// The inbox's head as an L2 block.
+    pub landed: BlockNumHash,
     /// Stored proposals that continue it, in order.
     pub queue: Vec<ProposalRecord>,
     /// The L2 chain id.
@@ -55,15 +55,44 @@ pub struct RecoveryInput<'a> {
     pub tx: TxManagerConfig,
 }
 
+/// Why the submitter could not recover yet (it tries again after a backoff).
+#[derive(Debug, thiserror::Error)]
+pub enum RecoveryError {
+    /// An endpoint could not be reached.
+    #[error(transparent)]
+    Connect(RpcError),
+    /// The inbox's config could not be read.
+    #[error("reading the inbox config: {0}")]
+    InboxConfig(RpcError),
+    /// The L2's chain id could not be read.
+    #[error("reading the L2 chain id: {0}")]
+    L2ChainId(RpcError),
+    /// The tx manager or its journal failed.
+    #[error(transparent)]
+    Tx(#[from] TxError),
+    /// What landed could not be read back.
+    #[error(transparent)]
+    ReadBack(#[from] ReadBackError),
+    /// The proposal store failed.
+    #[error(transparent)]
+    Store(#[from] ProposalStoreError),
+    /// The user-op store failed.
+    #[error(transparent)]
+    Statuses(#[from] StatusError),
+    /// A landed proposal's statuses could not be recorded.
+    #[error(transparent)]
+    Settle(#[from] SettleError),
+}
+
 /// Runs the recovery; an error is retried by the caller.
-pub async fn recover(input: RecoveryInput<'_>) -> Result<Recovered, String> {
-    let l1p = input.l1.connect().await.map_err(|e| e.to_string())?;
-    let l2p = input.l2.connect().await.map_err(|e| e.to_string())?;
+pub async fn recover(input: RecoveryInput<'_>) -> Result<Recovered, RecoveryError> {
+    let l1p = input.l1.connect().await.map_err(RecoveryError::Connect)?;
+    let l2p = input.l2.connect().await.map_err(RecoveryError::Connect)?;
     let config = input
         .l1
         .call(IRealTimeInbox::new(input.inbox, &l1p).getConfig().call())
         .await
-        .map_err(|e| format!("reading the inbox config: {e}"))?;
+        .map_err(RecoveryError::InboxConfig)?;
     let manager = TxManager::connect(
         input.l1.clone(),
         l1p.clone(),
@@ -71,8 +100,7 @@ pub async fn recover(input: RecoveryInput<'_>) -> Result<Recovered, String> {
         input.journal,
         input.tx,
     )
-    .await
-    .map_err(|e| e.to_string())?;
+    .await?;
     let mut backups = Vec::new();
     for endpoint in input.l1_backups {
         match endpoint.connect().await {
@@ -82,7 +110,7 @@ pub async fn recover(input: RecoveryInput<'_>) -> Result<Recovered, String> {
         }
     }
     let mut manager = manager.with_backups(backups);
-    for entry in manager.pending().map_err(|e| e.to_string())? {
+    for entry in manager.pending()? {
         let (nonce, proposal) = (entry.nonce, entry.proposal);
         match manager.resume(entry).await {
             Ok(included) => {
@@ -98,17 +126,17 @@ pub async fn recover(input: RecoveryInput<'_>) -> Result<Recovered, String> {
         .l2
         .call(l2p.get_chain_id())
         .await
-        .map_err(|e| format!("reading the L2 chain id: {e}"))?;
-    let stored = input.store.all().map_err(|e| e.to_string())?;
+        .map_err(RecoveryError::L2ChainId)?;
+    let stored = input.store.all()?;
     let (queue, dropped, _) = restart::continuing(input.l2, &l2p, stored, landed).await?;
     for record in dropped {
-        let why = if record.checkpoint.number <= landed.0 {
+        let why = if record.checkpoint.number <= landed.number {
             "landed"
         } else {
             "does not continue the inbox head"
         };
         tracing::info!(proposal = %record.id, why, "dropping a stored proposal");
-        if record.checkpoint.number <= landed.0 {
+        if record.checkpoint.number <= landed.number {
             tx_outcome::settle_landed(input.statuses, (input.l2, &l2p), &record).await?;
         } else {
             // Its journaled tx did not land (resumed above): nothing of it ran.
@@ -118,15 +146,14 @@ pub async fn recover(input: RecoveryInput<'_>) -> Result<Recovered, String> {
                     record.retries(),
                     "its proposal no longer continued the L1 inbox when the node restarted".into(),
                 )
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
         }
-        input.store.remove(record.id).map_err(|e| e.to_string())?;
+        input.store.remove(record.id)?;
     }
     // The L2 blocks after the kept proposals stay: the batch manager rebuilds its open
     // proposal from them (crate::restart).
     tracing::info!(
-        inbox_head = landed.0,
+        inbox_head = landed.number,
         resubmit = queue.len(),
         "submitter recovered"
     );

@@ -15,13 +15,13 @@ use spawned_concurrency::tasks::{Context, Handler, send_after};
 
 use super::{
     AsyncSubmitter, Job, RECENT, Resync, Stage,
-    protocol::{Forgotten, GapChecked, ProposalReorged, Pump, Resynced, SendDone},
+    protocol::{Forgotten, GapChecked, ProposalReorged, Pump, ResyncError, Resynced, SendDone},
 };
 use crate::{
     batch_manager::protocol::{ProposalSettled, RewindCause, RewindL2, Settled},
     bridge::{
         status::{StatusKey, UserOpStatus},
-        tx_outcome,
+        tx_outcome::{self, SettleError},
     },
     metrics,
     proposal_store::ProposalRecord,
@@ -69,7 +69,7 @@ impl AsyncSubmitter {
             let mut backoff = Backoff::new(retry, Duration::from_secs(30).max(retry));
             loop {
                 let settled = async {
-                    let provider = l2.connect().await.map_err(|e| e.to_string())?;
+                    let provider = l2.connect().await.map_err(SettleError::Receipts)?;
                     tx_outcome::settle_landed(&statuses, (&l2, &provider), &record).await
                 }
                 .await;
@@ -159,7 +159,7 @@ impl Handler<ProposalReorged> for AsyncSubmitter {
         if !self.recent.iter().any(|(tx, _)| *tx == gone.tx_hash) {
             return;
         }
-        tracing::error!(tx = %gone.tx_hash, checkpoint = gone.checkpoint.0,
+        tracing::error!(tx = %gone.tx_hash, checkpoint = gone.checkpoint.number,
             "an L1 reorg took back a proposal of ours; resyncing with the inbox");
         self.recent.retain(|(tx, _)| *tx != gone.tx_hash);
         self.resync = Resync::Wanted;
@@ -185,7 +185,8 @@ impl Handler<GapChecked> for AsyncSubmitter {
 
 impl Handler<Resynced> for AsyncSubmitter {
     async fn handle(&mut self, Resynced(head): Resynced, ctx: &Context<Self>) {
-        match head.map_err(|panic| panic.to_string()).and_then(|h| h) {
+        let head = head.map_err(|panic| panic.to_string());
+        match head.and_then(|h| h.map_err(|e| e.to_string())) {
             Ok(head) => {
                 tracing::info!(inbox_head = head.number, hash = %head.hash, "resynced with the inbox");
                 self.resync = Resync::No;
@@ -300,11 +301,11 @@ impl AsyncSubmitter {
         let setup = self.setup.clone();
         let work = async move {
             async {
-                let l1p = setup.l1.connect().await.map_err(|e| e.to_string())?;
-                let l2p = setup.l2.connect().await.map_err(|e| e.to_string())?;
+                let l1p = setup.l1.connect().await.map_err(ResyncError::Connect)?;
+                let l2p = setup.l2.connect().await.map_err(ResyncError::Connect)?;
                 crate::restart::inbox_head(&setup.l1, &l1p, &setup.l2, &l2p, setup.inbox)
                     .await
-                    .map(BlockNumHash::from)
+                    .map_err(ResyncError::from)
             }
             .await
         };
