@@ -253,6 +253,7 @@ mod tests {
         let mut w = fresh();
         assert!(w.publish_due());
         assert_eq!(w.published(Ok(())), AfterPublish::Watch);
+        assert_eq!(w.published(Err(Refusal::AlreadyKnown)), AfterPublish::Watch);
         assert_eq!(w.polled(Some(101), REPLACE_AFTER), AfterPoll::Wait);
         assert!(!w.publish_due(), "nothing to publish again while waiting");
         assert_eq!(w.polled(Some(103), REPLACE_AFTER), AfterPoll::Replace);

@@ -9,13 +9,12 @@
 //! A terminal `TaskStatus` ends the job at once with Raiko's reason. The answer goes back on the
 //! job's reply channel; a closed channel (the submitter abandoned the proposal) ends the job.
 //!
-//! Messages it receives:
-//! - [`Prove`]: prove a proposal (from the submitter); the proof or the error on its reply.
-//! - [`Cancel`]: forget a proposal's job (it was abandoned).
-//! - `Poll` (internal, on a timer): send a job's next request.
-//! - `Answered` (internal): what a request got, from its task, or the task's panic.
+//! The messages it receives are listed in [`protocol`]: `Prove` and `Cancel` from the submitter
+//! (the proof or the error goes back on the job's reply channel), `Poll` and `Answered` from its
+//! own timers and tasks.
 
 pub mod budget;
+pub mod protocol;
 pub mod wire;
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
@@ -30,10 +29,9 @@ use common::{
     supervisor::{ChildLink, Handle},
     work::spawn_reporting,
 };
-use spawned_concurrency::{
-    message::Message,
-    tasks::{Actor, Context, Handler, send_after},
-};
+use protocol::{Answered, Poll};
+pub use protocol::{Cancel, Prove};
+use spawned_concurrency::tasks::{Actor, Context, Handler, send_after};
 use tokio::{
     sync::{oneshot, watch},
     time::Instant,
@@ -104,48 +102,6 @@ pub struct ProverSetup {
     pub config: ProverConfig,
     /// Where its health is published.
     pub status: Arc<watch::Sender<ProverStatus>>,
-}
-
-/// Prove a proposal: the first request's body (with blobs) and the status-only poll's.
-pub struct Prove {
-    /// The proposal.
-    pub proposal: ProposalId,
-    /// The full request.
-    pub full: Bytes,
-    /// The status-only poll.
-    pub poll: Bytes,
-    /// Where the proof (or why none) goes.
-    pub reply: oneshot::Sender<Result<Bytes, ProofError>>,
-}
-impl Message for Prove {
-    type Result = ();
-}
-
-/// Forget a proposal's job.
-pub struct Cancel {
-    /// The proposal.
-    pub proposal: ProposalId,
-}
-impl Message for Cancel {
-    type Result = ();
-}
-
-#[derive(Clone)]
-struct Poll {
-    proposal: ProposalId,
-    generation: u64,
-}
-impl Message for Poll {
-    type Result = ();
-}
-
-struct Answered {
-    proposal: ProposalId,
-    generation: u64,
-    answer: Answer,
-}
-impl Message for Answered {
-    type Result = ();
 }
 
 struct Job {

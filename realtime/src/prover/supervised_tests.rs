@@ -4,6 +4,7 @@
 //! panic can be injected by a test-only message without one in the Prover's own list.
 
 use std::{
+    future::IntoFuture,
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
@@ -90,7 +91,6 @@ async fn dies_mid_proof(death: Death) {
     let app = Router::new()
         .route("/v3/proof/batch/realtime", post(realtime))
         .with_state(double.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await });
 
     let setup = ProverSetup {
         http: reqwest::Client::new(),
@@ -122,42 +122,43 @@ async fn dies_mid_proof(death: Death) {
 
     let full = Bytes::from(vec![b'x'; 10_000]);
     let poll = Bytes::from(vec![b'y'; 100]);
-    let asking = tokio::spawn({
-        let handle = handle.clone();
-        async move { ask(&handle, ProposalId(7), full, poll).await }
-    });
-    // Submitted in full, then polled status-only.
-    until("a full submission and polls", || {
-        let sizes = double.sizes.lock().unwrap();
-        sizes.first() == Some(&10_000) && sizes.iter().filter(|s| **s == 100).count() >= 2
-    })
-    .await;
-    let before = double.sizes.lock().unwrap().len();
+    let asking = ask(&handle, ProposalId(7), full, poll);
+    let driving = async {
+        // Submitted in full, then polled status-only.
+        until("a full submission and polls", || {
+            let sizes = double.sizes.lock().unwrap();
+            sizes.first() == Some(&10_000) && sizes.iter().filter(|s| **s == 100).count() >= 2
+        })
+        .await;
+        let before = double.sizes.lock().unwrap().len();
 
-    // The prover dies with the job in flight: the supervisor restarts it.
-    let current = handle.current().unwrap();
-    match death {
-        Death::Panic => current.send(Crash).unwrap(),
-        Death::Stop => current.context().stop(),
-    }
-    until("the prover restarted", || {
-        status
-            .borrow()
-            .iter()
-            .any(|c| c.name == "prover" && c.restarts >= 1 && c.state == ChildState::Running)
-    })
-    .await;
-    // The new instance got the job again: a full submission after the restart.
-    until("a full submission to the new prover", || {
-        double.sizes.lock().unwrap()[before..].contains(&10_000)
-    })
-    .await;
-    double.ready.store(true, Ordering::SeqCst);
-    let proof = tokio::time::timeout(PATIENCE, asking)
-        .await
-        .expect("the proof came back")
-        .unwrap()
-        .unwrap();
+        // The prover dies with the job in flight: the supervisor restarts it.
+        let current = handle.current().unwrap();
+        match death {
+            Death::Panic => current.send(Crash).unwrap(),
+            Death::Stop => current.context().stop(),
+        }
+        until("the prover restarted", || {
+            status
+                .borrow()
+                .iter()
+                .any(|c| c.name == "prover" && c.restarts >= 1 && c.state == ChildState::Running)
+        })
+        .await;
+        // The new instance got the job again: a full submission after the restart.
+        until("a full submission to the new prover", || {
+            double.sizes.lock().unwrap()[before..].contains(&10_000)
+        })
+        .await;
+        double.ready.store(true, Ordering::SeqCst);
+    };
+    // The test's Raiko, the ask and the test's own steps run side by side on this task.
+    let proof = tokio::select! {
+        served = axum::serve(listener, app).into_future() => panic!("the test Raiko stopped: {served:?}"),
+        both = tokio::time::timeout(4 * PATIENCE, async { tokio::join!(asking, driving) }) => {
+            both.expect("the proof came back").0.unwrap()
+        }
+    };
     assert_eq!(proof.as_ref(), &[1, 2]);
     let child = status
         .borrow()

@@ -19,7 +19,7 @@ use std::{sync::Arc, time::Duration};
 
 use alloy::{
     eips::{BlockNumHash, BlockNumberOrTag},
-    primitives::{Address, B256},
+    primitives::Address,
     providers::{DynProvider, Provider},
     rpc::types::{Filter, Log},
     sol_types::SolEvent,
@@ -34,13 +34,15 @@ use common::{
     work::spawn_reporting,
 };
 use futures::StreamExt;
-use spawned_concurrency::{
-    message::Message,
-    tasks::{Actor, Context, Handler, send_after},
-};
+use spawned_concurrency::tasks::{Actor, Context, Handler, send_after};
 use tokio::{sync::watch, time::Instant};
 
 use crate::landed_proposals::{self, LandedProposal, LandedProposals, ProposalEvent, REORG_WINDOW};
+
+pub mod protocol;
+
+pub use protocol::{GetChainStatus, L1Head, ProposalLanded, ProposalReorged};
+use protocol::{Observation, Poll, Polled, Streamed, SubscriptionEnd, SubscriptionEnded};
 
 /// Longest wait between two attempts on an endpoint that is down.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
@@ -93,27 +95,6 @@ pub struct ChainSubscribers {
     pub reorged: Vec<Subscriber<ProposalReorged>>,
 }
 
-/// A new L1 head.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct L1Head(pub BlockNumHash);
-impl Message for L1Head {
-    type Result = ();
-}
-
-/// A proposal landed on L1.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProposalLanded(pub LandedProposal);
-impl Message for ProposalLanded {
-    type Result = ();
-}
-
-/// A proposal reported landed is gone: its L1 block was reorged out.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProposalReorged(pub LandedProposal);
-impl Message for ProposalReorged {
-    type Result = ();
-}
-
 /// Polls both chains and publishes a [`ChainStatus`].
 pub struct ChainMonitor {
     setup: ChainMonitorSetup,
@@ -146,50 +127,6 @@ impl ChainMonitor {
             subscribed: false,
         }
     }
-}
-
-/// Asks for the latest published status.
-pub struct GetChainStatus;
-impl Message for GetChainStatus {
-    type Result = ChainStatus;
-}
-
-/// Time to poll a chain.
-#[derive(Clone, Copy)]
-struct Poll(Chain);
-impl Message for Poll {
-    type Result = ();
-}
-
-/// A poll's outcome, delivered back to the actor.
-struct Polled {
-    chain: Chain,
-    outcome: Result<Observation, RpcError>,
-}
-impl Message for Polled {
-    type Result = ();
-}
-
-struct Observation {
-    provider: DynProvider,
-    /// The chain head.
-    head: BlockNumHash,
-    /// L1 only: the inbox's finalized L2 head.
-    finalized: Option<Result<B256, RpcError>>,
-    /// L1 only: all inbox logs of blocks `from..=to`.
-    logs: Option<(u64, u64, Vec<LandedProposal>)>,
-}
-
-/// A log from the subscription.
-struct Streamed(Log);
-impl Message for Streamed {
-    type Result = ();
-}
-
-/// The subscription ended (it is re-opened on the next successful poll).
-struct SubscriptionEnded(String);
-impl Message for SubscriptionEnded {
-    type Result = ();
 }
 
 impl Actor for ChainMonitor {
@@ -327,17 +264,15 @@ fn subscribe(provider: DynProvider, inbox: Address, ctx: Context<ChainMonitor>) 
                 let mut stream = subscription.into_stream();
                 while let Some(log) = stream.next().await {
                     if forward.send(Streamed(log)).is_err() {
-                        return "the monitor stopped".to_string();
+                        return SubscriptionEnd::MonitorStopped;
                     }
                 }
-                "the node closed it".to_string()
+                SubscriptionEnd::Closed
             }
-            Err(e) => e.to_string(),
+            Err(e) => SubscriptionEnd::Refused(e),
         }
     };
-    spawn_reporting(ctx, listen, |reason| {
-        SubscriptionEnded(reason.unwrap_or_else(|panic| panic.to_string()))
-    });
+    spawn_reporting(ctx, listen, SubscriptionEnded);
 }
 
 impl ChainMonitor {
@@ -386,8 +321,13 @@ impl Handler<Streamed> for ChainMonitor {
 }
 
 impl Handler<SubscriptionEnded> for ChainMonitor {
-    async fn handle(&mut self, SubscriptionEnded(reason): SubscriptionEnded, _: &Context<Self>) {
-        tracing::warn!(%reason, "L1 log subscription ended; polling covers the gap, re-subscribing");
+    async fn handle(&mut self, SubscriptionEnded(ended): SubscriptionEnded, _: &Context<Self>) {
+        match ended {
+            Ok(reason) => tracing::warn!(%reason,
+                "L1 log subscription ended; polling covers the gap, re-subscribing"),
+            Err(panic) => tracing::error!(%panic,
+                "L1 log subscription task lost; polling covers the gap, re-subscribing"),
+        }
         self.subscribed = false;
     }
 }
