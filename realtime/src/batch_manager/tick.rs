@@ -9,7 +9,7 @@ use common::{
     work::{TaskPanicked, spawn_reporting},
 };
 
-use super::io::{AnchorChoice, BlockContent, BlockUserOps, Observation, TickError};
+use super::io::{AnchorChoice, BlockContent, BlockUserOps, BuiltBlock, Observation, TickError};
 use spawned_concurrency::tasks::{Context, Handler};
 
 use super::record::{TxOutcomes, block_signals};
@@ -18,7 +18,7 @@ use super::{
     phase::{self, Action, Event, Unknown},
 };
 use crate::{
-    block_build::BlockFrame,
+    block_build::{BlockFrame, ParentBlock},
     block_policy::{self, Decision, TickView},
     bridge::status::{StatusKey, UserOpStatus},
     metrics,
@@ -205,8 +205,7 @@ impl BatchManager {
             tracing::warn!(cause = "head_moved", ours = ours.number, our_hash = %ours.hash, head = seen.parent.number,
                 head_hash = %seen.parent.hash,
                 "L2 head moved under us (blocks we did not build); reorging back to our last head");
-            self.step(Event::TickRewinds);
-            self.spawn_reorg(ours.number, None, ctx);
+            self.rewind_tick(ours.number, ctx);
             return false;
         }
         let dropped = self.proposals.discard_open();
@@ -316,57 +315,7 @@ impl Handler<Built> for BatchManager {
     async fn handle(&mut self, built: Built, ctx: &Context<Self>) {
         match built.outcome {
             Err(panic) => self.lost(panic, "building a block", ctx),
-            Ok(Ok(block)) => {
-                let m = metrics::preconf();
-                m.block_build_seconds
-                    .with_label_values(&["node"])
-                    .observe(block.node_time.as_secs_f64());
-                m.block_build_seconds
-                    .with_label_values(&["driver"])
-                    .observe(block.driver_time.as_secs_f64());
-                let inserted = block.inserted;
-                if inserted.parent_hash != built.parent.hash
-                    || inserted.number != built.parent.number + 1
-                {
-                    tracing::error!(
-                        expected_parent = %built.parent.hash,
-                        expected_number = built.parent.number + 1,
-                        got_parent = %inserted.parent_hash,
-                        got_number = inserted.number,
-                        "driver returned a header that does not continue our head; reorging back"
-                    );
-                    m.block_failures.with_label_values(&["bad_header"]).inc();
-                    self.step(Event::TickRewinds);
-                    self.spawn_reorg(built.parent.number, None, ctx);
-                    return;
-                }
-                let outcome = TxOutcomes {
-                    consumers: block.consumers,
-                    reverted: block.reverted,
-                };
-                let doomed =
-                    super::cross_chain::doomed(&outcome.consumers, outcome.reverted.as_ref());
-                if !doomed.is_empty() {
-                    // Their answers' signals are required by the anchor, but only their own
-                    // L2→L1 messages make L1 send them: the proposal could never land.
-                    tracing::error!(number = inserted.number, txs = ?doomed,
-                        "L2→L1→L2 txs reverted in the block although their answers were in it; reorging it back and taking them as they are");
-                    m.block_failures
-                        .with_label_values(&["answered_tx_reverted"])
-                        .inc();
-                    for hash in doomed {
-                        self.failing.insert(hash, format!(
-                            "it reverted in L2 block {} although the L1 answers it consumes were fast signals of that block",
-                            inserted.number
-                        ));
-                    }
-                    self.step(Event::TickRewinds);
-                    self.spawn_reorg(built.parent.number, None, ctx);
-                    return;
-                }
-                self.record(block.assembled, block.anchor, inserted, Some(outcome));
-                self.tick_done(ctx);
-            }
+            Ok(Ok(block)) => self.inserted(built.parent, block, ctx),
             Ok(Err(failure)) => {
                 if let Some((block, anchor)) = failure.sent {
                     tracing::warn!(error = %failure.error,
@@ -381,5 +330,60 @@ impl Handler<Built> for BatchManager {
                 self.fail(&failure.error, "block not preconfirmed", ctx);
             }
         }
+    }
+}
+
+impl BatchManager {
+    /// The driver inserted the block built on `parent`: recorded, or rolled back when it does
+    /// not continue our head or an answered L2→L1→L2 tx in it reverted.
+    fn inserted(&mut self, parent: ParentBlock, block: BuiltBlock, ctx: &Context<Self>) {
+        let m = metrics::preconf();
+        m.block_build_seconds
+            .with_label_values(&["node"])
+            .observe(block.node_time.as_secs_f64());
+        m.block_build_seconds
+            .with_label_values(&["driver"])
+            .observe(block.driver_time.as_secs_f64());
+        let inserted = block.inserted;
+        if inserted.parent_hash != parent.hash || inserted.number != parent.number + 1 {
+            tracing::error!(
+                expected_parent = %parent.hash,
+                expected_number = parent.number + 1,
+                got_parent = %inserted.parent_hash,
+                got_number = inserted.number,
+                "driver returned a header that does not continue our head; reorging back"
+            );
+            m.block_failures.with_label_values(&["bad_header"]).inc();
+            return self.rewind_tick(parent.number, ctx);
+        }
+        let outcome = TxOutcomes {
+            consumers: block.consumers,
+            reverted: block.reverted,
+        };
+        let doomed = super::cross_chain::doomed(&outcome.consumers, outcome.reverted.as_ref());
+        if !doomed.is_empty() {
+            // Their answers' signals are required by the anchor, but only their own L2→L1
+            // messages make L1 send them: the proposal could never land.
+            tracing::error!(number = inserted.number, txs = ?doomed,
+                "L2→L1→L2 txs reverted in the block although their answers were in it; reorging it back and taking them as they are");
+            m.block_failures
+                .with_label_values(&["answered_tx_reverted"])
+                .inc();
+            for hash in doomed {
+                self.failing.insert(hash, format!(
+                    "it reverted in L2 block {} although the L1 answers it consumes were fast signals of that block",
+                    inserted.number
+                ));
+            }
+            return self.rewind_tick(parent.number, ctx);
+        }
+        self.record(block.assembled, block.anchor, inserted, Some(outcome));
+        self.tick_done(ctx);
+    }
+
+    /// The tick rolls the L2 back to `to` before anything else is built.
+    fn rewind_tick(&mut self, to: u64, ctx: &Context<Self>) {
+        self.step(Event::TickRewinds);
+        self.spawn_reorg(to, None, ctx);
     }
 }

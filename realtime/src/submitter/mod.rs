@@ -8,10 +8,11 @@
 //! receipt carries `ProposedAndProved` with the expected `lastFinalizedBlockHash` and checkpoint.
 //!
 //! Failure of proposal N (proof refused too often, revert, tx error) abandons N and every later
-//! one and reorgs the L2 back to N's parent, the inbox's head; the BatchManager notices its head
-//! moved back and builds from there. The abandoned proposals' user ops and tracked txs go back
-//! to Pending for a later block unless the failure was theirs ([`settle`]). An L1 reorg that
-//! removes a landed proposal does the same from the inbox head re-read.
+//! one; once no tx is in flight the inbox head is re-read and the batch manager, which owns the
+//! L2 head, is asked to roll the L2 back to it (`RewindL2`). The batch manager hears of every
+//! proposal that leaves the submitter (`ProposalSettled`). The abandoned proposals' user ops and
+//! tracked txs go back to Pending for a later block unless the failure was theirs ([`settle`]).
+//! An L1 reorg that removes a landed proposal (`ProposalReorged`) does the same.
 
 pub mod protocol;
 mod prove;

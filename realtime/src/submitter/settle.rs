@@ -337,58 +337,79 @@ impl Handler<SendDone> for AsyncSubmitter {
             return;
         };
         let record = self.jobs[index].record.clone();
-        // Only a tx that an L1 reorg left behind a nonce gap can still be mined later: its
-        // ops may yet run, so they are not tried again. A revert that names an op's or a
-        // tx's signal slot is that one's own failure.
-        let fate = match &result {
-            Err(TxError::NonceGap { .. }) => Fate::Reject,
-            Err(TxError::WouldRevert(m)) => Fate::RetryOthers {
-                named: record.named_in(m),
-                reason: format!(
-                    "its proposal {} could not land: {}; it did not run, send it again",
-                    record.id,
-                    propose_tx::revert_meaning(m).unwrap_or("its L1 calls revert now")
-                ),
-            },
-            _ => Fate::Retry,
-        };
-        let outcome = match result {
-            Ok(included) => check_landed(&record, &included),
-            Err(e) => Err(match &e {
-                TxError::WouldRevert(m) => ("would_revert", propose_tx::explain_revert(m)),
-                TxError::Reverted { .. } => ("reverted", e.to_string()),
-                TxError::InsufficientFunds { .. } => ("insufficient_funds", e.to_string()),
-                TxError::Fees(_) => ("fee_cap", e.to_string()),
-                _ => ("tx", e.to_string()),
-            }),
-        };
-        match outcome {
-            Ok(tx_hash) => {
-                let m = metrics::submitter();
-                m.proposals_landed.inc();
-                m.sealed_to_landed_seconds
-                    .observe(done.sealed_at.elapsed().as_secs_f64());
-                let now_ms = common::fork::unix_now_ms();
-                for at in &record.preconfirmed_at_ms {
-                    m.block_settlement_seconds
-                        .observe(now_ms.saturating_sub(*at) as f64 / 1_000.0);
-                }
-                tracing::info!(proposal = %record.id, %tx_hash, checkpoint = record.checkpoint.number,
-                    checkpoint_hash = %record.checkpoint.hash, last_finalized = %record.parent_hash,
-                    "proposal landed on L1");
-                self.jobs.remove(index);
-                self.set_landed(BlockNumHash {
-                    number: record.checkpoint.number,
-                    hash: record.checkpoint.hash,
-                });
-                self.recent.push_back((tx_hash, record.checkpoint.hash));
-                if self.recent.len() > RECENT {
-                    self.recent.pop_front();
-                }
-                self.forget_landed(record, ctx);
-            }
+        let fate = fate_of(&record, &result);
+        match result
+            .map_err(|e| failure_of(&e))
+            .and_then(|included| check_landed(&record, &included))
+        {
+            Ok(tx_hash) => self.landed(index, record, tx_hash, done.sealed_at, ctx),
             Err((cause, why)) => self.abandon_from(index, (cause, &why), fate, ctx),
         }
         self.pump(ctx);
+    }
+}
+
+impl AsyncSubmitter {
+    /// Job `index` landed in `tx_hash`: counted, the inbox head moves on, and the proposal is
+    /// forgotten once its final statuses are stored.
+    fn landed(
+        &mut self,
+        index: usize,
+        record: ProposalRecord,
+        tx_hash: B256,
+        sealed_at: tokio::time::Instant,
+        ctx: &Context<Self>,
+    ) {
+        let m = metrics::submitter();
+        m.proposals_landed.inc();
+        m.sealed_to_landed_seconds
+            .observe(sealed_at.elapsed().as_secs_f64());
+        let now_ms = common::fork::unix_now_ms();
+        for at in &record.preconfirmed_at_ms {
+            m.block_settlement_seconds
+                .observe(now_ms.saturating_sub(*at) as f64 / 1_000.0);
+        }
+        tracing::info!(proposal = %record.id, %tx_hash, checkpoint = record.checkpoint.number,
+            checkpoint_hash = %record.checkpoint.hash, last_finalized = %record.parent_hash,
+            "proposal landed on L1");
+        self.jobs.remove(index);
+        self.set_landed(BlockNumHash {
+            number: record.checkpoint.number,
+            hash: record.checkpoint.hash,
+        });
+        self.recent.push_back((tx_hash, record.checkpoint.hash));
+        if self.recent.len() > RECENT {
+            self.recent.pop_front();
+        }
+        self.forget_landed(record, ctx);
+    }
+}
+
+/// What happens to the ops of a proposal whose tx ended with `result`. Only a tx that an L1
+/// reorg left behind a nonce gap can still be mined later: its ops may yet run, so they are not
+/// tried again. A revert that names an op's or a tx's signal slot is that one's own failure.
+fn fate_of(record: &ProposalRecord, result: &Result<Included, TxError>) -> Fate {
+    match result {
+        Err(TxError::NonceGap { .. }) => Fate::Reject,
+        Err(TxError::WouldRevert(m)) => Fate::RetryOthers {
+            named: record.named_in(m),
+            reason: format!(
+                "its proposal {} could not land: {}; it did not run, send it again",
+                record.id,
+                propose_tx::revert_meaning(m).unwrap_or("its L1 calls revert now")
+            ),
+        },
+        _ => Fate::Retry,
+    }
+}
+
+/// The metric label and the words of a proposal tx that failed.
+fn failure_of(error: &TxError) -> (&'static str, String) {
+    match error {
+        TxError::WouldRevert(m) => ("would_revert", propose_tx::explain_revert(m)),
+        TxError::Reverted { .. } => ("reverted", error.to_string()),
+        TxError::InsufficientFunds { .. } => ("insufficient_funds", error.to_string()),
+        TxError::Fees(_) => ("fee_cap", error.to_string()),
+        _ => ("tx", error.to_string()),
     }
 }
