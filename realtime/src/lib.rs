@@ -6,6 +6,7 @@ pub mod block_policy;
 pub mod bridge;
 pub mod cadence;
 pub mod chain_monitor;
+pub mod chain_read;
 pub mod config;
 pub mod landed_proposals;
 pub mod metrics;

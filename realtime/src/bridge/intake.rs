@@ -2,7 +2,7 @@
 //! ops a previous run left unfinished.
 
 use alloy::{primitives::Address, providers::DynProvider};
-use common::rpc::{RpcEndpoint, RpcError};
+use common::rpc::RpcEndpoint;
 
 use super::{
     rpc::Accepted,
@@ -124,18 +124,4 @@ pub enum RecoverError {
     /// The proposal store failed.
     #[error(transparent)]
     Proposals(#[from] ProposalStoreError),
-}
-
-/// What user-op simulations need could not be read from the chains yet.
-#[derive(Debug, thiserror::Error)]
-pub enum FactsError {
-    /// An endpoint could not be reached.
-    #[error(transparent)]
-    Connect(RpcError),
-    /// The inbox's config could not be read.
-    #[error("reading the inbox config: {0}")]
-    InboxConfig(RpcError),
-    /// The L2's chain id could not be read.
-    #[error("reading the L2 chain id: {0}")]
-    L2ChainId(RpcError),
 }

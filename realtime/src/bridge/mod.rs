@@ -43,9 +43,9 @@ use jsonrpsee::server::ServerHandle;
 use spawned_concurrency::tasks::{Actor, Context, Handler, send_after, spawn_listener};
 use tokio::sync::mpsc;
 
-use crate::proposal_store::ProposalStore;
+use crate::{chain_read::ChainReadError, proposal_store::ProposalStore};
 use config::BridgeConfig;
-use intake::{FactsError, recover, simulate_and_record};
+use intake::{recover, simulate_and_record};
 use protocol::{
     Bind, Facts, Incoming, ReadFacts, Recovered, Resume, SimDone, Sweep, Swept, TakeReadyOps,
 };
@@ -192,18 +192,18 @@ impl Handler<ReadFacts> for BridgeHandler {
         let setup = self.setup.clone();
         let work = async move {
             async {
-                let l1 = setup.l1.connect().await.map_err(FactsError::Connect)?;
-                let l2 = setup.l2.connect().await.map_err(FactsError::Connect)?;
+                let l1 = setup.l1.connect().await.map_err(ChainReadError::Connect)?;
+                let l2 = setup.l2.connect().await.map_err(ChainReadError::Connect)?;
                 let config = setup
                     .l1
                     .call(IRealTimeInbox::new(setup.inbox, &l1).getConfig().call())
                     .await
-                    .map_err(FactsError::InboxConfig)?;
+                    .map_err(ChainReadError::InboxConfig)?;
                 let l2_chain_id = setup
                     .l2
                     .call(l2.get_chain_id())
                     .await
-                    .map_err(FactsError::L2ChainId)?;
+                    .map_err(ChainReadError::L2ChainId)?;
                 Ok(Route {
                     l1,
                     multicall: contracts.multicall,

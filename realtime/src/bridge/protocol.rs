@@ -35,7 +35,7 @@ impl Message for ReadFacts {
 }
 
 /// What simulations need was read, or not (internal).
-pub(super) struct Facts(pub Outcome<Result<Route, super::intake::FactsError>>);
+pub(super) struct Facts(pub Outcome<Result<Route, crate::chain_read::ChainReadError>>);
 impl Message for Facts {
     type Result = ();
 }

@@ -6,7 +6,7 @@
 use alloy::{eips::BlockNumHash, primitives::Address, providers::Provider};
 use bindings::IRealTimeInbox;
 use common::{
-    rpc::{RpcEndpoint, RpcError},
+    rpc::RpcEndpoint,
     tx_manager::{TxError, TxManager, TxManagerConfig, journal::Journal},
 };
 
@@ -15,6 +15,7 @@ use crate::{
         status::{StatusError, StatusStore},
         tx_outcome::{self, SettleError},
     },
+    chain_read::ChainReadError,
     proposal_store::{ProposalRecord, ProposalStore, ProposalStoreError},
     restart::{self, ReadBackError},
 };
@@ -58,15 +59,9 @@ pub struct RecoveryInput<'a> {
 /// Why the submitter could not recover yet (it tries again after a backoff).
 #[derive(Debug, thiserror::Error)]
 pub enum RecoveryError {
-    /// An endpoint could not be reached.
+    /// The chains could not be read.
     #[error(transparent)]
-    Connect(RpcError),
-    /// The inbox's config could not be read.
-    #[error("reading the inbox config: {0}")]
-    InboxConfig(RpcError),
-    /// The L2's chain id could not be read.
-    #[error("reading the L2 chain id: {0}")]
-    L2ChainId(RpcError),
+    Chain(#[from] ChainReadError),
     /// The tx manager or its journal failed.
     #[error(transparent)]
     Tx(#[from] TxError),
@@ -86,13 +81,13 @@ pub enum RecoveryError {
 
 /// Runs the recovery; an error is retried by the caller.
 pub async fn recover(input: RecoveryInput<'_>) -> Result<Recovered, RecoveryError> {
-    let l1p = input.l1.connect().await.map_err(RecoveryError::Connect)?;
-    let l2p = input.l2.connect().await.map_err(RecoveryError::Connect)?;
+    let l1p = input.l1.connect().await.map_err(ChainReadError::Connect)?;
+    let l2p = input.l2.connect().await.map_err(ChainReadError::Connect)?;
     let config = input
         .l1
         .call(IRealTimeInbox::new(input.inbox, &l1p).getConfig().call())
         .await
-        .map_err(RecoveryError::InboxConfig)?;
+        .map_err(ChainReadError::InboxConfig)?;
     let manager = TxManager::connect(
         input.l1.clone(),
         l1p.clone(),
@@ -126,7 +121,7 @@ pub async fn recover(input: RecoveryInput<'_>) -> Result<Recovered, RecoveryErro
         .l2
         .call(l2p.get_chain_id())
         .await
-        .map_err(RecoveryError::L2ChainId)?;
+        .map_err(ChainReadError::L2ChainId)?;
     let stored = input.store.all()?;
     let (queue, dropped, _) = restart::continuing(input.l2, &l2p, stored, landed).await?;
     for record in dropped {
