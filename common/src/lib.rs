@@ -7,6 +7,7 @@ pub mod basefee;
 pub mod codec;
 pub mod commitment;
 pub mod config;
+pub mod credible_layer;
 pub mod driver;
 pub mod engine;
 pub mod faults;
