@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod anvil;
 pub mod beacon;
 pub mod control;
+pub mod credible;
 pub mod deploy;
 pub mod driver;
 pub mod jwt;
