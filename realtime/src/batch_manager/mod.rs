@@ -27,7 +27,6 @@ use std::{
 };
 
 use alloy::{
-    eips::BlockNumHash,
     primitives::{Address, B256},
     providers::DynProvider,
     signers::local::PrivateKeySigner,
@@ -150,6 +149,8 @@ pub struct BatchManager {
     phase: Phase,
     /// A rollback that failed: asked again at the next tick.
     failed_rewind: Option<RewindL2>,
+    /// Asked rollbacks that failed in a row (given up at `REWIND_ATTEMPTS`).
+    rewind_failures: u32,
     missed_ticks: u64,
     unknown: Option<UnknownOutcome>,
     /// The proposal carrying user ops or L2→L1→L2 txs that has not landed or failed yet:
@@ -167,7 +168,7 @@ pub struct BatchManager {
     /// kept from `ProposalSettled`).
     unlanded: BTreeSet<ProposalId>,
     /// The L1 head as the chain monitor last told it.
-    l1_head: Option<BlockNumHash>,
+    l1_head: Option<u64>,
     /// A rewind asked for while a tick was running: done when it ends (the lowest wins).
     rewind: Option<RewindL2>,
 }
@@ -192,6 +193,7 @@ impl BatchManager {
             idle_ticks: 0,
             phase: Phase::Starting,
             failed_rewind: None,
+            rewind_failures: 0,
             missed_ticks: 0,
             unknown: None,
             ops_proposal: None,
@@ -319,6 +321,8 @@ impl Handler<Started> for BatchManager {
             }
         };
         self.last_anchor = facts.last_anchor;
+        // A newer head from the chain monitor may have come while the facts were read.
+        self.l1_head = self.l1_head.max(Some(facts.l1_head));
         let cadence = Cadence {
             // Without the beacon, slots of the configured length from the Unix epoch: still one
             // proposal per slot, not aligned with L1's.
@@ -395,7 +399,7 @@ impl Handler<Tick> for BatchManager {
             min_base_fee,
             known: self.head.map(|h| (h.hash, h.timestamp)),
             cross_chain: self.cross_chain_source(),
-            l1_head: l1_head.number,
+            l1_head,
         };
         let work = async move { io::observe(&clients, &l1, &l2, args).await };
         spawn_reporting(ctx.clone(), work, Observed);
@@ -415,7 +419,7 @@ pub fn choose_anchor(l1_head: u64, last_anchor: u64, lag: u64) -> u64 {
 impl Handler<ProposalSettled> for BatchManager {
     async fn handle(&mut self, settled: ProposalSettled, _: &Context<Self>) {
         match settled.how {
-            Settled::Landed => {
+            Settled::Landed | Settled::Dropped => {
                 self.unlanded.remove(&settled.id);
             }
             Settled::Abandoned => self.unlanded.retain(|id| *id < settled.id),
@@ -426,7 +430,7 @@ impl Handler<ProposalSettled> for BatchManager {
 
 impl Handler<L1Head> for BatchManager {
     async fn handle(&mut self, L1Head(head): L1Head, _: &Context<Self>) {
-        self.l1_head = Some(head);
+        self.l1_head = Some(head.number);
     }
 }
 

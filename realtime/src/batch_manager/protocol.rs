@@ -61,6 +61,9 @@ pub enum Settled {
     Landed,
     /// It will not land; neither will any later one still unlanded.
     Abandoned,
+    /// It left the store at the submitter's recovery (landed before, or no longer continuing
+    /// the inbox); says nothing about other proposals.
+    Dropped,
 }
 
 /// One heartbeat.

@@ -46,6 +46,9 @@ pub struct StartFacts {
     /// The blocks preconfirmed before a restart that the open proposal takes back (when the
     /// node proposes).
     pub rebuilt: Option<Rebuilt>,
+    /// The L1 head at start: ticks anchor on it until the chain monitor tells a newer one (it
+    /// tells only changes, so a restarted batch manager would otherwise wait for an L1 block).
+    pub l1_head: u64,
 }
 
 /// How long the start waits for the bridge handler (started right after the batch manager).
@@ -121,6 +124,7 @@ pub async fn start_facts(
             Some(route)
         }
     };
+    let l1_head = clients.l1.block_number(&l1).await.map_err(TickError::L1)?;
     let rebuilt = match rebuild_from {
         None => None,
         Some(from) => {
@@ -130,7 +134,6 @@ pub async fn start_facts(
                 .all()
                 .map_err(|e| TickError::Restart(e.to_string()))?;
             let (_, _, tip) = restart::continuing(&clients.l2, &l2, stored, landed).await?;
-            let l1_head = clients.l1.block_number(&l1).await.map_err(TickError::L1)?;
             let ready = match tokio::time::timeout(BRIDGE_START_WAIT, from.bridge.live()).await {
                 Ok(Ok(handler)) => handler
                     .request(TakeReadyOps { max: usize::MAX })
@@ -161,6 +164,7 @@ pub async fn start_facts(
         }
     };
     Ok(StartFacts {
+        l1_head,
         rebuilt,
         returns,
         l1,

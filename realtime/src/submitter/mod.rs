@@ -213,6 +213,7 @@ impl Handler<Start> for AsyncSubmitter {
                 journal: setup.journal.clone(),
                 signer: setup.signer.expose().clone(),
                 tx: setup.tx,
+                settled: setup.settled.clone(),
             })
             .await
         };

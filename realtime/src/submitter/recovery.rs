@@ -7,10 +7,12 @@ use alloy::{eips::BlockNumHash, primitives::Address, providers::Provider};
 use bindings::IRealTimeInbox;
 use common::{
     rpc::RpcEndpoint,
+    supervisor::Subscriber,
     tx_manager::{TxError, TxManager, TxManagerConfig, journal::Journal},
 };
 
 use crate::{
+    batch_manager::protocol::{ProposalSettled, Settled},
     bridge::{
         status::{StatusError, StatusStore},
         tx_outcome::{self, SettleError},
@@ -54,6 +56,8 @@ pub struct RecoveryInput<'a> {
     pub signer: alloy::signers::local::PrivateKeySigner,
     /// Tx settings.
     pub tx: TxManagerConfig,
+    /// The batch manager, told of every proposal recovery drops from the store.
+    pub settled: Subscriber<ProposalSettled>,
 }
 
 /// Why the submitter could not recover yet (it tries again after a backoff).
@@ -144,6 +148,11 @@ pub async fn recover(input: RecoveryInput<'_>) -> Result<Recovered, RecoveryErro
                 .await?;
         }
         input.store.remove(record.id)?;
+        // It may be counted as unlanded by a batch manager that read the store before.
+        let _ = input.settled.send(ProposalSettled {
+            id: record.id,
+            how: Settled::Dropped,
+        });
     }
     // The L2 blocks after the kept proposals stay: the batch manager rebuilds its open
     // proposal from them (crate::restart).

@@ -64,6 +64,7 @@ impl AsyncSubmitter {
     pub(super) fn forget_landed(&self, record: ProposalRecord, ctx: &Context<Self>) {
         let (store, statuses) = (self.setup.store.clone(), self.setup.statuses.clone());
         let (l2, retry) = (self.setup.l2.clone(), self.setup.retry);
+        let settled = self.setup.settled.clone();
         let id = record.id;
         let work = async move {
             let mut backoff = Backoff::new(retry, Duration::from_secs(30).max(retry));
@@ -86,6 +87,13 @@ impl AsyncSubmitter {
             if let Err(e) = store.remove(record.id) {
                 tracing::error!(error = %e, proposal = %record.id, "could not forget a landed proposal");
             }
+            // Sent by the task, not by the actor: it arrives even if this submitter instance
+            // was restarted meanwhile. Only now do the batch manager's plans stop counting
+            // the proposal's calls as ahead.
+            let _ = settled.send(ProposalSettled {
+                id: record.id,
+                how: Settled::Landed,
+            });
         };
         spawn_reporting(ctx.clone(), work, move |outcome| Forgotten { id, outcome });
     }
@@ -102,13 +110,7 @@ impl Handler<Forgotten> for AsyncSubmitter {
                 ctx,
                 format!("recording landed proposal {}: {panic}", done.id),
             );
-            return;
         }
-        // Only now: the batch manager's next plans must no longer count its calls as ahead.
-        let _ = self.setup.settled.send(ProposalSettled {
-            id: done.id,
-            how: Settled::Landed,
-        });
     }
 }
 
