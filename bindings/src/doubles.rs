@@ -74,3 +74,8 @@ alloy::sol!(
     TicketsL2,
     "artifacts/TicketsL2.json"
 );
+alloy::sol!(
+    #[sol(rpc)]
+    OwnableTarget,
+    "artifacts/OwnableTarget.json"
+);

@@ -18,6 +18,8 @@ use crate::accounts::{self, OWNER_KEY, PROVER_KEY, TEST_KEYS};
 pub const BASEFEE_SHARING_PCTG: u8 = 75;
 /// Mock-ECDSA proof flag under which the dummy verifier is registered.
 pub const MOCK_ECDSA_FLAG: u8 = 1;
+/// Owns the Credible Layer demo's `OwnableTarget` (the last test key).
+pub const OWNABLE_OWNER_KEY: &str = accounts::TEST_KEYS[6];
 /// Tickets the L1 ticket seller starts with.
 pub const TICKET_STOCK: u64 = 5;
 
@@ -57,6 +59,8 @@ pub struct Contracts {
     pub flash_swap_l2: Address,
     /// Demo: L2 record of ticket sales.
     pub tickets_l2: Address,
+    /// The Credible Layer demo's protected contract (L2); its owner is [`OWNABLE_OWNER_KEY`].
+    pub ownable_target: Address,
     /// The L2 block the inbox was activated with (the chain the node builds on).
     pub l2_genesis_hash: B256,
 }
@@ -162,6 +166,9 @@ pub async fn deploy(
     let tickets2 = doubles::TicketsL2::deploy(&l2, *bridge2.address(), l1_chain_id)
         .await
         .context("TicketsL2")?;
+    let ownable = doubles::OwnableTarget::deploy(&l2, accounts::address(OWNABLE_OWNER_KEY))
+        .await
+        .context("OwnableTarget")?;
 
     confirm(
         ss1.init(*inbox.address(), *ss2.address()),
@@ -228,6 +235,7 @@ pub async fn deploy(
         counter_l2: *counter.address(),
         flash_swap_l2: *swap.address(),
         tickets_l2: *tickets2.address(),
+        ownable_target: *ownable.address(),
         l2_genesis_hash: head.header.hash,
     })
 }

@@ -240,6 +240,7 @@ impl Devnet {
             ("FLASH_SWAP_L2_ADDRESS", c.flash_swap_l2.to_string()),
             ("TICKETS_L1_ADDRESS", c.tickets_l1.to_string()),
             ("TICKETS_L2_ADDRESS", c.tickets_l2.to_string()),
+            ("OWNABLE_TARGET_ADDRESS", c.ownable_target.to_string()),
             ("L2_GENESIS_HASH", c.l2_genesis_hash.to_string()),
             ("JWT_SECRET_FILE_PATH", self.jwt_path.display().to_string()),
             ("TEST_PRIVATE_KEYS", TEST_KEYS.join(",")),

@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use devnet::{
     control::{self, Started, StateDir},
+    credible::CredibleSidecar,
     network::{DEFAULT_L1_BLOCK_TIME, DEFAULT_PROOF_DELAY_MS, Devnet, Options},
 };
 use tokio::signal::unix::{SignalKind, signal};
@@ -43,6 +44,10 @@ struct ServeArgs {
     /// The preconfer binary to start against the devnet (none: chains and stand-ins only).
     #[arg(long)]
     preconfer: Option<PathBuf>,
+    /// Also run the Credible Layer sidecar stand-in (demo assertion: the owner of
+    /// OwnableTarget never changes) and point the node at it.
+    #[arg(long)]
+    credible_layer: bool,
 }
 
 impl ServeArgs {
@@ -53,6 +58,9 @@ impl ServeArgs {
         ];
         if let Some(p) = &self.preconfer {
             args.push(format!("--preconfer={}", p.display()));
+        }
+        if self.credible_layer {
+            args.push("--credible-layer".into());
         }
         args
     }
@@ -81,7 +89,7 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-const SUMMARY: [(&str, &str); 9] = [
+const SUMMARY: [(&str, &str); 10] = [
     ("L1_RPC_URL", "L1 RPC"),
     ("L2_RPC_URL", "L2 RPC (send L2 txs here)"),
     (
@@ -91,6 +99,7 @@ const SUMMARY: [(&str, &str); 9] = [
     ("L2_DRIVER_URL", "driver stand-in"),
     ("L2_AUTH_RPC_URL", "L2 auth RPC (JWT)"),
     ("RAIKO_URL", "Raiko stand-in"),
+    ("CREDIBLE_LAYER_URL", "Credible Layer sidecar stand-in"),
     ("L1_BEACON_URL", "beacon API"),
     ("REALTIME_INBOX_ADDRESS", "RealTimeInbox"),
     ("PRECONFER_HEALTH_URL", "preconfer health"),
@@ -196,6 +205,20 @@ async fn serve(dir: &StateDir, args: &ServeArgs) -> Result<()> {
             pid: devnet.l2.pid(),
         },
     ];
+    // Runs until the devnet stops (dropping it kills the stand-in).
+    let _sidecar = if args.credible_layer {
+        let sidecar =
+            CredibleSidecar::start(&devnet.urls.l2_evm, devnet.contracts.ownable_target, 0)
+                .context("starting the Credible Layer sidecar stand-in")?;
+        vars.push((
+            "CREDIBLE_LAYER_URL",
+            sidecar.url.as_str().trim_end_matches('/').to_string(),
+        ));
+        vars.push(("CREDIBLE_LAYER_STATS_URL", sidecar.stats_url.to_string()));
+        Some(sidecar)
+    } else {
+        None
+    };
     let mut node = None;
     if let Some(bin) = &args.preconfer {
         // The chains are new: so is the node's data (ids, proposals and statuses of the last

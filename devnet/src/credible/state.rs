@@ -87,12 +87,14 @@ impl Verdict {
     }
 }
 
-/// A transaction as the engine keeps it: its id and how it ran.
+/// A transaction as the engine keeps it: its id, how it ran, and what it changed (the
+/// executor's, so later txs of the iteration run on top of it).
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Executed {
+struct Executed<E> {
     hash: Vec<u8>,
     index: u64,
     verdict: Verdict,
+    effects: E,
 }
 
 /// Counters the stand-in reports.
@@ -106,21 +108,49 @@ pub struct Stats {
     pub reorgs: u64,
     /// Cache invalidations by cause.
     pub invalidations: HashMap<Invalidation, u64>,
+    /// Verdicts given, by status name.
+    pub verdicts: HashMap<&'static str, u64>,
 }
 
-/// The sidecar's protocol state for the whole service (all streams).
-#[derive(Debug, Default)]
-pub struct SidecarState {
+/// What the engine does with an accepted event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Done with it.
+    Done(Processed),
+    /// The tx runs now: execute it on its iteration's fork, then call
+    /// [`SidecarState::executed`] before the next event.
+    Run(Box<Transaction>),
+}
+
+/// The sidecar's protocol state for the whole service (all streams): the transport's part
+/// ([`SidecarState::accept`]) and the engine's ([`SidecarState::apply`]), which upstream runs
+/// on its own thread after the ack, in event order.
+#[derive(Debug)]
+pub struct SidecarState<E = ()> {
     seen: HashSet<u64>,
     order: VecDeque<u64>,
     commit_head_seen: bool,
     head: Option<u64>,
     /// Open iterations: (block, iteration) → its executed txs.
-    forks: HashMap<(u64, u64), Vec<Executed>>,
+    forks: HashMap<(u64, u64), Vec<Executed<E>>>,
     /// Verdicts by (block, iteration, index, hash).
     results: HashMap<(u64, u64, u64, Vec<u8>), Verdict>,
     /// What it counted.
     pub stats: Stats,
+}
+
+impl<E> Default for SidecarState<E> {
+    fn default() -> Self {
+        Self {
+            seen: HashSet::new(),
+            order: VecDeque::new(),
+            commit_head_seen: false,
+            head: None,
+            forks: HashMap::new(),
+            results: HashMap::new(),
+            stats: Stats::default(),
+        }
+    }
 }
 
 /// A big-endian number of at most 32 bytes that fits in a u64.
@@ -139,10 +169,15 @@ fn hash(bytes: &[u8], what: &'static str) -> Result<(), Refusal> {
         .ok_or(Refusal::Invalid(what))
 }
 
-impl SidecarState {
+impl<E: Clone> SidecarState<E> {
     /// A sidecar that just started: no head, nothing seen.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Whether a CommitHead was accepted (the unary lookups are refused until then).
+    pub fn commit_head_seen(&self) -> bool {
+        self.commit_head_seen
     }
 
     /// The head block, once a CommitHead set it.
@@ -157,25 +192,92 @@ impl SidecarState {
             .get(&(block, id.iteration_id, id.index, id.tx_hash.clone()))
     }
 
-    /// Applies one event; `execute` gives the verdict of a transaction that runs.
-    pub fn on_event(
-        &mut self,
-        event: Event,
-        execute: impl FnOnce(&Transaction) -> Verdict,
-    ) -> Result<Processed, Refusal> {
+    /// The effects of the txs executed so far in (block, iteration), oldest first.
+    pub fn fork_effects(&self, block: u64, iteration: u64) -> Vec<E> {
+        self.forks
+            .get(&(block, iteration))
+            .map(|txs| txs.iter().map(|tx| tx.effects.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// The transport's part, done before the ack: de-duplication (service-wide; the id is used
+    /// up even when the event is refused), the payload, the CommitHead gate and the field
+    /// checks. `Ok(None)`: a duplicate, acked and skipped.
+    pub fn accept(&mut self, event: Event) -> Result<Option<event::Event>, Refusal> {
         if !self.remember(event.event_id) {
             self.stats.duplicates += 1;
-            return Ok(Processed::Duplicate);
+            return Ok(None);
         }
         let payload = event.event.ok_or(Refusal::NoPayload)?;
         if !self.commit_head_seen && !matches!(payload, event::Event::CommitHead(_)) {
             return Err(Refusal::NoCommitHead);
         }
-        match payload {
+        validate(&payload)?;
+        if matches!(payload, event::Event::CommitHead(_)) {
+            self.commit_head_seen = true;
+        }
+        Ok(Some(payload))
+    }
+
+    /// The engine's part, in event order, for an accepted payload.
+    pub fn apply(&mut self, payload: event::Event) -> Step {
+        let applied = match payload {
             event::Event::CommitHead(commit) => self.commit(commit),
             event::Event::NewIteration(iteration) => self.iteration(iteration),
-            event::Event::Transaction(tx) => self.transaction(tx, execute),
+            event::Event::Transaction(tx) => return self.transaction(tx),
             event::Event::Reorg(reorg) => self.reorg(reorg),
+        };
+        // `accept` validated the fields, so a refusal here cannot happen; if it did, the
+        // event is dropped as the engine drops what it cannot decode.
+        Step::Done(applied.unwrap_or(Processed::Stale))
+    }
+
+    /// Records how a tx that [`Step::Run`] handed out ran.
+    pub fn executed(&mut self, tx: &Transaction, verdict: Verdict, effects: E) {
+        let Some(id) = &tx.tx_execution_id else {
+            return;
+        };
+        let Ok(block) = number(&id.block_number, "tx_execution_id.block_number") else {
+            return;
+        };
+        *self
+            .stats
+            .verdicts
+            .entry(verdict.status().as_str_name())
+            .or_default() += 1;
+        self.results.insert(
+            (block, id.iteration_id, id.index, id.tx_hash.clone()),
+            verdict.clone(),
+        );
+        if let Some(txs) = self.forks.get_mut(&(block, id.iteration_id)) {
+            txs.push(Executed {
+                hash: id.tx_hash.clone(),
+                index: id.index,
+                verdict,
+                effects,
+            });
+        }
+    }
+
+    /// Accepts and applies one event, executing a tx that runs with `execute` (no effects).
+    pub fn on_event(
+        &mut self,
+        event: Event,
+        execute: impl FnOnce(&Transaction) -> Verdict,
+    ) -> Result<Processed, Refusal>
+    where
+        E: Default,
+    {
+        let Some(payload) = self.accept(event)? else {
+            return Ok(Processed::Duplicate);
+        };
+        match self.apply(payload) {
+            Step::Done(processed) => Ok(processed),
+            Step::Run(tx) => {
+                let verdict = execute(&tx);
+                self.executed(&tx, verdict, E::default());
+                Ok(Processed::Applied)
+            }
         }
     }
 
@@ -210,20 +312,14 @@ impl SidecarState {
 
     fn commit(&mut self, commit: CommitHead) -> Result<Processed, Refusal> {
         let block = number(&commit.block_number, "commit_head.block_number")?;
-        hash(&commit.block_hash, "commit_head.block_hash")?;
         let last = commit.last_tx_hash.filter(|h| !h.is_empty());
-        if let Some(last) = &last {
-            hash(last, "commit_head.last_tx_hash")?;
-        }
-        if commit.n_transactions == 0 && last.is_some() {
-            return Err(Refusal::Invalid(
-                "commit_head: a last tx hash with no transactions",
-            ));
-        }
-        let first = !self.commit_head_seen;
-        self.commit_head_seen = true;
-        if first {
+        if self.head.is_none() {
             return Ok(self.invalidate(Invalidation::Bootstrap, Some(block)));
+        }
+        // Sequencing drops every event for a block at or below the head, CommitHead included
+        // (a restarted node names the head the sidecar already has).
+        if self.stale(block) {
+            return Ok(Processed::Stale);
         }
         let Some(txs) = self.forks.get(&(block, commit.selected_iteration_id)) else {
             return Ok(self.invalidate(Invalidation::NoIteration, Some(block)));
@@ -269,53 +365,34 @@ impl SidecarState {
         Ok(Processed::Applied)
     }
 
-    fn transaction(
-        &mut self,
-        tx: Transaction,
-        execute: impl FnOnce(&Transaction) -> Verdict,
-    ) -> Result<Processed, Refusal> {
-        let id = tx
-            .tx_execution_id
-            .clone()
-            .ok_or(Refusal::Invalid("transaction.tx_execution_id"))?;
-        if tx.tx_env.is_none() {
-            return Err(Refusal::Invalid("transaction.tx_env"));
-        }
-        let block = number(&id.block_number, "tx_execution_id.block_number")?;
-        hash(&id.tx_hash, "tx_execution_id.tx_hash")?;
+    fn transaction(&mut self, tx: Transaction) -> Step {
+        let Some(id) = tx.tx_execution_id.clone() else {
+            return Step::Done(Processed::Stale);
+        };
+        let Ok(block) = number(&id.block_number, "tx_execution_id.block_number") else {
+            return Step::Done(Processed::Stale);
+        };
         if self.stale(block) {
-            return Ok(Processed::Stale);
+            return Step::Done(Processed::Stale);
         }
         let Some(txs) = self.forks.get(&(block, id.iteration_id)) else {
-            return Ok(self.invalidate(Invalidation::Engine, None));
+            return Step::Done(self.invalidate(Invalidation::Engine, None));
         };
         // Sequencing: index i runs only right after index i-1, naming its hash.
         let prev = tx.prev_tx_hash.as_ref().filter(|h| !h.is_empty());
         let follows = id.index == txs.len() as u64 && prev == txs.last().map(|last| &last.hash);
         if !follows {
             self.stats.parked += 1;
-            return Ok(Processed::Parked);
+            return Step::Done(Processed::Parked);
         }
         if txs
             .last()
             .is_some_and(|last| matches!(last.verdict, Verdict::Failed(_)))
         {
             // "We expect a reorg for a failed transaction."
-            return Ok(self.invalidate(Invalidation::Engine, None));
+            return Step::Done(self.invalidate(Invalidation::Engine, None));
         }
-        let verdict = execute(&tx);
-        self.results.insert(
-            (block, id.iteration_id, id.index, id.tx_hash.clone()),
-            verdict.clone(),
-        );
-        if let Some(txs) = self.forks.get_mut(&(block, id.iteration_id)) {
-            txs.push(Executed {
-                hash: id.tx_hash,
-                index: id.index,
-                verdict,
-            });
-        }
-        Ok(Processed::Applied)
+        Step::Run(Box::new(tx))
     }
 
     fn reorg(&mut self, reorg: ReorgEvent) -> Result<Processed, Refusal> {
@@ -323,18 +400,6 @@ impl SidecarState {
             .tx_execution_id
             .ok_or(Refusal::Invalid("reorg.tx_execution_id"))?;
         let block = number(&id.block_number, "reorg.block_number")?;
-        for h in &reorg.tx_hashes {
-            hash(h, "reorg.tx_hashes")?;
-        }
-        match reorg.tx_hashes.last() {
-            None => return Err(Refusal::Invalid("reorg: tx_hashes must not be empty")),
-            Some(last) if *last != id.tx_hash => {
-                return Err(Refusal::Invalid(
-                    "reorg: tx_hashes last entry must match tx_hash",
-                ));
-            }
-            Some(_) => {}
-        }
         if self.stale(block) {
             return Ok(Processed::Stale);
         }
@@ -358,6 +423,81 @@ impl SidecarState {
         }
         self.stats.reorgs += 1;
         Ok(Processed::Applied)
+    }
+}
+
+/// The transport's field checks (upstream's `decode_*` in `server.rs`): a failure is a failed
+/// ack and a closed stream.
+fn validate(payload: &event::Event) -> Result<(), Refusal> {
+    match payload {
+        event::Event::CommitHead(commit) => {
+            number(&commit.block_number, "commit_head.block_number")?;
+            hash(&commit.block_hash, "commit_head.block_hash")?;
+            let last = commit.last_tx_hash.as_ref().filter(|h| !h.is_empty());
+            if let Some(last) = last {
+                hash(last, "commit_head.last_tx_hash")?;
+            }
+            match (commit.n_transactions, last) {
+                (0, Some(_)) => Err(Refusal::Invalid(
+                    "commit_head: a last tx hash with no transactions",
+                )),
+                (1.., None) => Err(Refusal::Invalid(
+                    "commit_head: transactions but no last tx hash",
+                )),
+                _ => Ok(()),
+            }
+        }
+        event::Event::NewIteration(iteration) => {
+            let env = iteration
+                .block_env
+                .as_ref()
+                .ok_or(Refusal::Invalid("new_iteration.block_env"))?;
+            number(&env.number, "block_env.number")?;
+            if env.beneficiary.len() != 20 {
+                return Err(Refusal::Invalid("block_env.beneficiary"));
+            }
+            number(&env.timestamp, "block_env.timestamp")?;
+            Ok(())
+        }
+        event::Event::Transaction(tx) => {
+            let id = tx
+                .tx_execution_id
+                .as_ref()
+                .ok_or(Refusal::Invalid("transaction.tx_execution_id"))?;
+            let env = tx
+                .tx_env
+                .as_ref()
+                .ok_or(Refusal::Invalid("transaction.tx_env"))?;
+            number(&id.block_number, "tx_execution_id.block_number")?;
+            hash(&id.tx_hash, "tx_execution_id.tx_hash")?;
+            if let Some(prev) = tx.prev_tx_hash.as_ref().filter(|h| !h.is_empty()) {
+                hash(prev, "transaction.prev_tx_hash")?;
+            }
+            let sized = env.caller.len() == 20
+                && env.gas_price.len() == 16
+                && env.value.len() == 32
+                && matches!(env.transact_to.len(), 0 | 20);
+            sized
+                .then_some(())
+                .ok_or(Refusal::Invalid("transaction.tx_env"))
+        }
+        event::Event::Reorg(reorg) => {
+            let id = reorg
+                .tx_execution_id
+                .as_ref()
+                .ok_or(Refusal::Invalid("reorg.tx_execution_id"))?;
+            number(&id.block_number, "reorg.block_number")?;
+            for h in &reorg.tx_hashes {
+                hash(h, "reorg.tx_hashes")?;
+            }
+            match reorg.tx_hashes.last() {
+                None => Err(Refusal::Invalid("reorg: tx_hashes must not be empty")),
+                Some(last) if *last != id.tx_hash => Err(Refusal::Invalid(
+                    "reorg: tx_hashes last entry must match tx_hash",
+                )),
+                Some(_) => Ok(()),
+            }
+        }
     }
 }
 

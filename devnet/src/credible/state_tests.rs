@@ -39,6 +39,8 @@ fn iteration(id: u64, block: u64) -> Event {
         event::Event::NewIteration(NewIteration {
             block_env: Some(BlockEnv {
                 number: u256(block),
+                beneficiary: vec![0; 20],
+                timestamp: u256(100),
                 ..Default::default()
             }),
             iteration_id: 1,
@@ -61,7 +63,12 @@ fn tx(id: u64, block: u64, index: u64, hash: u8, prev: Option<u8>) -> Event {
         id,
         event::Event::Transaction(Transaction {
             tx_execution_id: Some(tx_id(block, index, hash)),
-            tx_env: Some(TransactionEnv::default()),
+            tx_env: Some(TransactionEnv {
+                caller: vec![1; 20],
+                gas_price: vec![0; 16],
+                value: vec![0; 32],
+                ..Default::default()
+            }),
             prev_tx_hash: prev.map(h),
         }),
     )
@@ -262,8 +269,11 @@ fn commit_checks_invalidate_the_cache_with_their_cause() {
         ok(&mut state, iteration(2, 13)),
         Processed::Invalidated(Invalidation::Head)
     );
-    // Events about blocks at or below the head are dropped.
+    // Events about blocks at or below the head are dropped, a CommitHead too (a restarted
+    // node names the head the sidecar has): no invalidation.
     assert_eq!(ok(&mut state, iteration(3, 10)), Processed::Stale);
+    assert_eq!(ok(&mut state, commit(4, 10, 0, None)), Processed::Stale);
+    assert_eq!(state.stats.invalidations.get(&Invalidation::NoIteration), None);
 }
 
 #[test]
