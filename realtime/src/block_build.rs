@@ -96,9 +96,9 @@ pub fn extra_data(basefee_sharing_pctg: u8) -> Bytes {
     Bytes::from(vec![basefee_sharing_pctg, 0, 0, 0, 0, 0, 0])
 }
 
-/// Builds the anchor tx, the compressed tx list and the manifest entry.
-pub fn assemble(parent: &ParentBlock, frame: &BlockFrame, txs: Vec<TxEnvelope>) -> AssembledBlock {
-    let anchor_tx = anchor::signed(&AnchorParams {
+/// The block's anchor tx (its first).
+pub fn anchor_tx(frame: &BlockFrame) -> TxEnvelope {
+    anchor::signed(&AnchorParams {
         chain_id: frame.chain_id,
         nonce: frame.golden_touch_nonce,
         base_fee: u128::from(frame.base_fee),
@@ -109,7 +109,12 @@ pub fn assemble(parent: &ParentBlock, frame: &BlockFrame, txs: Vec<TxEnvelope>) 
             stateRoot: frame.anchor.state_root,
         },
         signal_slots: frame.signal_slots.iter().map(|s| s.0).collect(),
-    });
+    })
+}
+
+/// Builds the anchor tx, the compressed tx list and the manifest entry.
+pub fn assemble(parent: &ParentBlock, frame: &BlockFrame, txs: Vec<TxEnvelope>) -> AssembledBlock {
+    let anchor_tx = anchor_tx(frame);
     let anchor_tx_hash = *anchor_tx.tx_hash();
     let (transactions, deflated_txs) = compressed_tx_list(&anchor_tx, &txs);
     AssembledBlock {

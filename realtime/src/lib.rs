@@ -8,6 +8,7 @@ pub mod cadence;
 pub mod chain_monitor;
 pub mod chain_read;
 pub mod config;
+pub mod credible_layer;
 pub mod landed_proposals;
 pub mod metrics;
 pub mod proposal;
@@ -194,6 +195,20 @@ pub fn register(
         retry: common.heartbeat,
         proposer: common.proposer_address,
     };
+    let credible_layer = config.credible_layer.clone().map(|cl| {
+        let budget = cl.block_budget;
+        let setup = credible_layer::CredibleLayerSetup {
+            config: cl,
+            l2: l2.clone(),
+        };
+        let client = supervisor.child("credible_layer", Restart::Permanent, move |link| {
+            Ok::<_, std::convert::Infallible>(credible_layer::CredibleLayerClient::new(
+                setup.clone(),
+                link,
+            ))
+        });
+        credible_layer::ask::CredibleLayerAsk { client, budget }
+    });
     let batch_setup = BatchManagerSetup {
         clients: Clients {
             l1,
@@ -210,6 +225,7 @@ pub fn register(
                 },
             ),
             http,
+            credible_layer,
         },
         config: config.clone(),
         heartbeat: common.heartbeat,

@@ -2,6 +2,8 @@
 
 use common::{driver::DriverClient, engine::EngineClient, rpc::RpcEndpoint};
 
+use crate::credible_layer::ask::CredibleLayerAsk;
+
 /// The clients a BatchManager uses.
 #[derive(Clone)]
 pub struct Clients {
@@ -15,4 +17,6 @@ pub struct Clients {
     pub driver: DriverClient,
     /// For the beacon API.
     pub http: reqwest::Client,
+    /// The Credible Layer client, when CREDIBLE_LAYER_URL is set.
+    pub credible_layer: Option<CredibleLayerAsk>,
 }

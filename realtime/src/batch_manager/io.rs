@@ -69,6 +69,14 @@ pub enum TickError {
     /// What landed could not be read back from the chains.
     #[error("reading back what landed: {0}")]
     ReadBack(#[from] crate::restart::ReadBackError),
+    /// The block was only for pool txs and the Credible Layer left them all out.
+    #[error("every pool tx was left out by the Credible Layer; no block this tick")]
+    AllLeftOut,
+    /// L2→L1→L2 txs whose answers the block carries fail a Credible Layer assertion.
+    #[error(
+        "L2→L1→L2 txs {0:?} fail a Credible Layer assertion; the block is planned again without their answers"
+    )]
+    AssertionFailed(Vec<B256>),
 }
 
 impl TickError {
@@ -88,6 +96,8 @@ impl TickError {
             TickError::Sign(_) => "l2_signer",
             TickError::Layout(_) => "contract_layout",
             TickError::Restart(_) | TickError::ReadBack(_) => "restart_read",
+            TickError::AssertionFailed(_) => "tracked_tx_assertion_failed",
+            TickError::AllLeftOut => "all_txs_left_out",
         }
     }
 }
@@ -262,6 +272,8 @@ pub struct BlockContent {
     pub returns: ReturnSignals,
     /// How each of them consumes answers.
     pub consumers: Vec<(B256, Consumption)>,
+    /// The block is built only for the pool's txs (no other reason to build it now).
+    pub only_for_txs: bool,
 }
 
 /// The user ops a block carries and who signs their L2 txs.
@@ -327,6 +339,7 @@ pub async fn build(
         user_ops,
         returns,
         consumers,
+        only_for_txs,
     } = content;
     frame.anchor = match anchor {
         AnchorChoice::Known(anchor) => anchor,
@@ -352,9 +365,24 @@ pub async fn build(
         )
         .await
         .map_err(TickError::L2)?;
+    let before = txs.len();
     if let Some(user_ops) = &user_ops {
         append_l2_calls(clients, l2, &parent, &frame, user_ops, &mut txs).await?;
     }
+    let iteration = match &clients.credible_layer {
+        Some(ask) => {
+            let node_made = txs.len() - before;
+            let iteration =
+                super::credible::judge(ask, &parent, &frame, &mut txs, node_made, &consumers)
+                    .await
+                    .map_err(TickError::AssertionFailed)?;
+            if only_for_txs && txs.is_empty() {
+                return Err(TickError::AllLeftOut.into());
+            }
+            Some(iteration)
+        }
+        None => None,
+    };
     let started = Instant::now();
     let anchor = frame.anchor;
     // Milliseconds of CPU for a large block (deflate): off the async workers.
@@ -369,6 +397,11 @@ pub async fn build(
     match clients.driver.preconf_blocks(&assembled.request).await {
         Ok(inserted) => {
             let driver_time = started.elapsed();
+            if let (Some(ask), Some(iteration)) = (&clients.credible_layer, iteration) {
+                ask.committed(
+                    super::credible::committed(clients, l2, &assembled, &inserted, iteration).await,
+                );
+            }
             let reverted = if consumers.is_empty() {
                 Some(HashSet::new())
             } else {

@@ -11,6 +11,7 @@
 //! head we verified (foreign blocks on top) or adopted (our blocks were removed).
 
 mod clients;
+mod credible;
 mod cross_chain;
 mod io;
 mod phase;

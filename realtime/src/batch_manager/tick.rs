@@ -9,7 +9,9 @@ use common::{
     work::{TaskPanicked, spawn_reporting},
 };
 
-use super::io::{AnchorChoice, BlockContent, BlockUserOps, BuiltBlock, Observation, TickError};
+use super::io::{
+    AnchorChoice, BlockContent, BlockUserOps, BuildFailure, BuiltBlock, Observation, TickError,
+};
 use spawned_concurrency::tasks::{Context, Handler};
 
 use super::record::{TxOutcomes, block_signals};
@@ -19,7 +21,7 @@ use super::{
 };
 use crate::{
     block_build::{BlockFrame, ParentBlock},
-    block_policy::{self, Decision, TickView},
+    block_policy::{self, BuildReason, Decision, TickView},
     bridge::status::{StatusKey, UserOpStatus},
     metrics,
     proposal::{L1Anchor, SealReason},
@@ -303,6 +305,12 @@ impl BatchManager {
                     user_ops,
                     returns: content.returns,
                     consumers: content.consumers,
+                    only_for_txs: matches!(
+                        reason,
+                        BuildReason::EnoughTxs
+                            | BuildReason::WaitedLongEnough
+                            | BuildReason::NoOpenProposal
+                    ),
                 },
             )
             .await
@@ -316,7 +324,20 @@ impl Handler<Built> for BatchManager {
         match built.outcome {
             Err(panic) => self.lost(panic, "building a block", ctx),
             Ok(Ok(block)) => self.inserted(built.parent, block, ctx),
+            Ok(Err(BuildFailure {
+                error: TickError::AllLeftOut,
+                ..
+            })) => {
+                tracing::debug!("the Credible Layer left every pool tx out; no block this tick");
+                self.tick_done(ctx);
+            }
             Ok(Err(failure)) => {
+                if let TickError::AssertionFailed(hashes) = &failure.error {
+                    for hash in hashes {
+                        self.failing
+                            .insert(*hash, "it fails a Credible Layer assertion".into());
+                    }
+                }
                 if let Some((block, anchor)) = failure.sent {
                     tracing::warn!(error = %failure.error,
                         number = block.request.executable_data.block_number,

@@ -1,0 +1,96 @@
+//! The batch manager's side of the Credible Layer, on its block task: the block's txs judged
+//! before they go to the driver, and what the sidecar's CommitHead says of the inserted block.
+
+use alloy::{
+    consensus::TxEnvelope,
+    primitives::B256,
+    providers::{DynProvider, Provider},
+    rlp::Decodable,
+};
+use common::driver::InsertedBlock;
+
+use super::clients::Clients;
+use crate::{
+    block_build::{self, AssembledBlock, BlockFrame, ParentBlock},
+    bridge::returns::Consumption,
+    credible_layer::{
+        self, CommittedBlock,
+        ask::{BlockTxs, CredibleLayerAsk},
+        encode::BlockHeaderEnv,
+    },
+};
+
+/// Has the Credible Layer judge the block's txs and leaves out what it drops; the iteration
+/// the block was checked in. `Err`: tracked L2→L1→L2 txs whose answers the block's anchor
+/// already carries were left out (the block must be planned again).
+pub(super) async fn judge(
+    ask: &CredibleLayerAsk,
+    parent: &ParentBlock,
+    frame: &BlockFrame,
+    txs: &mut Vec<TxEnvelope>,
+    node_made: usize,
+    consumers: &[(B256, Consumption)],
+) -> Result<Option<u64>, Vec<B256>> {
+    let anchor = block_build::anchor_tx(frame);
+    let env = BlockHeaderEnv {
+        number: parent.number + 1,
+        parent_hash: parent.hash,
+        coinbase: frame.coinbase,
+        timestamp: frame.timestamp,
+        gas_limit: frame.gas_limit + common::anchor::ANCHOR_GAS_LIMIT,
+        base_fee: frame.base_fee,
+    };
+    let block = BlockTxs {
+        anchor: &anchor,
+        txs,
+        node_made,
+    };
+    let reply = credible_layer::ask::check(ask, env, block).await;
+    let judged = &reply.judgement;
+    let tracked: Vec<B256> = consumers
+        .iter()
+        .map(|(hash, _)| *hash)
+        .filter(|hash| judged.dropped.contains(hash) || judged.deferred.contains(hash))
+        .collect();
+    if !tracked.is_empty() {
+        // The anchor already carries their answers' signals: plan the block again.
+        return Err(tracked);
+    }
+    credible_layer::ask::apply(judged, txs);
+    Ok(reply.iteration)
+}
+
+/// What the sidecar's CommitHead says of the inserted block: its real tx list (what the engine
+/// kept), or what was sent when the block cannot be read.
+pub(super) async fn committed(
+    clients: &Clients,
+    l2: &DynProvider,
+    sent: &AssembledBlock,
+    inserted: &InsertedBlock,
+    iteration: Option<u64>,
+) -> CommittedBlock {
+    let data = &sent.request.executable_data;
+    let read = clients
+        .l2
+        .call(l2.get_block_by_hash(inserted.hash))
+        .await
+        .ok()
+        .flatten()
+        .map(|block| block.transactions.hashes().collect::<Vec<B256>>());
+    let hashes = read.unwrap_or_else(|| {
+        let rlp = common::codec::payload::decompress(&data.transactions).unwrap_or_default();
+        Vec::<TxEnvelope>::decode(&mut rlp.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .map(|tx| *tx.tx_hash())
+            .collect()
+    });
+    CommittedBlock {
+        number: inserted.number,
+        hash: inserted.hash,
+        timestamp: data.timestamp,
+        tx_count: hashes.len() as u64,
+        last_tx: hashes.last().copied(),
+        iteration,
+    }
+}
