@@ -125,6 +125,7 @@ async fn block(ask: Option<&CredibleLayerAsk>, txs: &[TxEnvelope]) -> (Duration,
             anchor: &anchor,
             txs: &txs,
             node_made: 0,
+            node_signer: None,
         };
         let reply = ask::check(ask, env, block).await;
         assert_eq!(reply.judgement.fail_open, None, "{reply:?}");
@@ -153,6 +154,7 @@ async fn connected(ask: &CredibleLayerAsk, txs: &[TxEnvelope]) {
             anchor: &anchor,
             txs: &txs[..1],
             node_made: 0,
+            node_signer: None,
         };
         let reply = ask::check(ask, env, probe).await;
         if reply.judgement.fail_open.is_none() {
@@ -229,6 +231,7 @@ async fn main() {
             anchor: &anchor,
             txs: &txs,
             node_made: 0,
+            node_signer: None,
         });
         prep.push(started.elapsed());
         assert_eq!(prepared.0.len(), TXS + 1);

@@ -176,17 +176,19 @@ async fn run(
         .get(&assertion.target)
         .and_then(|a| a.storage.get(&B256::ZERO))
         .copied();
-    let owner_after = diff
-        .post
+    // `changes` puts back the slots that became zero (an owner set to address(0) changes it too).
+    let effects = changes(diff);
+    let owner_after = effects
+        .0
         .get(&assertion.target)
         .and_then(|a| a.storage.get(&B256::ZERO))
         .copied();
     let verdict = match (&frame.error, owner_after) {
-        (_, Some(after)) if Some(after) != owner_before => Verdict::AssertionFailed,
+        (_, Some(after)) if after != owner_before.unwrap_or_default() => Verdict::AssertionFailed,
         (None, _) => Verdict::Success,
         (Some(_), _) => Verdict::Reverted,
     };
-    Ok((verdict, changes(diff)))
+    Ok((verdict, effects))
 }
 
 #[cfg(test)]

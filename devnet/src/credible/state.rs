@@ -163,6 +163,14 @@ fn number(bytes: &[u8], what: &'static str) -> Result<u64, Refusal> {
     Ok(u64::from_be_bytes(tail))
 }
 
+/// A field whose length must be one of `allowed` (upstream's strict decoding).
+fn width(bytes: &[u8], allowed: &[usize], what: &'static str) -> Result<(), Refusal> {
+    allowed
+        .contains(&bytes.len())
+        .then_some(())
+        .ok_or(Refusal::Invalid(what))
+}
+
 fn hash(bytes: &[u8], what: &'static str) -> Result<(), Refusal> {
     (bytes.len() == 32)
         .then_some(())
@@ -432,7 +440,11 @@ fn validate(payload: &event::Event) -> Result<(), Refusal> {
     match payload {
         event::Event::CommitHead(commit) => {
             number(&commit.block_number, "commit_head.block_number")?;
+            width(&commit.timestamp, &[32], "commit_head.timestamp")?;
             hash(&commit.block_hash, "commit_head.block_hash")?;
+            if let Some(root) = &commit.parent_beacon_block_root {
+                width(root, &[0, 32], "commit_head.parent_beacon_block_root")?;
+            }
             let last = commit.last_tx_hash.as_ref().filter(|h| !h.is_empty());
             if let Some(last) = last {
                 hash(last, "commit_head.last_tx_hash")?;
@@ -456,7 +468,23 @@ fn validate(payload: &event::Event) -> Result<(), Refusal> {
             if env.beneficiary.len() != 20 {
                 return Err(Refusal::Invalid("block_env.beneficiary"));
             }
-            number(&env.timestamp, "block_env.timestamp")?;
+            width(&env.timestamp, &[32], "block_env.timestamp")?;
+            width(&env.difficulty, &[32], "block_env.difficulty")?;
+            if let Some(randao) = &env.prevrandao {
+                width(randao, &[0, 32], "block_env.prevrandao")?;
+            }
+            if let Some(blob) = &env.blob_excess_gas_and_price {
+                width(&blob.blob_gasprice, &[16], "block_env.blob_gasprice")?;
+            }
+            for parent in [
+                &iteration.parent_block_hash,
+                &iteration.parent_beacon_block_root,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                width(parent, &[0, 32], "new_iteration.parent hash")?;
+            }
             Ok(())
         }
         event::Event::Transaction(tx) => {
@@ -473,13 +501,40 @@ fn validate(payload: &event::Event) -> Result<(), Refusal> {
             if let Some(prev) = tx.prev_tx_hash.as_ref().filter(|h| !h.is_empty()) {
                 hash(prev, "transaction.prev_tx_hash")?;
             }
-            let sized = env.caller.len() == 20
-                && env.gas_price.len() == 16
-                && env.value.len() == 32
-                && matches!(env.transact_to.len(), 0 | 20);
-            sized
-                .then_some(())
-                .ok_or(Refusal::Invalid("transaction.tx_env"))
+            width(&env.caller, &[20], "tx_env.caller")?;
+            width(&env.gas_price, &[16], "tx_env.gas_price")?;
+            width(&env.value, &[32], "tx_env.value")?;
+            width(&env.transact_to, &[0, 20], "tx_env.transact_to")?;
+            if let Some(tip) = &env.gas_priority_fee {
+                width(tip, &[0, 16], "tx_env.gas_priority_fee")?;
+            }
+            width(
+                &env.max_fee_per_blob_gas,
+                &[0, 16],
+                "tx_env.max_fee_per_blob_gas",
+            )?;
+            for blob in &env.blob_hashes {
+                width(blob, &[32], "tx_env.blob_hashes")?;
+            }
+            for item in &env.access_list {
+                width(&item.address, &[20], "tx_env.access_list.address")?;
+                for key in &item.storage_keys {
+                    width(key, &[32], "tx_env.access_list.storage_keys")?;
+                }
+            }
+            for auth in &env.authorization_list {
+                width(&auth.chain_id, &[32], "tx_env.authorization_list.chain_id")?;
+                width(&auth.address, &[20], "tx_env.authorization_list.address")?;
+                width(&auth.r, &[32], "tx_env.authorization_list.r")?;
+                width(&auth.s, &[32], "tx_env.authorization_list.s")?;
+                if auth.y_parity > u32::from(u8::MAX) {
+                    return Err(Refusal::Invalid("tx_env.authorization_list.y_parity"));
+                }
+            }
+            if env.tx_type > u32::from(u8::MAX) {
+                return Err(Refusal::Invalid("tx_env.tx_type"));
+            }
+            Ok(())
         }
         event::Event::Reorg(reorg) => {
             let id = reorg

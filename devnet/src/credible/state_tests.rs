@@ -28,6 +28,7 @@ fn commit(id: u64, block: u64, n: u64, last: Option<u8>) -> Event {
             block_number: u256(block),
             selected_iteration_id: 1,
             block_hash: h(0xbb),
+            timestamp: u256(100),
             ..Default::default()
         }),
     )
@@ -41,6 +42,7 @@ fn iteration(id: u64, block: u64) -> Event {
                 number: u256(block),
                 beneficiary: vec![0; 20],
                 timestamp: u256(100),
+                difficulty: u256(0),
                 ..Default::default()
             }),
             iteration_id: 1,
@@ -273,7 +275,10 @@ fn commit_checks_invalidate_the_cache_with_their_cause() {
     // node names the head the sidecar has): no invalidation.
     assert_eq!(ok(&mut state, iteration(3, 10)), Processed::Stale);
     assert_eq!(ok(&mut state, commit(4, 10, 0, None)), Processed::Stale);
-    assert_eq!(state.stats.invalidations.get(&Invalidation::NoIteration), None);
+    assert_eq!(
+        state.stats.invalidations.get(&Invalidation::NoIteration),
+        None
+    );
 }
 
 #[test]
@@ -285,4 +290,26 @@ fn the_id_memory_forgets_the_oldest_ids() {
     // Id 1 (the first CommitHead) is gone from the buffer: a reuse is processed again.
     assert_ne!(ok(&mut state, iteration(1, 11)), Processed::Duplicate);
     assert_eq!(ok(&mut state, iteration(150, 11)), Processed::Duplicate);
+}
+
+#[test]
+fn fields_of_the_wrong_width_are_refused_as_upstream_decodes_them() {
+    let mut state = started();
+    ok(&mut state, iteration(2, 11));
+    let mut short_fee = tx(3, 11, 0, 0xa0, None);
+    let mut big_type = tx(4, 11, 0, 0xa0, None);
+    if let Some(event::Event::Transaction(t)) = &mut short_fee.event {
+        t.tx_env.as_mut().unwrap().gas_price = vec![0; 8];
+    }
+    if let Some(event::Event::Transaction(t)) = &mut big_type.event {
+        t.tx_env.as_mut().unwrap().tx_type = 256;
+    }
+    assert_eq!(
+        apply(&mut state, short_fee, Verdict::Success),
+        Err(Refusal::Invalid("tx_env.gas_price"))
+    );
+    assert_eq!(
+        apply(&mut state, big_type, Verdict::Success),
+        Err(Refusal::Invalid("tx_env.tx_type"))
+    );
 }

@@ -20,6 +20,15 @@ use crate::{
     },
 };
 
+/// The block's txs the node made: the last `appended` (processMessage), and every tx of
+/// `signer` (their nonces follow its pool txs, so none of them may be left out).
+pub(super) struct NodeTxs {
+    /// processMessage txs at the end.
+    pub(super) appended: usize,
+    /// The node's L2 signer, when the block carries its txs.
+    pub(super) signer: Option<alloy::primitives::Address>,
+}
+
 /// Has the Credible Layer judge the block's txs and leaves out what it drops; the iteration
 /// the block was checked in. `Err`: tracked L2→L1→L2 txs whose answers the block's anchor
 /// already carries were left out (the block must be planned again).
@@ -28,7 +37,7 @@ pub(super) async fn judge(
     parent: &ParentBlock,
     frame: &BlockFrame,
     txs: &mut Vec<TxEnvelope>,
-    node_made: usize,
+    node: NodeTxs,
     consumers: &[(B256, Consumption)],
 ) -> Result<Option<u64>, Vec<B256>> {
     let anchor = block_build::anchor_tx(frame);
@@ -43,17 +52,20 @@ pub(super) async fn judge(
     let block = BlockTxs {
         anchor: &anchor,
         txs,
-        node_made,
+        node_made: node.appended,
+        node_signer: node.signer,
     };
     let reply = credible_layer::ask::check(ask, env, block).await;
     let judged = &reply.judgement;
+    // Only a tx whose answers the anchor carries forces a new plan; one going in without
+    // answers (given up, failing) is simply left out like any other.
     let tracked: Vec<B256> = consumers
         .iter()
+        .filter(|(_, consumption)| matches!(consumption, Consumption::Answered(_)))
         .map(|(hash, _)| *hash)
         .filter(|hash| judged.dropped.contains(hash) || judged.deferred.contains(hash))
         .collect();
     if !tracked.is_empty() {
-        // The anchor already carries their answers' signals: plan the block again.
         return Err(tracked);
     }
     credible_layer::ask::apply(judged, txs);

@@ -371,9 +371,12 @@ pub async fn build(
     }
     let iteration = match &clients.credible_layer {
         Some(ask) => {
-            let node_made = txs.len() - before;
+            let node = super::credible::NodeTxs {
+                appended: txs.len() - before,
+                signer: user_ops.as_ref().map(|u| u.signer.address()),
+            };
             let iteration =
-                super::credible::judge(ask, &parent, &frame, &mut txs, node_made, &consumers)
+                super::credible::judge(ask, &parent, &frame, &mut txs, node, &consumers)
                     .await
                     .map_err(TickError::AssertionFailed)?;
             if only_for_txs && txs.is_empty() {

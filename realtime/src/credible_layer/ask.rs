@@ -53,6 +53,8 @@ pub struct BlockTxs<'a> {
     pub txs: &'a [TxEnvelope],
     /// How many of `txs`, at the end, are the node's own.
     pub node_made: usize,
+    /// The node's own signer: its txs anywhere in the block are node-made too.
+    pub node_signer: Option<Address>,
 }
 
 /// Asks the client to judge the block; never fails (an unavailable client is fail-open).
@@ -97,14 +99,14 @@ pub fn prepare(block: &BlockTxs<'_>) -> (Vec<Candidate>, Vec<TransactionEnv>) {
     );
     let mut candidates = Vec::with_capacity(block.txs.len() + 1);
     let mut tx_envs = Vec::with_capacity(block.txs.len() + 1);
-    for (tx, node_made) in all {
+    for (tx, appended) in all {
         // The pool hands out only txs whose sender it recovered; one that still cannot be
         // recovered is sent (the sidecar judges it) under the zero address.
         let sender = tx.recover_signer().unwrap_or(Address::ZERO);
         candidates.push(Candidate {
             hash: *tx.tx_hash(),
             sender,
-            node_made,
+            node_made: appended || block.node_signer == Some(sender),
         });
         tx_envs.push(encode::tx_env(tx, sender));
     }
@@ -121,5 +123,72 @@ pub fn apply(judgement: &Judgement, txs: &mut Vec<TxEnvelope>) {
         .collect();
     if !out.is_empty() {
         txs.retain(|tx| !out.contains(tx.tx_hash()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy::{
+        consensus::{SignableTransaction, TxEip1559},
+        network::TxSignerSync,
+        signers::local::PrivateKeySigner,
+    };
+
+    use super::*;
+
+    fn signed(signer: &PrivateKeySigner, nonce: u64) -> TxEnvelope {
+        let mut tx = TxEip1559 {
+            chain_id: 1,
+            nonce,
+            ..Default::default()
+        };
+        let signature = signer
+            .sign_transaction_sync(&mut tx)
+            .unwrap_or_else(|e| panic!("{e}"));
+        TxEnvelope::Eip1559(tx.into_signed(signature))
+    }
+
+    #[test]
+    fn the_anchor_the_appended_txs_and_the_node_signers_txs_are_node_made() {
+        let node =
+            PrivateKeySigner::from_bytes(&B256::repeat_byte(1)).unwrap_or_else(|e| panic!("{e}"));
+        let user =
+            PrivateKeySigner::from_bytes(&B256::repeat_byte(2)).unwrap_or_else(|e| panic!("{e}"));
+        let anchor = signed(&user, 0);
+        let txs = vec![
+            signed(&user, 1),
+            signed(&node, 0),
+            signed(&user, 2),
+            signed(&node, 1),
+        ];
+        let (candidates, envs) = prepare(&BlockTxs {
+            anchor: &anchor,
+            txs: &txs,
+            node_made: 1,
+            node_signer: Some(node.address()),
+        });
+        let made: Vec<bool> = candidates.iter().map(|c| c.node_made).collect();
+        assert_eq!(made, vec![true, false, true, false, true]);
+        assert_eq!(candidates[1].sender, user.address());
+        assert_eq!(envs[2].caller, node.address().to_vec());
+        assert_eq!(candidates[4].hash, *txs[3].tx_hash());
+    }
+
+    #[test]
+    fn what_is_dropped_or_deferred_leaves_the_block() {
+        let user =
+            PrivateKeySigner::from_bytes(&B256::repeat_byte(2)).unwrap_or_else(|e| panic!("{e}"));
+        let mut txs = vec![signed(&user, 0), signed(&user, 1), signed(&user, 2)];
+        let judgement = Judgement {
+            dropped: vec![*txs[1].tx_hash()],
+            deferred: vec![*txs[2].tx_hash()],
+            fail_open: None,
+        };
+        let first = *txs[0].tx_hash();
+        apply(&judgement, &mut txs);
+        assert_eq!(
+            txs.iter().map(|t| *t.tx_hash()).collect::<Vec<_>>(),
+            vec![first]
+        );
     }
 }

@@ -22,8 +22,10 @@ use url::Url;
 
 use super::encode::CommittedBlock;
 
-/// How long a connection attempt may take.
+/// How long the TCP connect may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a whole connection attempt (both streams, the L2 head) may take.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Why connecting failed.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +54,9 @@ pub enum ConnectError {
         /// Its answer.
         status: tonic::Status,
     },
+    /// The attempt took too long (a sidecar that accepts but does not answer).
+    #[error("the Credible Layer sidecar did not open its streams within {0:?}")]
+    TimedOut(Duration),
     /// The L2 head (the first CommitHead) could not be read.
     #[error("reading the L2 head for the sidecar's first CommitHead: {0}")]
     L2(RpcError),
@@ -93,8 +98,14 @@ pub enum StreamEnd {
     ClientGone,
 }
 
-/// Opens both streams and reads the L2 head.
+/// Opens both streams and reads the L2 head, within [`ATTEMPT_TIMEOUT`].
 pub async fn connect(url: Url, l2: RpcEndpoint) -> Result<Link, ConnectError> {
+    tokio::time::timeout(ATTEMPT_TIMEOUT, open(url, l2))
+        .await
+        .unwrap_or(Err(ConnectError::TimedOut(ATTEMPT_TIMEOUT)))
+}
+
+async fn open(url: Url, l2: RpcEndpoint) -> Result<Link, ConnectError> {
     let shown = common::rpc::redact_url(&url);
     let channel = Channel::from_shared(url.to_string())
         .map_err(|e| ConnectError::BadUrl {
@@ -103,6 +114,10 @@ pub async fn connect(url: Url, l2: RpcEndpoint) -> Result<Link, ConnectError> {
         })?
         .connect_timeout(CONNECT_TIMEOUT)
         .tcp_nodelay(true)
+        // A sidecar that stops answering is noticed even while no event is sent.
+        .http2_keep_alive_interval(Duration::from_secs(5))
+        .keep_alive_timeout(Duration::from_secs(5))
+        .keep_alive_while_idle(true)
         .connect()
         .await
         .map_err(|source| ConnectError::Unreachable { url: shown, source })?;

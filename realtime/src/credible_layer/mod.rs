@@ -53,6 +53,17 @@ struct Live {
         tonic::transport::Channel,
     >,
     events: futures::channel::mpsc::UnboundedSender<Event>,
+    /// The two stream listeners: stopped with the connection, so a dropped connection's
+    /// results stream does not live on.
+    listeners: Vec<tokio::task::AbortHandle>,
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        for listener in &self.listeners {
+            listener.abort();
+        }
+    }
 }
 
 /// Talks to the sidecar for the batch manager.
@@ -183,7 +194,6 @@ impl Handler<Connected> for CredibleLayerClient {
             results,
             head,
         } = link;
-        self.live = Some(Live { client, events });
         self.retry.reset();
         metrics::credible_layer().sidecar_up.set(1);
         let acks_to = ctx.clone();
@@ -194,7 +204,7 @@ impl Handler<Connected> for CredibleLayerClient {
             },
             move |ack| acks_to.send(Acked { generation, ack }).is_ok(),
         );
-        spawn_reporting(ctx.clone(), acks_work, move |outcome| StreamEnded {
+        let acks_listener = spawn_reporting(ctx.clone(), acks_work, move |outcome| StreamEnded {
             generation,
             outcome,
         });
@@ -204,9 +214,15 @@ impl Handler<Connected> for CredibleLayerClient {
             |_| None,
             move |result| results_to.send(Verdict { generation, result }).is_ok(),
         );
-        spawn_reporting(ctx.clone(), results_work, move |outcome| StreamEnded {
-            generation,
-            outcome,
+        let results_listener =
+            spawn_reporting(ctx.clone(), results_work, move |outcome| StreamEnded {
+                generation,
+                outcome,
+            });
+        self.live = Some(Live {
+            client,
+            events,
+            listeners: vec![acks_listener, results_listener],
         });
         // The sidecar needs a CommitHead before anything else (and cannot tell us whether it
         // restarted): the newest block we know of.

@@ -95,10 +95,11 @@ impl Message for CheckDeadline {
     type Result = ();
 }
 
-/// Check `seq` still waits: ask for its missing verdicts (`GetTransactions`).
+/// Check `seq` still waits: ask for its missing verdicts (`GetTransactions`), and again
+/// `every` until it ends.
 pub(super) struct PollMissing {
     pub seq: u64,
-    pub after: Duration,
+    pub every: Duration,
 }
 impl Message for PollMissing {
     type Result = ();

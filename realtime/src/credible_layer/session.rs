@@ -30,6 +30,8 @@ pub(super) struct Running {
     pub(super) tx_envs: Vec<TransactionEnv>,
     pub(super) reply: oneshot::Sender<CheckReply>,
     pub(super) started: Instant,
+    /// A `GetTransactions` poll is in flight.
+    pub(super) polling: bool,
     /// What to send first, until the iteration is opened (it waits for a connection that is
     /// being made, within the budget).
     pub(super) first: Option<Progress>,
@@ -126,6 +128,9 @@ impl CredibleLayerClient {
         let Some(id) = &result.tx_execution_id else {
             return;
         };
+        if result.status() == ResultStatus::Unspecified {
+            return;
+        }
         let block = alloy::primitives::U256::try_from_be_slice(&id.block_number)
             .unwrap_or_default()
             .saturating_to::<u64>();
@@ -167,6 +172,7 @@ impl Handler<CheckBlock> for CredibleLayerClient {
             tx_envs,
             reply,
             started: Instant::now(),
+            polling: false,
             first: Some(progress),
         });
         let budget = self.setup.config.block_budget;
@@ -200,13 +206,13 @@ impl CredibleLayerClient {
                 .unwrap_or_default();
             return self.finish(judgement);
         }
-        let poll_after = self.setup.config.block_budget * 6 / 10;
+        let budget = self.setup.config.block_budget;
         send_after(
-            poll_after,
+            budget * 6 / 10,
             ctx.clone(),
             PollMissing {
                 seq,
-                after: poll_after,
+                every: (budget / 10).max(std::time::Duration::from_millis(5)),
             },
         );
         self.advance(progress);
@@ -225,15 +231,20 @@ impl Handler<CheckDeadline> for CredibleLayerClient {
 }
 
 impl Handler<PollMissing> for CredibleLayerClient {
-    async fn handle(&mut self, PollMissing { seq, after }: PollMissing, ctx: &Context<Self>) {
-        let (Some(running), Some(live)) = (&self.running, &self.live) else {
+    async fn handle(&mut self, PollMissing { seq, every }: PollMissing, ctx: &Context<Self>) {
+        let (Some(running), Some(live)) = (&mut self.running, &self.live) else {
             return;
         };
         if running.seq != seq {
             return;
         }
+        send_after(every, ctx.clone(), PollMissing { seq, every });
+        if running.polling {
+            return;
+        }
+        running.polling = true;
         // A verdict may never be pushed (results are not replayed, and a lagging subscriber
-        // loses some): look the missing ones up.
+        // loses some): look the missing ones up, one lookup at a time.
         let ids = running
             .check
             .missing()
@@ -243,31 +254,32 @@ impl Handler<PollMissing> for CredibleLayerClient {
             })
             .collect();
         let mut client = live.client.clone();
+        let limit = self.setup.config.block_budget;
         let work = async move {
-            client
-                .get_transactions(GetTransactionsRequest {
-                    tx_execution_ids: ids,
-                })
-                .await
-                .map(|r| r.into_inner().results)
+            let lookup = client.get_transactions(GetTransactionsRequest {
+                tx_execution_ids: ids,
+            });
+            match tokio::time::timeout(limit, lookup).await {
+                Ok(answer) => answer.map(|r| r.into_inner().results),
+                Err(_) => Err(tonic::Status::deadline_exceeded(
+                    "GetTransactions timed out",
+                )),
+            }
         };
         spawn_reporting(ctx.clone(), work, move |outcome| Polled { seq, outcome });
-        let again = (after / 4).max(std::time::Duration::from_millis(5));
-        send_after(again, ctx.clone(), PollMissing { seq, after: again });
     }
 }
 
 impl Handler<Polled> for CredibleLayerClient {
     async fn handle(&mut self, Polled { seq, outcome }: Polled, _: &Context<Self>) {
-        if self.running.as_ref().is_none_or(|r| r.seq != seq) {
-            return;
+        match &mut self.running {
+            Some(running) if running.seq == seq => running.polling = false,
+            _ => return,
         }
         match outcome {
             Ok(Ok(results)) => {
                 for result in results {
-                    if result.status() != ResultStatus::Unspecified {
-                        self.on_result(&result);
-                    }
+                    self.on_result(&result);
                 }
             }
             Ok(Err(status)) => {
