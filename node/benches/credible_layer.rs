@@ -105,18 +105,6 @@ fn frame(parent: &ParentBlock) -> BlockFrame {
     }
 }
 
-/// What `NewIteration` says of the block on `parent`.
-fn header_env(parent: &ParentBlock, frame: &BlockFrame) -> BlockHeaderEnv {
-    BlockHeaderEnv {
-        number: parent.number + 1,
-        parent_hash: parent.hash,
-        coinbase: frame.coinbase,
-        timestamp: frame.timestamp,
-        gas_limit: frame.gas_limit,
-        base_fee: frame.base_fee,
-    }
-}
-
 /// The block as the batch manager builds it: an optional check, then assembly.
 async fn block(ask: Option<&CredibleLayerAsk>, txs: &[TxEnvelope]) -> (Duration, usize) {
     let parent = parent();
@@ -125,7 +113,7 @@ async fn block(ask: Option<&CredibleLayerAsk>, txs: &[TxEnvelope]) -> (Duration,
     let mut txs = txs.to_vec();
     if let Some(ask) = ask {
         let anchor = block_build::anchor_tx(&frame);
-        let env = header_env(&parent, &frame);
+        let env = BlockHeaderEnv::of(&parent, &frame);
         let block = BlockTxs {
             anchor: &anchor,
             txs: &txs,
@@ -147,7 +135,7 @@ async fn connected(ask: &CredibleLayerAsk, txs: &[TxEnvelope]) {
         let parent = parent();
         let frame = frame(&parent);
         let anchor = block_build::anchor_tx(&frame);
-        let env = header_env(&parent, &frame);
+        let env = BlockHeaderEnv::of(&parent, &frame);
         let probe = BlockTxs {
             anchor: &anchor,
             txs: &txs[..1],

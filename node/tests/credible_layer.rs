@@ -8,17 +8,13 @@ mod support;
 use std::time::{Duration, Instant};
 
 use alloy::{
-    consensus::{SignableTransaction, TxEip1559, TxEnvelope},
-    eips::Encodable2718,
-    network::TxSignerSync,
+    consensus::TxEip1559,
     primitives::{Address, B256, Bytes, TxKind},
     providers::{DynProvider, Provider},
     sol_types::SolCall,
 };
 use bindings::doubles::OwnableTarget;
-use devnet::{
-    accounts, credible::CredibleSidecar, deploy::OWNABLE_OWNER_KEY, network::L2_CHAIN_ID,
-};
+use devnet::{accounts, credible::CredibleSidecar, deploy::OWNABLE_OWNER_KEY};
 use serde_json::Value;
 use support::{Network, sender, wait_until};
 
@@ -84,20 +80,13 @@ async fn stats(sidecar: &CredibleSidecar) -> Value {
 
 /// Signs and sends a call from `key` with `nonce`.
 async fn send_call(l2: &DynProvider, key: &str, nonce: u64, to: Address, input: Vec<u8>) -> B256 {
-    let signer = accounts::signer(key);
-    let mut tx = TxEip1559 {
-        chain_id: L2_CHAIN_ID,
-        nonce,
+    let tx = TxEip1559 {
         gas_limit: 200_000,
-        max_fee_per_gas: 2_000_000_000,
-        max_priority_fee_per_gas: 1,
         to: TxKind::Call(to),
         input: Bytes::from(input),
         ..Default::default()
     };
-    let signature = signer.sign_transaction_sync(&mut tx).unwrap();
-    let raw = TxEnvelope::Eip1559(tx.into_signed(signature)).encoded_2718();
-    *l2.send_raw_transaction(&raw).await.unwrap().tx_hash()
+    support::send_signed_on(l2, key, nonce, tx).await.0
 }
 
 async fn nonce(l2: &DynProvider, key: &str) -> u64 {

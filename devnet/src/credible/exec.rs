@@ -80,21 +80,8 @@ fn changes(diff: DiffMode) -> Effects {
 }
 
 /// Runs `tx` as the block env `env` says, on the state of block `parent` plus `earlier`.
+/// `Err`: it could not run (the sidecar's FAILED), with why.
 pub async fn execute(
-    l2: &DynProvider,
-    env: &BlockEnv,
-    parent: u64,
-    earlier: &[Effects],
-    tx: &Transaction,
-    assertion: OwnerAssertion,
-) -> (Verdict, Effects) {
-    match run(l2, env, parent, earlier, tx, assertion).await {
-        Ok(outcome) => outcome,
-        Err(error) => (Verdict::Failed(error), Effects::default()),
-    }
-}
-
-async fn run(
     l2: &DynProvider,
     env: &BlockEnv,
     parent: u64,

@@ -4,6 +4,7 @@
 //! test can kill it (every connection drops at once, as with a killed process) and start a
 //! fresh one on the same port.
 
+mod decode;
 pub mod exec;
 pub mod server;
 pub mod state;

@@ -102,7 +102,9 @@ async fn run_engine(
         let (verdict, effects) = match (envs.get(&(block, id.iteration_id)), &l2) {
             (Some(env), Some(l2)) => {
                 let parent = block.saturating_sub(1);
-                exec::execute(l2, env, parent, &earlier, &tx, assertion).await
+                exec::execute(l2, env, parent, &earlier, &tx, assertion)
+                    .await
+                    .unwrap_or_else(|why| (Verdict::Failed(why), Effects::default()))
             }
             (Some(_), None) => (Verdict::Success, Effects::default()),
             (None, _) => (Verdict::Failed("no block env".into()), Effects::default()),

@@ -401,36 +401,44 @@ where
 
 /// [`Network::send_transfer`] on any L2 provider (for background senders).
 pub async fn send_transfer_on(l2: &DynProvider, key: &str, nonce: u64) -> (B256, Instant) {
-    {
-        let signer = accounts::signer(key);
-        let mut tx = TxEip1559 {
-            chain_id: L2_CHAIN_ID,
-            nonce,
-            gas_limit: 21_000,
-            max_fee_per_gas: 2_000_000_000,
-            max_priority_fee_per_gas: 1,
-            to: TxKind::Call(Address::repeat_byte(0x42)),
-            value: U256::from(1),
-            ..Default::default()
-        };
-        let signature = signer.sign_transaction_sync(&mut tx).unwrap();
-        let envelope = TxEnvelope::Eip1559(tx.into_signed(signature));
-        let raw = envelope.encoded_2718();
-        let sent = Instant::now();
-        let hash = *l2
-            .send_raw_transaction(&raw)
-            .await
-            .unwrap_or_else(|e| {
-                let from =
-                    alloy::consensus::transaction::SignerRecoverable::recover_signer(&envelope);
-                panic!(
-                    "sending from {} key {key} (recovers to {from:?}) nonce {nonce}: {e}",
-                    signer.address()
-                )
-            })
-            .tx_hash();
-        (hash, sent)
-    }
+    let tx = TxEip1559 {
+        gas_limit: 21_000,
+        to: TxKind::Call(Address::repeat_byte(0x42)),
+        value: U256::from(1),
+        ..Default::default()
+    };
+    send_signed_on(l2, key, nonce, tx).await
+}
+
+/// Signs `tx` (an L2 EIP-1559 tx: chain id, nonce and fees are set here) with `key` and sends
+/// it; its hash and the time it was sent (after signing).
+pub async fn send_signed_on(
+    l2: &DynProvider,
+    key: &str,
+    nonce: u64,
+    mut tx: TxEip1559,
+) -> (B256, Instant) {
+    let signer = accounts::signer(key);
+    tx.chain_id = L2_CHAIN_ID;
+    tx.nonce = nonce;
+    tx.max_fee_per_gas = 2_000_000_000;
+    tx.max_priority_fee_per_gas = 1;
+    let signature = signer.sign_transaction_sync(&mut tx).unwrap();
+    let envelope = TxEnvelope::Eip1559(tx.into_signed(signature));
+    let raw = envelope.encoded_2718();
+    let sent = Instant::now();
+    let hash = *l2
+        .send_raw_transaction(&raw)
+        .await
+        .unwrap_or_else(|e| {
+            let from = alloy::consensus::transaction::SignerRecoverable::recover_signer(&envelope);
+            panic!(
+                "sending from {} key {key} (recovers to {from:?}) nonce {nonce}: {e}",
+                signer.address()
+            )
+        })
+        .tx_hash();
+    (hash, sent)
 }
 
 impl Network {

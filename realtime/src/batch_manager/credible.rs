@@ -5,7 +5,6 @@ use alloy::{
     consensus::TxEnvelope,
     primitives::B256,
     providers::{DynProvider, Provider},
-    rlp::Decodable,
 };
 use common::driver::InsertedBlock;
 
@@ -41,14 +40,7 @@ pub(super) async fn judge(
     consumers: &[(B256, Consumption)],
 ) -> Result<Option<u64>, Vec<B256>> {
     let anchor = block_build::anchor_tx(frame);
-    let env = BlockHeaderEnv {
-        number: parent.number + 1,
-        parent_hash: parent.hash,
-        coinbase: frame.coinbase,
-        timestamp: frame.timestamp,
-        gas_limit: frame.gas_limit + common::anchor::ANCHOR_GAS_LIMIT,
-        base_fee: frame.base_fee,
-    };
+    let env = BlockHeaderEnv::of(parent, frame);
     let block = BlockTxs {
         anchor: &anchor,
         txs,
@@ -73,7 +65,7 @@ pub(super) async fn judge(
 }
 
 /// What the sidecar's CommitHead says of the inserted block: its real tx list (what the engine
-/// kept), or what was sent when the block cannot be read.
+/// kept), or what was sent (anchor, then the manifest's txs) when the block cannot be read.
 pub(super) async fn committed(
     clients: &Clients,
     l2: &DynProvider,
@@ -81,7 +73,6 @@ pub(super) async fn committed(
     inserted: &InsertedBlock,
     iteration: Option<u64>,
 ) -> CommittedBlock {
-    let data = &sent.request.executable_data;
     let read = clients
         .l2
         .call(l2.get_block_by_hash(inserted.hash))
@@ -90,17 +81,14 @@ pub(super) async fn committed(
         .flatten()
         .map(|block| block.transactions.hashes().collect::<Vec<B256>>());
     let hashes = read.unwrap_or_else(|| {
-        let rlp = common::codec::payload::decompress(&data.transactions).unwrap_or_default();
-        Vec::<TxEnvelope>::decode(&mut rlp.as_slice())
-            .unwrap_or_default()
-            .iter()
-            .map(|tx| *tx.tx_hash())
+        std::iter::once(sent.anchor_tx_hash)
+            .chain(sent.manifest.transactions.iter().map(|tx| *tx.tx_hash()))
             .collect()
     });
     CommittedBlock {
         number: inserted.number,
         hash: inserted.hash,
-        timestamp: data.timestamp,
+        timestamp: sent.request.executable_data.timestamp,
         tx_count: hashes.len() as u64,
         last_tx: hashes.last().copied(),
         iteration,

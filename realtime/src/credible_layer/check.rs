@@ -128,17 +128,20 @@ impl BlockCheck {
                 send.push(i);
             }
         }
-        let progress = check.send_round(0, send);
+        let out = check.send_round(0, send);
+        let progress = if out.is_empty() {
+            Progress::Done(check.judgement.clone())
+        } else {
+            Progress::Send(out)
+        };
         (check, progress)
     }
 
-    fn send_round(&mut self, from: usize, send: Vec<usize>) -> Progress {
+    /// Makes `send` the fork's txs from position `from` on; what to send for them.
+    fn send_round(&mut self, from: usize, send: Vec<usize>) -> Vec<Outgoing> {
         self.fork.truncate(from);
         self.round_start = from;
         self.verdicts.retain(|position, _| *position < from);
-        if send.is_empty() {
-            return Progress::Done(self.judgement.clone());
-        }
         let mut out = Vec::with_capacity(send.len());
         for candidate in send {
             let index = self.fork.len();
@@ -152,7 +155,7 @@ impl BlockCheck {
                 prev,
             });
         }
-        Progress::Send(out)
+        out
     }
 
     /// The txs of the current round still without a verdict: (index, hash).
@@ -228,18 +231,10 @@ impl BlockCheck {
                 survivors.push(c);
             }
         }
-        match self.send_round(position, survivors) {
-            Progress::Send(mut out) => {
-                out.insert(0, reorg);
-                Progress::Send(out)
-            }
-            Progress::Done(judgement) => {
-                // Nothing left to run, but the fork must still lose the dropped tail.
-                self.judgement = judgement;
-                Progress::Send(vec![reorg])
-            }
-            Progress::Wait => Progress::Wait,
-        }
+        // Even with no survivors the fork must lose the dropped tail (then `settled`).
+        let mut out = vec![reorg];
+        out.extend(self.send_round(position, survivors));
+        Progress::Send(out)
     }
 
     /// Candidate `i`.

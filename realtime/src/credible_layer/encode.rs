@@ -2,6 +2,7 @@
 //! (16 bytes) fields, raw 20-byte addresses and 32-byte hashes, as credible-sdk's
 //! `crates/sidecar/src/transport/grpc/server.rs` (`decode_tx_env`, `decode_block_env`) reads them.
 
+use crate::block_build::{BlockFrame, ParentBlock};
 use alloy::{
     consensus::{Transaction as _, TxEnvelope},
     eips::Typed2718,
@@ -42,6 +43,20 @@ pub struct BlockHeaderEnv {
     pub gas_limit: u64,
     /// Base fee.
     pub base_fee: u64,
+}
+
+impl BlockHeaderEnv {
+    /// The header of the block `frame` describes on `parent` (its gas limit counts the anchor's).
+    pub fn of(parent: &ParentBlock, frame: &BlockFrame) -> Self {
+        Self {
+            number: parent.number + 1,
+            parent_hash: parent.hash,
+            coinbase: frame.coinbase,
+            timestamp: frame.timestamp,
+            gas_limit: frame.gas_limit + common::anchor::ANCHOR_GAS_LIMIT,
+            base_fee: frame.base_fee,
+        }
+    }
 }
 
 /// `NewIteration` for a block. Taiko L2 blocks carry no beacon root and no blobs, so those
