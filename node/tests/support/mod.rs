@@ -325,13 +325,29 @@ impl Network {
             .event_signature(ProposedAndProved::SIGNATURE_HASH)
             .from_block(BlockNumberOrTag::Earliest)
             .to_block(BlockNumberOrTag::Latest);
-        let logs = self.l1().get_logs(&filter).await.unwrap();
-        logs.into_iter()
-            .map(|log| {
-                let event = ProposedAndProved::decode_log(&log.inner).unwrap().data;
-                (log, event)
-            })
-            .collect()
+        let l1 = self.l1();
+        let logs = l1.get_logs(&filter).await.unwrap();
+        // After `evm_revert`, anvil still serves logs of txs it dropped, stamped with the hash of
+        // the block that now has that number (seen in a full run: a ProposedAndProved whose
+        // parent the inbox never had). A log counts only if its tx is in that canonical block.
+        let mut bodies: std::collections::HashMap<u64, Vec<B256>> = Default::default();
+        let mut out = Vec::new();
+        for log in logs {
+            let number = log.block_number.unwrap();
+            if !bodies.contains_key(&number) {
+                let block = l1.get_block_by_number(number.into()).await.unwrap();
+                let hashes = block
+                    .map(|b| b.transactions.hashes().collect())
+                    .unwrap_or_default();
+                bodies.insert(number, hashes);
+            }
+            if !bodies[&number].contains(&log.transaction_hash.unwrap()) {
+                continue;
+            }
+            let event = ProposedAndProved::decode_log(&log.inner).unwrap().data;
+            out.push((log, event));
+        }
+        out
     }
 }
 
