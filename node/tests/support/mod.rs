@@ -334,12 +334,12 @@ impl Network {
         let mut out = Vec::new();
         for log in logs {
             let number = log.block_number.unwrap();
-            if !bodies.contains_key(&number) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = bodies.entry(number) {
                 let block = l1.get_block_by_number(number.into()).await.unwrap();
                 let hashes = block
                     .map(|b| b.transactions.hashes().collect())
                     .unwrap_or_default();
-                bodies.insert(number, hashes);
+                slot.insert(hashes);
             }
             if !bodies[&number].contains(&log.transaction_hash.unwrap()) {
                 continue;
