@@ -353,6 +353,15 @@ async fn p3_block_production_does_not_stall_while_proofs_are_in_flight() {
         net.metric("preconfer_proposals_in_flight", "").await >= 1.0
     })
     .await;
+    // Proofs over 4 s (the histogram bucket below the stand-in's 6 s) before the window.
+    let slow_proofs = || async {
+        net.metric("preconfer_proof_seconds_count", "").await
+            - net
+                .metric("preconfer_proof_seconds_bucket", "le=\"4\"")
+                .await
+    };
+    let slow_before = slow_proofs().await;
+    let log_from = net.logs.lock().unwrap().len();
     let from = net.l2_head().await + 1;
     let blocks = support::watch_blocks(&net.l2, from, Duration::from_secs(40), |seen| {
         seen.len() >= 13
@@ -394,10 +403,22 @@ async fn p3_block_production_does_not_stall_while_proofs_are_in_flight() {
         driver_p * 1000.0,
         proof_sum / proof_count.max(1.0),
     );
+    // The mean over the whole run can include a proof asked before the delay was set (or
+    // answered from Raiko's cache): what matters is that slow proofs ran during the window.
+    let slow_during = slow_proofs().await - slow_before;
     assert!(
-        proof_sum / proof_count.max(1.0) >= 6.0,
-        "proofs took the stand-in's 6 s"
+        slow_during >= 1.0,
+        "no proof of the stand-in's 6 s finished while blocks were measured"
     );
+    if max_gap > bound {
+        // What the node did meanwhile tells a node stall from a slow endpoint.
+        for l in net.logs.lock().unwrap()[log_from..].iter() {
+            eprintln!(
+                "node log: {} {} {}",
+                l["timestamp"], l["target"], l["fields"]
+            );
+        }
+    }
     assert!(
         max_gap <= bound,
         "a gap of {max_gap:?} between preconfirmed blocks: {gaps:?}"

@@ -86,7 +86,12 @@ pub(super) async fn check_and_sign(
             req.blobs.len()
         ));
     }
-    let blobs = decode_blobs(&req.blobs, hashes)?;
+    // KZG commitments take CPU time (and the first call loads the trusted setup): off the
+    // async workers, which also serve the devnet's other endpoints.
+    let (raw, expected) = (req.blobs.clone(), hashes.clone());
+    let blobs = tokio::task::spawn_blocking(move || decode_blobs(&raw, &expected))
+        .await
+        .map_err(|e| format!("blobs: the decoding task died: {e}"))??;
     let payload = blob::decode(&blobs).map_err(|e| format!("blobs: {e}"))?;
     let offset = source.blob_slice.offset as usize;
     let framed = payload
