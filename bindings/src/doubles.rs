@@ -2,7 +2,8 @@
 //! `scripts/compile-contracts` rebuilds them). Used by the devnet and the end-to-end tests, never
 //! by the node itself, which talks to the protocol through the interfaces in the crate root.
 
-#![allow(missing_docs)]
+// Generated deploy functions take one argument per constructor parameter.
+#![allow(missing_docs, clippy::too_many_arguments)]
 
 alloy::sol!(
     #[sol(rpc)]

@@ -16,6 +16,14 @@ use crate::accounts::{self, OWNER_KEY, PROVER_KEY, TEST_KEYS};
 
 /// Basefee-sharing percentage the inbox is configured with.
 pub const BASEFEE_SHARING_PCTG: u8 = 75;
+/// Forced-inclusion settings of the inbox: the Surge realtime deployment's defaults
+/// (surge-taiko-mono `DeployRealTimeSurgeL1.s.sol`): due after an hour, 0.01 ETH, the fee
+/// doubled once 100 inclusions wait.
+pub const FORCED_INCLUSION_DELAY_SEC: u16 = 3600;
+/// Base forced-inclusion fee in gwei.
+pub const FORCED_INCLUSION_FEE_GWEI: u64 = 10_000_000;
+/// Queue length at which the forced-inclusion fee has doubled.
+pub const FORCED_INCLUSION_FEE_DOUBLE_THRESHOLD: u64 = 100;
 /// Mock-ECDSA proof flag under which the dummy verifier is registered.
 pub const MOCK_ECDSA_FLAG: u8 = 1;
 /// Owns the Credible Layer demo's `OwnableTarget` (the last test key).
@@ -126,6 +134,9 @@ pub async fn deploy(
         *verifier.address(),
         *ss1.address(),
         BASEFEE_SHARING_PCTG,
+        FORCED_INCLUSION_DELAY_SEC,
+        FORCED_INCLUSION_FEE_GWEI,
+        FORCED_INCLUSION_FEE_DOUBLE_THRESHOLD,
     )
     .await
     .context("RealTimeInbox")?;

@@ -140,6 +140,9 @@ impl L1 {
             *verifier.address(),
             *ss.address(),
             PCTG,
+            devnet::deploy::FORCED_INCLUSION_DELAY_SEC,
+            devnet::deploy::FORCED_INCLUSION_FEE_GWEI,
+            devnet::deploy::FORCED_INCLUSION_FEE_DOUBLE_THRESHOLD,
         )
         .await
         .unwrap();

@@ -13,16 +13,20 @@
 //! (a client that sends no `l2_block_hashes` gets exactly that from the real Raiko, and its
 //! proposal then fails on L1): the devnet fails loudly where production would fail late.
 //!
-//! Before it signs, it re-derives the proposal from the blobs ([`derive`]).
+//! Before it signs, it re-derives the proposal from the blobs ([`derive`]), forced-inclusion
+//! sources exactly as Raiko's realtime guest does ([`forced`]).
 //!
 //! Test hooks: `POST /devnet/config` `{"proof_delay_ms": n, "fail": {"kind": "error"|"failed"|
 //! "status"|"http500"|"http429"|"timeout"|"not_drawn", "count": n, "status": <TaskStatus>},
 //! "rate_limit_per_min": n, "privacy_key": "0x…"}` sets the proving delay, injects failures
 //! (`status` answers the given TaskStatus value), limits requests per minute, and gives the key
 //! that opens privacy-mode (scheme 0x01) payloads. `GET /devnet/stats` counts derivations,
-//! refusals, requests, bytes received, polls and cache hits.
+//! the forced inclusions derived in them (`forced_derived`) and those of them that were invalid
+//! and proved as anchor-only blocks (`forced_empty`), refusals, requests, bytes received, polls
+//! and cache hits.
 
 mod derive;
+mod forced;
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -81,6 +85,10 @@ pub struct RaikoState {
     recent: VecDeque<Instant>,
     /// Proposals re-derived from their blobs, checked and signed.
     derived: u64,
+    /// Forced-inclusion sources in those proposals, and the invalid ones among them (each proved
+    /// as a block holding only its anchor).
+    forced_derived: u64,
+    forced_empty: u64,
     /// Requests refused after derivation or checks failed.
     refused: u64,
     /// Requests and request bytes received.
@@ -276,6 +284,8 @@ async fn stats(State(raiko): State<Arc<Raiko>>) -> Reply {
         StatusCode::OK,
         Json(json!({
             "derived": state.derived,
+            "forced_derived": state.forced_derived,
+            "forced_empty": state.forced_empty,
             "refused": state.refused,
             "jobs": state.jobs.len(),
             "requests": state.requests,
@@ -333,24 +343,28 @@ async fn prove(State(raiko): State<Arc<Raiko>>, headers: HeaderMap, body: Body) 
         }
         return answer(&raiko, key, &proof_type, request.use_cache).await;
     }
-    let outcome = derive::check_and_sign(&raiko, &request).await;
-    if let Err(why) = &outcome {
-        raiko.state.lock().await.refused += 1;
-        tracing::warn!(error = %why, "Raiko stand-in refused a proof request");
-        return error(&proof_type, why.clone());
-    }
+    let derived = match derive::check_and_sign(&raiko, &request).await {
+        Ok(derived) => derived,
+        Err(why) => {
+            raiko.state.lock().await.refused += 1;
+            tracing::warn!(error = %why, "Raiko stand-in refused a proof request");
+            return error(&proof_type, why);
+        }
+    };
     let proved = match hashes_on_chain(&raiko, &request.l2_block_numbers).await {
         Ok(hashes) => hashes,
         Err(why) => return error(&proof_type, why),
     };
     let mut state = raiko.state.lock().await;
     state.derived += 1;
+    state.forced_derived += derived.forced;
+    state.forced_empty += derived.forced_empty;
     state.jobs.insert(
         key,
         Job {
             registered: Instant::now(),
             seen: false,
-            outcome,
+            outcome: Ok((derived.proof, derived.commitment)),
             proved,
         },
     );
