@@ -145,14 +145,62 @@ pub struct ChainStatus {
     pub last_finalized_l2_block_hash: Option<B256>,
     /// Why the finalized L2 head could not be read (the L1 endpoint itself answered).
     pub finality_error: Option<String>,
+    /// The inbox's forced-inclusion queue, once read.
+    pub forced_inclusions: Option<ForcedInclusionStatus>,
+}
+
+/// The inbox's forced-inclusion queue as the chain monitor last read it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ForcedInclusionStatus {
+    /// Index of the oldest inclusion not consumed yet.
+    pub head: u64,
+    /// Index the next saved inclusion gets.
+    pub tail: u64,
+    /// Inclusions waiting (`tail - head`).
+    pub queued: u64,
+    /// When the oldest waiting inclusion was saved (unix seconds).
+    pub oldest_saved_at: Option<u64>,
+    /// When it falls due: after that, a proposal that leaves it out reverts.
+    pub oldest_due_at: Option<u64>,
+    /// Inclusions consumed since the node started watching (by any proposer).
+    pub consumed: u64,
+    /// Why the queue could not be read on the last poll.
+    pub error: Option<String>,
+}
+
+impl ForcedInclusionStatus {
+    /// Why the node is not doing its job with the queue at `now` (unix seconds): the oldest
+    /// inclusion has waited half its delay (it should be consumed by the next proposal), or
+    /// the queue cannot be read.
+    pub fn problem(&self, now: u64) -> Option<String> {
+        if let Some(error) = &self.error {
+            return Some(format!(
+                "the forced-inclusion queue cannot be read: {error}"
+            ));
+        }
+        let (saved, due) = (self.oldest_saved_at?, self.oldest_due_at?);
+        let half = saved + due.saturating_sub(saved) / 2;
+        (now >= half).then(|| {
+            format!(
+                "forced inclusion {} saved at {saved} is not consumed yet; proposals that leave it out revert from {due} (in {} s)",
+                self.head,
+                due.saturating_sub(now) as i64 - now.saturating_sub(due) as i64
+            )
+        })
+    }
 }
 
 impl ChainStatus {
     /// Reasons the chains are not usable at `now`; empty when both endpoints answered recently.
     pub fn problems(&self, now: Instant, stale_after: Duration) -> Vec<String> {
+        let forced = self
+            .forced_inclusions
+            .as_ref()
+            .and_then(|f| f.problem(crate::fork::unix_now()));
         [
             self.l1.problem("L1", now, stale_after),
             self.l2.problem("L2", now, stale_after),
+            forced,
         ]
         .into_iter()
         .flatten()
@@ -163,6 +211,30 @@ impl ChainStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_forced_inclusion_is_a_problem_once_it_has_waited_half_its_delay() {
+        let status = ForcedInclusionStatus {
+            head: 3,
+            tail: 4,
+            queued: 1,
+            oldest_saved_at: Some(1_000),
+            oldest_due_at: Some(4_600),
+            ..Default::default()
+        };
+        assert_eq!(status.problem(2_799), None);
+        let problem = status.problem(2_800).unwrap();
+        assert!(problem.contains("forced inclusion 3"), "{problem}");
+        assert!(problem.contains("(in 1800 s)"), "{problem}");
+        assert!(status.problem(5_000).unwrap().contains("(in -400 s)"));
+        let empty = ForcedInclusionStatus::default();
+        assert_eq!(empty.problem(u64::MAX), None);
+        let unreadable = ForcedInclusionStatus {
+            error: Some("timeout".into()),
+            ..Default::default()
+        };
+        assert!(unreadable.problem(0).unwrap().contains("cannot be read"));
+    }
 
     #[test]
     fn an_endpoint_is_up_only_while_its_last_answer_is_recent() {

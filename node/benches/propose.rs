@@ -203,6 +203,7 @@ async fn run() {
             returns: Default::default(),
             preconfirmed_at_ms: vec![],
             block_hashes: vec![],
+            forced: vec![],
         };
         let calldata = propose_tx::propose_calldata(&record, BLOBS, proof, 1);
         let calldata_time = resumed.elapsed() - cells;

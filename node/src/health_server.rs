@@ -253,6 +253,7 @@ struct StatusView {
     l2: EndpointView,
     last_finalized_l2_block_hash: Option<String>,
     finality_error: Option<String>,
+    forced_inclusions: Option<common::health::ForcedInclusionStatus>,
     settlement: Settlement,
     prover: ProverStatus,
 }
@@ -280,6 +281,7 @@ async fn status(State(state): State<HealthState>) -> impl IntoResponse {
         l2: chain.l2.view(now),
         last_finalized_l2_block_hash: chain.last_finalized_l2_block_hash.map(|h| h.to_string()),
         finality_error: chain.finality_error,
+        forced_inclusions: chain.forced_inclusions,
         settlement: state.settlement.borrow().clone(),
         prover: state.prover.borrow().clone(),
     })

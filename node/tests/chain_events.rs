@@ -111,6 +111,7 @@ async fn landed_and_reorged_proposals_are_published_over_http_and_ws() {
                     Ok(())
                 },
             )],
+            forced: vec![],
         };
         let endpoint = RpcEndpoint::new(url.clone(), Duration::from_secs(5));
         let setup = ChainMonitorSetup {

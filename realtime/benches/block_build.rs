@@ -131,6 +131,7 @@ fn one_block(
             user_ops: vec![],
             returns: Default::default(),
             preconfirmed_at_ms: 0,
+            forced: None,
         },
     )
 }

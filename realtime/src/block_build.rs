@@ -18,6 +18,7 @@ use flate2::Compression;
 
 use crate::{
     bridge::{signals::ReturnSignals, status::ReadyOp},
+    forced_inclusion::ForcedSource,
     proposal::L1Anchor,
 };
 
@@ -89,6 +90,8 @@ pub struct AssembledBlock {
     pub user_ops: Vec<ReadyOp>,
     /// Its L2→L1→L2 txs (their answers' slots end the frame's fast signals).
     pub returns: ReturnSignals,
+    /// The forced inclusion it is, if it is one.
+    pub forced: Option<ForcedSource>,
 }
 
 /// `extraData`: basefee-sharing percentage, then the 6-byte proposal id (0 in real time).
@@ -143,6 +146,7 @@ pub fn assemble(parent: &ParentBlock, frame: &BlockFrame, txs: Vec<TxEnvelope>) 
         txs: deflated_txs,
         user_ops: Vec::new(),
         returns: ReturnSignals::default(),
+        forced: None,
     }
 }
 

@@ -97,6 +97,11 @@ pub struct RealtimeArgs {
           value_parser = |r: &str| parse_bounded(r, 1, 60, "seconds"), hide_env_values = true)]
     pub l1_slot_duration_sec: u64,
 
+    /// Forced inclusions a proposal consumes at most (each becomes one L2 block at its start)
+    #[arg(long, env = "FI_MAX_PER_PROPOSAL", value_name = "FI_MAX_PER_PROPOSAL", default_value = "4",
+          value_parser = |r: &str| parse_bounded(r, 1, 64, "forced inclusions"), hide_env_values = true)]
+    pub fi_max_per_proposal: u64,
+
     /// Only preconfirm: seal proposals, log and drop them (no proving, no L1 txs)
     #[arg(long, env = "PRECONF_ONLY", value_name = "PRECONF_ONLY", default_value = "true",
           value_parser = parse_bool, action = clap::ArgAction::Set, hide_env_values = true)]
@@ -281,6 +286,8 @@ pub struct RealtimeConfig {
     pub privacy_key: Option<Secret<[u8; 32]>>,
     /// Proposals proved concurrently.
     pub max_in_flight: usize,
+    /// Forced inclusions one proposal consumes at most.
+    pub fi_max_per_proposal: u64,
     /// Cross-chain user ops and the surge_* RPC.
     pub bridge: BridgeConfig,
     /// The Credible Layer client's settings (`None`: no client).
@@ -402,6 +409,7 @@ impl RealtimeConfig {
             },
             privacy_key,
             max_in_flight: args.max_proposals_in_flight as usize,
+            fi_max_per_proposal: args.fi_max_per_proposal,
             bridge: BridgeConfig::resolve(&args.bridge)?,
             credible_layer: CredibleLayerConfig::resolve(&args.credible_layer)?,
         })

@@ -9,6 +9,7 @@ pub mod chain_monitor;
 pub mod chain_read;
 pub mod config;
 pub mod credible_layer;
+pub mod forced_inclusion;
 pub mod landed_proposals;
 pub mod metrics;
 pub mod proposal;
@@ -126,6 +127,7 @@ pub fn register(
                 .iter()
                 .map(|slot| slot.handle().subscriber())
                 .collect(),
+            forced: vec![batch_slot.handle().subscriber()],
         },
     };
     let chain_monitor = supervisor.child("chain_monitor", Restart::Permanent, move |link| {

@@ -25,6 +25,7 @@ use common::{
 use crate::{
     bridge::{signals::ReturnSignals, status::ReadyOp},
     config::limits::ProposalLimits,
+    forced_inclusion::ForcedSource,
 };
 
 /// The L1 block all blocks of a proposal anchor to (`maxAnchorBlockNumber`).
@@ -53,6 +54,8 @@ pub struct PreconfirmedBlock {
     pub returns: ReturnSignals,
     /// When the driver inserted it (unix milliseconds): settlement latency starts here.
     pub preconfirmed_at_ms: u64,
+    /// The forced inclusion it is the block of (its manifest is not in the proposer's blob).
+    pub forced: Option<ForcedSource>,
 }
 
 /// Why a proposal was sealed.
@@ -93,7 +96,9 @@ pub struct SealedProposal {
     pub user_ops: Vec<ReadyOp>,
     /// Its L2→L1→L2 txs and their return signals (all in its first block).
     pub returns: ReturnSignals,
-    /// `frame(0x00 ‖ zlib(rlp(manifest)))`, the bytes packed into blobs.
+    /// The forced inclusions its first blocks are, in queue order.
+    pub forced: Vec<ForcedSource>,
+    /// `frame(0x00 ‖ zlib(rlp(manifest)))` of its own blocks, the bytes packed into blobs.
     pub payload: Vec<u8>,
     /// Why it was sealed.
     pub reason: SealReason,
@@ -138,6 +143,27 @@ impl Proposals {
     /// Blocks in the open proposal.
     pub fn open_blocks(&self) -> usize {
         self.open.as_ref().map_or(0, |o| o.blocks.len())
+    }
+
+    /// Forced-inclusion blocks in the open proposal (they come first).
+    pub fn open_forced(&self) -> usize {
+        self.open.as_ref().map_or(0, |o| {
+            o.blocks.iter().filter(|b| b.forced.is_some()).count()
+        })
+    }
+
+    /// Gas limit without the anchor of the open proposal's parent, when the proposal starts
+    /// with a forced inclusion (whose block has that parent's header limit).
+    pub fn open_forced_gas_limit(&self) -> Option<u64> {
+        let first = self.open.as_ref()?.blocks.first()?;
+        first.forced.as_ref().map(|_| first.manifest.gas_limit)
+    }
+
+    /// The queue index after the open proposal's last forced inclusion, if it has any.
+    pub fn open_forced_through(&self) -> Option<u64> {
+        let open = self.open.as_ref()?;
+        let last = open.blocks.iter().rev().find_map(|b| b.forced.as_ref())?;
+        Some(last.index + 1)
     }
 
     /// When the open proposal's first block was preconfirmed (unix ms), if it has one.
@@ -197,10 +223,18 @@ impl Proposals {
         block: PreconfirmedBlock,
         txs: Option<DeflatedTxs>,
     ) -> Vec<SealedProposal> {
+        if block.forced.is_some() {
+            // Derived from its own blob, not from the proposer's: nothing to seal for.
+            self.open(anchor);
+            if let Some(open) = self.open.as_mut() {
+                open.blocks.push(block);
+            }
+            return Vec::new();
+        }
         let encoded = EncodedBlock::new(&block.manifest, txs);
         let mut sealed = Vec::new();
         if let Some(open) = &self.open
-            && !open.blocks.is_empty()
+            && self.open_blocks() > self.open_forced()
             && open.stream.payload_len_with(&encoded) > self.limits.max_payload_bytes
         {
             sealed.extend(self.seal(SealReason::PayloadFull));
@@ -210,20 +244,21 @@ impl Proposals {
             open.stream.push(encoded);
             open.blocks.push(block);
         }
-        if self.open_blocks() >= self.limits.max_blocks {
+        if self.open_blocks() - self.open_forced() >= self.limits.max_blocks {
             sealed.extend(self.seal(SealReason::MaxBlocks));
         }
         sealed
     }
 
-    /// Seals the open proposal, if it has blocks.
+    /// Seals the open proposal, if it has blocks of its own: one holding only forced-inclusion
+    /// blocks stays open, since the proposer's source must derive at least one block.
     pub fn seal(&mut self, reason: SealReason) -> Vec<SealedProposal> {
+        if self.open_blocks() == self.open_forced() {
+            return Vec::new();
+        }
         let Some(open) = self.open.take() else {
             return Vec::new();
         };
-        if open.blocks.is_empty() {
-            return Vec::new();
-        }
         let signal_slots = open
             .blocks
             .iter()
@@ -238,8 +273,14 @@ impl Proposals {
         for block in &open.blocks {
             returns.extend(&block.returns);
         }
+        let forced = open
+            .blocks
+            .iter()
+            .filter_map(|b| b.forced.clone())
+            .collect();
         vec![SealedProposal {
             id: open.id,
+            forced,
             user_ops,
             returns,
             payload: open.stream.payload(),

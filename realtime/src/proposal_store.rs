@@ -11,6 +11,7 @@ use crate::{
         signals::ReturnSignals,
         status::{ReadyOp, Retry, StatusKey},
     },
+    forced_inclusion::ForcedSource,
     proposal::SealedProposal,
 };
 
@@ -56,6 +57,9 @@ pub struct ProposalRecord {
     /// before the node kept them).
     #[serde(default)]
     pub block_hashes: Vec<B256>,
+    /// The forced inclusions its first blocks are, in queue order (`numForcedInclusions`).
+    #[serde(default)]
+    pub forced: Vec<ForcedSource>,
 }
 
 impl ProposalRecord {
@@ -83,6 +87,7 @@ impl ProposalRecord {
                 .map(|b| b.preconfirmed_at_ms)
                 .collect(),
             block_hashes: proposal.blocks.iter().map(|b| b.header.hash).collect(),
+            forced: proposal.forced.clone(),
         })
     }
 
@@ -255,6 +260,7 @@ mod tests {
             returns: Default::default(),
             preconfirmed_at_ms: vec![],
             block_hashes: vec![],
+            forced: vec![],
         }
     }
 

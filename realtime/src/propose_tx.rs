@@ -21,7 +21,7 @@ use crate::{
 const KNOWN_REVERTS: &[(&str, &str)] = &[
     (
         "02967fb6",
-        "UnprocessedForcedInclusionIsDue: a forced inclusion is due and this node proposes with numForcedInclusions = 0 (the realtime driver derives only sources[0]); the inclusion must be processed before proposals can land",
+        "UnprocessedForcedInclusionIsDue: the proposal leaves out a forced inclusion that is due; the node takes FI_MAX_PER_PROPOSAL inclusions at the start of each proposal, so more were waiting than it could take in time, or their blobs could not be fetched (see forced_inclusions in /status and L1_BEACON_URL)",
     ),
     (
         "5f22a971",
@@ -86,7 +86,7 @@ pub fn propose_calldata(record: &ProposalRecord, blobs: usize, proof: Bytes, fla
     if required.is_empty() {
         let input = ProposeInput {
             blobReference: blob_reference,
-            numForcedInclusions: 0,
+            numForcedInclusions: record.forced.len() as u16,
             signalSlots: slots(&record.signal_slots),
             maxAnchorBlockNumber: anchor,
         };
@@ -100,7 +100,7 @@ pub fn propose_calldata(record: &ProposalRecord, blobs: usize, proof: Bytes, fla
     }
     let input = ProposeInputV2 {
         blobReference: blob_reference,
-        numForcedInclusions: 0,
+        numForcedInclusions: record.forced.len() as u16,
         existingSignals: slots(existing),
         requiredReturnSignals: slots(required),
         maxAnchorBlockNumber: anchor,
@@ -202,6 +202,7 @@ mod tests {
             returns: Default::default(),
             preconfirmed_at_ms: vec![],
             block_hashes: vec![],
+            forced: vec![],
         };
         let data = propose_calldata(&record, 3, Bytes::from(vec![0xab; 65]), 1);
         assert_eq!(data[..4], [0x44, 0x73, 0x2c, 0x62], "propose selector");
@@ -238,6 +239,7 @@ mod tests {
             returns: Default::default(),
             preconfirmed_at_ms: vec![],
             block_hashes: vec![],
+            forced: vec![],
         };
         record.returns.slots = vec![slot(5), slot(6)];
         let data = propose_calldata(&record, 1, Bytes::from(vec![0xab; 65]), 1);

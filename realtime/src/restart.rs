@@ -12,7 +12,8 @@
 //! Only a block that cannot be proposed any more stops the rebuild, and is reorged away with the
 //! blocks after it: its anchor has left L1's `blockhash` window, or its fast signals are not the
 //! messages of ops still waiting (their proposal was dropped; those ops are retried instead), or
-//! it has no anchor tx at all.
+//! it has no anchor tx at all, or it is a forced inclusion's block (the inclusion is still
+//! queued in the inbox, so it is built again from there).
 
 use alloy::{
     consensus::{BlockHeader, Transaction as _, TxEnvelope},
@@ -137,6 +138,9 @@ pub enum StopCause {
     FastSignals,
     /// Its anchor block left (or is about to leave) L1's `blockhash` window.
     AnchorTooOld,
+    /// It is a forced inclusion's block (fee recipient 0x0): its source (queue entry and
+    /// blob) was not kept, so it is rebuilt from the inbox's queue instead.
+    ForcedInclusion,
 }
 
 impl StopCause {
@@ -146,6 +150,7 @@ impl StopCause {
             Self::NoAnchor => "no_anchor",
             Self::FastSignals => "fast_signals",
             Self::AnchorTooOld => "anchor_too_old",
+            Self::ForcedInclusion => "forced_inclusion",
         }
     }
 }
@@ -247,6 +252,9 @@ pub fn check(
     if l1_head.saturating_sub(anchor.number) > max_anchor_age {
         return Err(StopCause::AnchorTooOld);
     }
+    if block.coinbase == Address::ZERO {
+        return Err(StopCause::ForcedInclusion);
+    }
     let block = PreconfirmedBlock {
         manifest: BlockManifest {
             timestamp: block.timestamp,
@@ -260,6 +268,7 @@ pub fn check(
         user_ops,
         returns: Default::default(),
         preconfirmed_at_ms: block.timestamp.saturating_mul(1_000),
+        forced: None,
     };
     Ok((anchor, block))
 }

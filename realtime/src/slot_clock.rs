@@ -32,6 +32,11 @@ struct Spec {
 }
 
 impl SlotClock {
+    /// The slot a unix time (seconds) falls in.
+    pub fn slot_at(&self, unix: u64) -> u64 {
+        unix.saturating_sub(self.genesis_time) / self.slot.as_secs().max(1)
+    }
+
     /// Reads genesis and (when the beacon serves it) the slot length; `fallback_slot` otherwise.
     pub async fn fetch(
         http: &reqwest::Client,

@@ -20,6 +20,7 @@ use common::{
 };
 use realtime::{
     config::ProposalLimits,
+    forced_inclusion::ForcedSource,
     proposal::{L1Anchor, PreconfirmedBlock, Proposals, SealReason},
 };
 
@@ -96,6 +97,7 @@ fn block(number: u64, txs: Vec<TxEnvelope>) -> PreconfirmedBlock {
         user_ops: vec![],
         returns: Default::default(),
         preconfirmed_at_ms: 0,
+        forced: None,
     }
 }
 
@@ -211,4 +213,63 @@ proptest::proptest! {
         }
         proptest::prop_assert_eq!(next, sizes.len() as u64 + 1);
     }
+}
+
+fn forced_block(number: u64, index: u64, gas_limit: u64) -> PreconfirmedBlock {
+    let mut b = block(number, vec![tx(index, 10, index)]);
+    b.manifest.coinbase = Address::ZERO;
+    b.manifest.gas_limit = gas_limit;
+    b.forced = Some(ForcedSource {
+        index,
+        blob_hash: B256::repeat_byte(index as u8),
+        offset: 0,
+        saved_at: 500 + index,
+        blob: Bytes::new(),
+        valid: true,
+    });
+    b
+}
+
+#[test]
+fn forced_inclusion_blocks_lead_a_proposal_that_seals_only_with_a_block_of_its_own() {
+    let mut p = Proposals::new(limits(1, 2), 1);
+    assert!(
+        p.push(ANCHOR, forced_block(1, 7, 29_000_000), None)
+            .is_empty()
+    );
+    assert!(
+        p.push(ANCHOR, forced_block(2, 8, 28_000_000), None)
+            .is_empty()
+    );
+    assert_eq!((p.open_blocks(), p.open_forced()), (2, 2));
+    assert_eq!(p.open_forced_through(), Some(9));
+    // Its own blocks keep the limit of the proposal's parent: the first inclusion's.
+    assert_eq!(p.open_forced_gas_limit(), Some(29_000_000));
+    assert!(
+        p.seal(SealReason::Slot).is_empty(),
+        "the proposer's source must derive a block"
+    );
+    // Inclusion blocks count neither towards MAX_BLOCKS nor into the proposer's payload.
+    assert!(
+        p.push(ANCHOR, block(3, vec![tx(0, 10, 1)]), None)
+            .is_empty()
+    );
+    let sealed = p.push(ANCHOR, block(4, vec![]), None);
+    assert_eq!(sealed.len(), 1);
+    assert_eq!(sealed[0].reason, SealReason::MaxBlocks);
+    assert_eq!(sealed[0].blocks.len(), 4);
+    let indices: Vec<u64> = sealed[0].forced.iter().map(|f| f.index).collect();
+    assert_eq!(indices, vec![7, 8]);
+    let manifest = DerivationSourceManifest::from_plaintext_payload(&sealed[0].payload).unwrap();
+    let numbers: Vec<u64> = manifest
+        .blocks
+        .iter()
+        .map(|b| b.timestamp - 1_000)
+        .collect();
+    assert_eq!(
+        numbers,
+        vec![3, 4],
+        "only the node's own blocks are in its blob"
+    );
+    assert_eq!(p.open_forced_gas_limit(), None);
 }

@@ -77,6 +77,9 @@ pub enum TickError {
         "L2→L1→L2 txs {0:?} fail a Credible Layer assertion; the block is planned again without their answers"
     )]
     AssertionFailed(Vec<B256>),
+    /// A forced inclusion's blob could not be had (tried again on the next tick).
+    #[error("forced inclusion blob: {0}")]
+    ForcedInclusion(crate::forced_inclusion::FetchError),
 }
 
 impl TickError {
@@ -98,6 +101,7 @@ impl TickError {
             TickError::Restart(_) | TickError::ReadBack(_) => "restart_read",
             TickError::AssertionFailed(_) => "tracked_tx_assertion_failed",
             TickError::AllLeftOut => "all_txs_left_out",
+            TickError::ForcedInclusion(_) => "forced_inclusion_blob",
         }
     }
 }
@@ -274,6 +278,8 @@ pub struct BlockContent {
     pub consumers: Vec<(B256, Consumption)>,
     /// The block is built only for the pool's txs (no other reason to build it now).
     pub only_for_txs: bool,
+    /// The forced inclusion the block is (then `pool` is its txs, which nobody may drop).
+    pub forced: Option<crate::forced_inclusion::ForcedSource>,
 }
 
 /// The user ops a block carries and who signs their L2 txs.
@@ -340,6 +346,7 @@ pub async fn build(
         returns,
         consumers,
         only_for_txs,
+        forced,
     } = content;
     frame.anchor = match anchor {
         AnchorChoice::Known(anchor) => anchor,
@@ -370,7 +377,8 @@ pub async fn build(
         append_l2_calls(clients, l2, &parent, &frame, user_ops, &mut txs).await?;
     }
     let iteration = match &clients.credible_layer {
-        Some(ask) => {
+        // The derivation executes an inclusion's txs whatever the sidecar says.
+        Some(ask) if forced.is_none() => {
             let node = super::credible::NodeTxs {
                 appended: txs.len() - before,
                 signer: user_ops.as_ref().map(|u| u.signer.address()),
@@ -384,7 +392,7 @@ pub async fn build(
             }
             Some(iteration)
         }
-        None => None,
+        _ => None,
     };
     let started = Instant::now();
     let anchor = frame.anchor;
@@ -394,6 +402,8 @@ pub async fn build(
             .await
             .map_err(|e| TickError::Missing(format!("the block assembly task died: {e}")))?;
     assembled.user_ops = user_ops.map(|u| u.ops).unwrap_or_default();
+    assembled.request.is_forced_inclusion = forced.is_some();
+    assembled.forced = forced;
     assembled.returns = returns;
     let node_time = started.elapsed();
     let started = Instant::now();

@@ -13,6 +13,7 @@
 mod clients;
 mod credible;
 mod cross_chain;
+mod forced;
 mod io;
 mod phase;
 pub mod protocol;
@@ -22,7 +23,7 @@ mod start;
 mod tick;
 
 use std::{
-    collections::{BTreeSet, HashMap},
+    collections::{BTreeMap, BTreeSet, HashMap},
     sync::Arc,
     time::Duration,
 };
@@ -45,7 +46,9 @@ use common::{
 use cross_chain::CrossChainSource;
 use io::{ObserveArgs, TickError};
 use phase::{Action, Event, Phase};
-use protocol::{L1Head, Observed, ProposalSettled, RewindL2, Settled, Start, Started, Tick};
+use protocol::{
+    ForcedInclusions, L1Head, Observed, ProposalSettled, RewindL2, Settled, Start, Started, Tick,
+};
 use spawned_concurrency::tasks::{Actor, Context, Handler, send_after, spawn_listener};
 use tokio::sync::watch;
 
@@ -56,6 +59,7 @@ use crate::{
     },
     cadence::Cadence,
     config::RealtimeConfig,
+    forced_inclusion::ForcedQueue,
     proposal::{L1Anchor, Proposals},
     proposal_store::ProposalStore,
     slot_clock::SlotClock,
@@ -172,6 +176,11 @@ pub struct BatchManager {
     l1_head: Option<u64>,
     /// A rewind asked for while a tick was running: done when it ends (the lowest wins).
     rewind: Option<RewindL2>,
+    /// The inbox's forced-inclusion queue as the chain monitor last read it.
+    forced_queue: Option<ForcedQueue>,
+    /// Unlanded sealed proposals that consume forced inclusions: the queue index after their
+    /// last one.
+    forced_through: BTreeMap<ProposalId, u64>,
 }
 
 impl BatchManager {
@@ -204,6 +213,8 @@ impl BatchManager {
             unlanded: BTreeSet::new(),
             l1_head: None,
             rewind: None,
+            forced_queue: None,
+            forced_through: BTreeMap::new(),
         }
         .with_unlanded_from_store()
     }
@@ -220,6 +231,10 @@ impl BatchManager {
             .find(|p| !p.user_ops.is_empty() || !p.returns.is_empty())
             .map(|p| p.id);
         self.unlanded = stored.iter().map(|p| p.id).collect();
+        self.forced_through = stored
+            .iter()
+            .filter_map(|p| Some((p.id, p.forced.last()?.index + 1)))
+            .collect();
         Ok(self)
     }
 
@@ -232,7 +247,9 @@ impl BatchManager {
         {
             self.ops_proposal = None;
         }
-        self.ops_proposal.is_none()
+        // A proposal that starts with forced inclusions carries no fast signals: they belong
+        // in its first block's anchor, built before any user op was known.
+        self.ops_proposal.is_none() && self.proposals.open_forced() == 0
     }
 
     /// Where this tick's block plans its user ops and L2→L1→L2 txs from (with cross-chain
@@ -422,10 +439,20 @@ impl Handler<ProposalSettled> for BatchManager {
         match settled.how {
             Settled::Landed | Settled::Dropped => {
                 self.unlanded.remove(&settled.id);
+                self.forced_through.remove(&settled.id);
             }
-            Settled::Abandoned => self.unlanded.retain(|id| *id < settled.id),
+            Settled::Abandoned => {
+                self.unlanded.retain(|id| *id < settled.id);
+                self.forced_through.retain(|id, _| *id < settled.id);
+            }
         }
         self.publish();
+    }
+}
+
+impl Handler<ForcedInclusions> for BatchManager {
+    async fn handle(&mut self, ForcedInclusions(queue): ForcedInclusions, _: &Context<Self>) {
+        self.forced_queue = Some(queue);
     }
 }
 

@@ -1,5 +1,6 @@
 //! Every message the BatchManager receives. The ones other actors send (`RewindL2`,
-//! `ProposalSettled`) import nothing of the actor, so senders depend only on this module.
+//! `ProposalSettled`; `L1Head` and `ForcedInclusions` from the chain monitor) import nothing of
+//! the actor, so senders depend only on this module.
 
 use common::{
     driver::{DriverError, ReorgOutcome},
@@ -8,7 +9,7 @@ use common::{
 };
 use spawned_concurrency::message::Message;
 
-pub use crate::chain_monitor::L1Head;
+pub use crate::chain_monitor::{ForcedInclusions, L1Head};
 
 /// Roll the L2 back to block `to` (the batch manager owns the L2 head: nobody else calls the
 /// driver's `reorgStaleBlock`).

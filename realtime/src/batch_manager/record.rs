@@ -18,6 +18,7 @@ use crate::{
         signals::ReturnSignals,
         status::{ReadyOp, UserOpStatus},
     },
+    forced_inclusion::metrics::forced,
     metrics,
     proposal::{L1Anchor, PreconfirmedBlock, SealReason, SealedProposal},
     proposal_store::ProposalRecord,
@@ -148,6 +149,16 @@ impl BatchManager {
             self.failing.remove(&hash);
             self.setup.statuses.track_soon(hash, status, note);
         }
+        if let Some(f) = &block.forced {
+            let content = if f.valid { "txs" } else { "empty" };
+            forced().blocks.with_label_values(&[content]).inc();
+            tracing::info!(
+                index = f.index,
+                number = inserted.number,
+                content,
+                "forced inclusion preconfirmed"
+            );
+        }
         let signal_slots = block_signals(&block.user_ops, &block.returns);
         let mut sealed = self.proposals.push(
             anchor,
@@ -158,6 +169,7 @@ impl BatchManager {
                 user_ops: block.user_ops,
                 returns: block.returns,
                 preconfirmed_at_ms: common::fork::unix_now_ms(),
+                forced: block.forced,
             },
             block.txs,
         );
@@ -189,6 +201,9 @@ impl BatchManager {
                     "could not store the sealed proposal; a restart before it lands loses it");
             }
             self.unlanded.insert(record.id);
+            if let Some(last) = record.forced.last() {
+                self.forced_through.insert(record.id, last.index + 1);
+            }
             // Queued before the submitter hears of it, so it is recorded before Processing.
             self.setup.statuses.set_soon(
                 &record.status_keys(),

@@ -111,8 +111,9 @@ impl BatchManager {
     /// next L1 slot, and what it looks like now is published.
     fn finish_tick(&mut self) {
         if self.seal_due && self.slot_free() {
-            self.seal_due = false;
             let sealed = self.proposals.seal(SealReason::Slot);
+            // A proposal of forced inclusions only waits for a block of its own, then seals.
+            self.seal_due = sealed.is_empty() && self.proposals.open_blocks() > 0;
             self.hand_over(sealed);
         }
         self.publish();
@@ -223,6 +224,12 @@ impl BatchManager {
             self.tick_done(ctx);
             return;
         }
+        if let Some(inclusion) = self.next_forced() {
+            return self.build_forced(seen, inclusion, ctx);
+        }
+        // A proposal holding only forced inclusions needs a block of the node's own to seal.
+        let needs_own_block = self.proposals.open_forced() > 0
+            && self.proposals.open_blocks() == self.proposals.open_forced();
         let view = TickView {
             pending_txs: seen.pool.len(),
             timestamp: seen.now,
@@ -230,7 +237,8 @@ impl BatchManager {
             idle_ticks: self.idle_ticks,
             proposal_open: self.proposals.open_anchor().is_some(),
             has_node_content: !seen.cross_chain.ops.is_empty()
-                || !seen.cross_chain.returns.is_empty(),
+                || !seen.cross_chain.returns.is_empty()
+                || needs_own_block,
         };
         let reason = match block_policy::decide(&self.setup.config.block_policy, &view) {
             Decision::Wait(why) => {
@@ -271,7 +279,12 @@ impl BatchManager {
             signal_slots,
             timestamp: seen.now,
             base_fee: seen.base_fee,
-            gas_limit: seen.parent.gas_limit_without_anchor(),
+            // After forced inclusions, the proposal's parent's limit: Raiko checks the
+            // proposer's blocks' limits from there.
+            gas_limit: self
+                .proposals
+                .open_forced_gas_limit()
+                .unwrap_or(seen.parent.gas_limit_without_anchor()),
         };
         tracing::debug!(
             ?reason,
@@ -311,6 +324,7 @@ impl BatchManager {
                             | BuildReason::WaitedLongEnough
                             | BuildReason::NoOpenProposal
                     ),
+                    forced: None,
                 },
             )
             .await

@@ -162,6 +162,7 @@ mod tests {
             returns: Default::default(),
             preconfirmed_at_ms: vec![],
             block_hashes: vec![],
+            forced: vec![],
         }
     }
 

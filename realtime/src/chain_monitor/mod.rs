@@ -37,11 +37,14 @@ use futures::StreamExt;
 use spawned_concurrency::tasks::{Actor, Context, Handler, send_after};
 use tokio::{sync::watch, time::Instant};
 
-use crate::landed_proposals::{self, LandedProposal, LandedProposals, ProposalEvent, REORG_WINDOW};
+use crate::{
+    forced_inclusion::{self, ForcedQueue},
+    landed_proposals::{self, LandedProposal, LandedProposals, ProposalEvent, REORG_WINDOW},
+};
 
 pub mod protocol;
 
-pub use protocol::{GetChainStatus, L1Head, ProposalLanded, ProposalReorged};
+pub use protocol::{ForcedInclusions, GetChainStatus, L1Head, ProposalLanded, ProposalReorged};
 use protocol::{Observation, Poll, Polled, Streamed, SubscriptionEnd, SubscriptionEnded};
 
 /// Longest wait between two attempts on an endpoint that is down.
@@ -93,6 +96,8 @@ pub struct ChainSubscribers {
     pub landed: Vec<Subscriber<ProposalLanded>>,
     /// Proposals reported landed whose L1 block was reorged out.
     pub reorged: Vec<Subscriber<ProposalReorged>>,
+    /// The forced-inclusion queue, when it changed.
+    pub forced: Vec<Subscriber<ForcedInclusions>>,
 }
 
 /// Polls both chains and publishes a [`ChainStatus`].
@@ -108,6 +113,8 @@ pub struct ChainMonitor {
     l2_tip: Option<BlockNumHash>,
     landed: LandedProposals,
     subscribed: bool,
+    /// The forced-inclusion queue last read.
+    forced: Option<ForcedQueue>,
 }
 
 impl ChainMonitor {
@@ -125,6 +132,7 @@ impl ChainMonitor {
             l2_tip: None,
             landed: LandedProposals::new(),
             subscribed: false,
+            forced: None,
         }
     }
 }
@@ -219,6 +227,7 @@ async fn observe(
             head,
             finalized: None,
             logs: None,
+            forced: None,
         });
     };
     let contract = IRealTimeInbox::new(inbox, &provider);
@@ -247,11 +256,13 @@ async fn observe(
     } else {
         None
     };
+    let forced = forced_inclusion::read_queue(endpoint, &provider, inbox).await;
     Ok(Observation {
         provider,
         head,
         finalized: Some(finalized),
         logs,
+        forced: Some(forced),
     })
 }
 
@@ -361,6 +372,9 @@ impl Handler<Polled> for ChainMonitor {
                         }
                     }
                 }
+                if let Some(forced) = observation.forced {
+                    self.forced_read(forced);
+                }
                 if let Some((from, to, logs)) = observation.logs {
                     let events = self.landed.rescan(from, to, logs);
                     self.publish(events);
@@ -417,6 +431,55 @@ impl Handler<Polled> for ChainMonitor {
             }
         };
         send_after(next, ctx.clone(), Poll(chain));
+    }
+}
+
+impl ChainMonitor {
+    /// Publishes a queue that changed (to subscribers, the status and the metrics); a read
+    /// that failed shows in the status, and the queue last read stays.
+    fn forced_read(&mut self, read: Result<ForcedQueue, RpcError>) {
+        let m = forced_inclusion::metrics::forced();
+        let queue = match read {
+            Ok(queue) => queue,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the forced-inclusion queue");
+                self.setup.status.send_modify(|s| {
+                    s.forced_inclusions.get_or_insert_default().error = Some(e.to_string());
+                });
+                return;
+            }
+        };
+        let consumed = self
+            .forced
+            .as_ref()
+            .map_or(0, |before| queue.head.saturating_sub(before.head));
+        m.consumed.inc_by(consumed);
+        m.queue_length.set((queue.tail - queue.head) as i64);
+        let due = queue.oldest_due_at();
+        let now = common::fork::unix_now();
+        m.oldest_due_in_seconds
+            .set(due.map_or(0, |d| d as i64 - now as i64));
+        self.setup.status.send_modify(|s| {
+            let status = s.forced_inclusions.get_or_insert_default();
+            status.head = queue.head;
+            status.tail = queue.tail;
+            status.queued = queue.tail - queue.head;
+            status.oldest_saved_at = queue.entries.first().map(|e| e.saved_at);
+            status.oldest_due_at = due;
+            status.consumed += consumed;
+            status.error = None;
+        });
+        if self.forced.as_ref() == Some(&queue) {
+            return;
+        }
+        if queue.tail > self.forced.as_ref().map_or(0, |f| f.tail) {
+            tracing::info!(head = queue.head, tail = queue.tail, oldest_due_at = ?due,
+                "forced inclusions waiting in the inbox");
+        }
+        for to in &self.setup.subscribers.forced {
+            let _ = to.send(ForcedInclusions(queue.clone()));
+        }
+        self.forced = Some(queue);
     }
 }
 

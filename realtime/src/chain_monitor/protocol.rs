@@ -1,12 +1,12 @@
 //! Every message the ChainMonitor receives (`GetChainStatus` from anyone, the rest from its own
-//! timers and tasks), and the three it sends to its subscribers.
+//! timers and tasks), and the four it sends to its subscribers.
 
 use alloy::{eips::BlockNumHash, primitives::B256, providers::DynProvider, rpc::types::Log};
 use common::{health::ChainStatus, rpc::RpcError, work::Outcome};
 use spawned_concurrency::message::Message;
 
 use super::Chain;
-use crate::landed_proposals::LandedProposal;
+use crate::{forced_inclusion::ForcedQueue, landed_proposals::LandedProposal};
 
 /// A new L1 head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +26,13 @@ impl Message for ProposalLanded {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProposalReorged(pub LandedProposal);
 impl Message for ProposalReorged {
+    type Result = ();
+}
+
+/// The inbox's forced-inclusion queue changed (read on every new L1 head).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForcedInclusions(pub ForcedQueue);
+impl Message for ForcedInclusions {
     type Result = ();
 }
 
@@ -59,6 +66,8 @@ pub(super) struct Observation {
     pub(super) finalized: Option<Result<B256, RpcError>>,
     /// L1 only: all inbox logs of blocks `from..=to`.
     pub(super) logs: Option<(u64, u64, Vec<LandedProposal>)>,
+    /// L1 only: the forced-inclusion queue.
+    pub(super) forced: Option<Result<ForcedQueue, RpcError>>,
 }
 
 /// A log from the subscription.

@@ -95,6 +95,7 @@ impl RealtimeConfig {
             ),
             ("SURGE_PRIVACY_MODE", self.privacy_key.is_some().to_string()),
             ("MAX_PROPOSALS_IN_FLIGHT", self.max_in_flight.to_string()),
+            ("FI_MAX_PER_PROPOSAL", self.fi_max_per_proposal.to_string()),
         ]
         .into_iter()
         .chain(self.bridge.describe())

@@ -40,9 +40,10 @@ pub struct ProofRequest {
     pub basefee_sharing_pctg: u8,
     /// The proposal's signal slots, in order.
     pub signal_slots: Vec<B256>,
-    /// The derivation sources: the proposer's blob slice only.
+    /// The derivation sources as the inbox hashes them: the consumed forced inclusions in
+    /// queue order, then the proposer's blob slice.
     pub sources: Vec<SourceJson>,
-    /// The blobs themselves.
+    /// The blobs themselves, one per blob hash of `sources`, in the same order.
     pub blobs: Arc<Vec<Blob>>,
     /// The proposal's last block.
     pub checkpoint: CheckpointJson,
@@ -73,7 +74,7 @@ impl ProofRequest {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SourceJson {
-    /// False: the proposer's own blobs.
+    /// True: a forced inclusion's blob; false: the proposer's own blobs.
     pub is_forced_inclusion: bool,
     /// Where the payload is.
     pub blob_slice: BlobSliceJson,
@@ -87,7 +88,7 @@ pub struct BlobSliceJson {
     pub blob_hashes: Vec<B256>,
     /// Offset of the frame.
     pub offset: u32,
-    /// Always 0.
+    /// When a forced inclusion was saved; 0 for the proposer's slice.
     pub timestamp: u64,
 }
 

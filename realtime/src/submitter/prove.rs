@@ -10,7 +10,7 @@ use spawned_concurrency::tasks::{Context, Handler, send_after};
 use tokio::{task::AbortHandle, time::Instant};
 
 use alloy::{
-    eips::eip7594::BlobTransactionSidecarEip7594,
+    eips::{eip4844::Blob, eip7594::BlobTransactionSidecarEip7594},
     primitives::{B256, Bytes},
 };
 use common::{
@@ -66,6 +66,28 @@ pub(super) async fn prove(
         .await
         .map_err(|e| ProofFailure::Payload(e.to_string()))?;
     let hashes = sidecar::versioned_hashes(&commitments);
+    // Blobs are 128 KiB each: gathered on a blocking thread, never by value on a task's stack.
+    let (forced, own) = (record.forced.clone(), blobs.clone());
+    let (mut sources, all_blobs) = tokio::task::spawn_blocking(move || {
+        let (sources, mut all) = forced_sources(&forced)?;
+        for blob in own.iter() {
+            all.push(Blob::ZERO);
+            if let Some(last) = all.last_mut() {
+                last.copy_from_slice(blob.as_slice());
+            }
+        }
+        Ok::<_, ProofFailure>((sources, all))
+    })
+    .await
+    .map_err(|e| ProofFailure::Payload(format!("gathering the proposal's blobs: {e}")))??;
+    sources.push(SourceJson {
+        is_forced_inclusion: false,
+        blob_slice: BlobSliceJson {
+            blob_hashes: hashes,
+            offset: 0,
+            timestamp: 0,
+        },
+    });
     let request = ProofRequest {
         l2_block_numbers: record.block_numbers(),
         l2_block_hashes: block_hashes(l2, record).await?,
@@ -74,15 +96,8 @@ pub(super) async fn prove(
         last_finalized_block_hash: last_finalized,
         basefee_sharing_pctg: settings.basefee_sharing_pctg,
         signal_slots: record.signal_slots.iter().map(|s| s.0).collect(),
-        sources: vec![SourceJson {
-            is_forced_inclusion: false,
-            blob_slice: BlobSliceJson {
-                blob_hashes: hashes,
-                offset: 0,
-                timestamp: 0,
-            },
-        }],
-        blobs: blobs.clone(),
+        sources,
+        blobs: Arc::new(all_blobs),
         checkpoint: CheckpointJson {
             block_number: record.checkpoint.number,
             block_hash: record.checkpoint.hash,
@@ -97,6 +112,37 @@ pub(super) async fn prove(
             .await
             .map_err(|e| ProofFailure::Payload(e.to_string()))
     })
+}
+
+/// The sources and blobs of the forced inclusions the proposal consumes, as the inbox will
+/// hash them (their stored slice, save time included) and Raiko reads them (their blobs first).
+fn forced_sources(
+    forced: &[crate::forced_inclusion::ForcedSource],
+) -> Result<(Vec<SourceJson>, Vec<Blob>), ProofFailure> {
+    let mut sources = Vec::with_capacity(forced.len());
+    let mut blobs: Vec<Blob> = Vec::with_capacity(forced.len());
+    for f in forced {
+        if f.blob.len() != Blob::len_bytes() {
+            return Err(ProofFailure::Payload(format!(
+                "forced inclusion {}: its stored blob has {} bytes",
+                f.index,
+                f.blob.len()
+            )));
+        }
+        blobs.push(Blob::ZERO);
+        if let Some(last) = blobs.last_mut() {
+            last.copy_from_slice(&f.blob);
+        }
+        sources.push(SourceJson {
+            is_forced_inclusion: true,
+            blob_slice: BlobSliceJson {
+                blob_hashes: vec![f.blob_hash],
+                offset: f.offset,
+                timestamp: f.saved_at,
+            },
+        });
+    }
+    Ok((sources, blobs))
 }
 
 /// The proposal's block hashes (Raiko's cache key), from the record or, for a record stored
