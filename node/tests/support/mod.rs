@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test file uses a different part
 
 pub mod fault_proxy;
+pub mod forced;
 
 use std::{
     collections::HashMap,
@@ -185,6 +186,10 @@ fn launch(
     let sink = logs.clone();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            // PRECONFER_TEST_LOG=1 echoes the node's log, to debug a failing e2e test.
+            if std::env::var_os("PRECONFER_TEST_LOG").is_some() {
+                eprintln!("node: {line}");
+            }
             let value = serde_json::from_str(&line).unwrap_or(Value::String(line));
             sink.lock().unwrap().push(value);
         }
