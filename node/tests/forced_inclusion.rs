@@ -11,14 +11,20 @@ mod support;
 use std::time::{Duration, Instant};
 
 use alloy::{
-    consensus::{Transaction as _, TxEnvelope},
+    consensus::TxEnvelope,
     eips::eip4844::Blob,
     primitives::{Address, B256},
     providers::Provider,
 };
-use common::anchor::GOLDEN_TOUCH_ADDRESS;
 use devnet::accounts::{self, TEST_KEYS};
-use support::{Network, forced, keep_sending, sender, wait_until};
+use support::{
+    Network, forced,
+    forced_checks::{
+        FI_MAX_PER_PROPOSAL, assert_continuous, assert_fi_block, assert_node_saw, assert_none_due,
+        consumed, l2_block_of, landed, landed_fi,
+    },
+    keep_sending, sender, wait_until,
+};
 
 /// The e2e tests here measure timing: one devnet at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -28,8 +34,6 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 const STRANGER: &str = TEST_KEYS[4];
 /// Where the stranger's transfers go.
 const RECIPIENT: Address = Address::repeat_byte(0xf1);
-/// The node's default `FI_MAX_PER_PROPOSAL`.
-const FI_MAX_PER_PROPOSAL: u16 = 4;
 
 fn propose_env() -> Vec<(&'static str, String)> {
     vec![
@@ -46,7 +50,16 @@ fn left(deadline: Instant) -> Duration {
 /// Starts a proposing node with background traffic (a proposal needs a block of its own) and
 /// waits for its first landed proposal.
 async fn start() -> (Network, tokio::sync::oneshot::Sender<()>) {
-    let net = support::start(&propose_env()).await;
+    start_with(&[]).await
+}
+
+/// [`start`] with more settings.
+async fn start_with(
+    extra: &[(&'static str, String)],
+) -> (Network, tokio::sync::oneshot::Sender<()>) {
+    let mut env = propose_env();
+    env.extend_from_slice(extra);
+    let net = support::start(&env).await;
     let traffic = keep_sending(&net, sender(0), Duration::from_millis(500));
     wait_until(
         "a first proposal lands",
@@ -66,207 +79,6 @@ fn assert_encoding(payload: &[u8], blob: &Blob, txs: &[TxEnvelope]) {
         common::codec::manifest::DerivationSourceManifest::from_plaintext_payload(payload).unwrap();
     assert_eq!(manifest.blocks.len(), 1, "one block per forced inclusion");
     assert_eq!(manifest.blocks[0].transactions, txs);
-}
-
-/// The L2 block holding `hash`, once it is in one.
-async fn l2_block_of(net: &Network, hash: B256) -> Option<u64> {
-    let receipt = net.l2.get_transaction_receipt(hash).await.unwrap()?;
-    assert!(receipt.status(), "L2 tx {hash} failed");
-    receipt.block_number
-}
-
-/// Forced-inclusion sources of the landed proposals, summed.
-async fn landed_fi(net: &Network) -> usize {
-    net.landed_logs()
-        .await
-        .iter()
-        .map(|(_, e)| e.sources.iter().filter(|s| s.isForcedInclusion).count())
-        .sum()
-}
-
-/// A landed proposal that consumed forced inclusions.
-#[derive(Debug)]
-struct Consumed {
-    tx: B256,
-    /// `numForcedInclusions` of its calldata (equal to its event's inclusion sources).
-    num: u16,
-    /// Its first inclusion's L2 block: the one after its `lastFinalizedBlockHash`.
-    first_block: u64,
-    /// Its position among the landed proposals.
-    index: usize,
-    /// `propose`, `tentativePropose`, or either through the Multicall.
-    shape: &'static str,
-}
-
-/// The landed proposals that consumed inclusions, in L1 order; checks on the way that every
-/// landed proposal is a proposer tx whose calldata asked for the inclusions its event lists,
-/// and that these come first in `sources`.
-async fn consumed(net: &Network) -> Vec<Consumed> {
-    let seen = forced::proposals_since(net, 0).await;
-    let mut out = Vec::new();
-    for (index, (log, event)) in net.landed_logs().await.into_iter().enumerate() {
-        let tx = log.transaction_hash.unwrap();
-        let sent = seen
-            .iter()
-            .find(|s| s.hash == tx)
-            .unwrap_or_else(|| panic!("landed proposal {tx} is not a proposer tx: {seen:?}"));
-        let fi = event.sources.iter().filter(|s| s.isForcedInclusion).count();
-        assert_eq!(
-            usize::from(sent.num_forced_inclusions),
-            fi,
-            "{tx}: numForcedInclusions vs the event's sources"
-        );
-        assert!(
-            event.sources[..fi].iter().all(|s| s.isForcedInclusion),
-            "{tx}: inclusions come first in sources"
-        );
-        if fi == 0 {
-            continue;
-        }
-        let parent = net
-            .l2
-            .get_block_by_hash(event.lastFinalizedBlockHash)
-            .await
-            .unwrap()
-            .unwrap();
-        out.push(Consumed {
-            tx,
-            num: sent.num_forced_inclusions,
-            first_block: parent.header.number + 1,
-            index,
-            shape: sent.shape,
-        });
-    }
-    out
-}
-
-/// Checks an inclusion's L2 block: fee recipient 0x0, its anchor, then exactly `txs`.
-async fn assert_fi_block(net: &Network, number: u64, txs: &[B256]) {
-    let block = net
-        .l2
-        .get_block_by_number(number.into())
-        .full()
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        block.header.beneficiary,
-        Address::ZERO,
-        "block {number}: an inclusion's block has coinbase 0x0"
-    );
-    let body: Vec<(B256, Address, Option<Address>)> = block
-        .transactions
-        .txns()
-        .map(|tx| (*tx.inner.tx_hash(), tx.inner.signer(), tx.to()))
-        .collect();
-    assert!(
-        body.first().is_some_and(
-            |t| t.1 == GOLDEN_TOUCH_ADDRESS && t.2 == Some(net.devnet.contracts.anchor)
-        ),
-        "block {number} starts with its anchor: {body:?}"
-    );
-    let rest: Vec<B256> = body[1..].iter().map(|t| t.0).collect();
-    assert_eq!(
-        rest, txs,
-        "block {number}: the inclusion's txs after the anchor"
-    );
-}
-
-/// The inbox's `ProposedAndProved` events so far, in chain order:
-/// (lastFinalizedBlockHash, checkpoint number, checkpoint hash, tx hash).
-async fn landed(net: &Network) -> Vec<(B256, u64, B256, B256)> {
-    net.landed_logs()
-        .await
-        .into_iter()
-        .map(|(log, e)| {
-            (
-                e.lastFinalizedBlockHash,
-                e.checkpoint.blockNumber.to::<u64>(),
-                e.checkpoint.blockHash,
-                log.transaction_hash.unwrap(),
-            )
-        })
-        .collect()
-}
-
-/// Asserts the landed chain starts at the inbox's genesis and every proposal builds on the
-/// previous one's checkpoint, and that the last checkpoint is canonical on L2; returns it.
-async fn assert_continuous(net: &Network) -> Vec<(B256, u64, B256, B256)> {
-    let events = landed(net).await;
-    let mut parent = net.devnet.contracts.l2_genesis_hash;
-    let mut number = 0;
-    for (i, (last_finalized, cp_number, cp_hash, _)) in events.iter().enumerate() {
-        assert_eq!(
-            *last_finalized, parent,
-            "proposal {i} does not continue the previous one: {events:?}"
-        );
-        assert!(*cp_number > number, "checkpoints go up: {events:?}");
-        parent = *cp_hash;
-        number = *cp_number;
-    }
-    let (_, number, hash, _) = *events.last().unwrap();
-    let block = net
-        .l2
-        .get_block_by_number(number.into())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        block.header.hash, hash,
-        "the inbox's head is the L2's canonical chain"
-    );
-    events
-}
-
-/// The node counted what the inbox's head moved past, and its `/status` shows an empty queue.
-async fn assert_node_saw(net: &Network, consumed: u64) {
-    wait_until(
-        "preconfer_forced_inclusions_consumed_total counts them",
-        Duration::from_secs(15),
-        || async {
-            net.metric("preconfer_forced_inclusions_consumed_total", "")
-                .await
-                >= consumed as f64
-        },
-    )
-    .await;
-    wait_until(
-        "/status shows an empty forced-inclusion queue",
-        Duration::from_secs(15),
-        || async { net.status().await["forced_inclusions"]["queued"].as_u64() == Some(0) },
-    )
-    .await;
-}
-
-/// What every test ends with, from the L1 receipts: no proposer tx reverted with
-/// `UnprocessedForcedInclusionIsDue` (nor did one fail its estimate so, per the node's logs),
-/// and none asked for more than `FI_MAX_PER_PROPOSAL`; the proposer txs.
-async fn assert_none_due(net: &Network) -> Vec<forced::ProposeTxSeen> {
-    let txs = forced::proposals_since(net, 0).await;
-    assert!(!txs.is_empty(), "no proposal tx found on L1");
-    let due: Vec<_> = txs.iter().filter(|t| t.due_revert).collect();
-    assert!(
-        due.is_empty(),
-        "proposals reverted with UnprocessedForcedInclusionIsDue: {due:?}"
-    );
-    let logged: Vec<String> = net
-        .logs
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|l| l.to_string())
-        .filter(|l| l.to_ascii_lowercase().contains(forced::DUE_SELECTOR))
-        .collect();
-    assert!(
-        logged.is_empty(),
-        "the node met UnprocessedForcedInclusionIsDue: {logged:#?}"
-    );
-    let over: Vec<_> = txs
-        .iter()
-        .filter(|t| t.num_forced_inclusions > FI_MAX_PER_PROPOSAL)
-        .collect();
-    assert!(over.is_empty(), "more than {FI_MAX_PER_PROPOSAL}: {over:?}");
-    txs
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -505,5 +317,69 @@ async fn five_forced_inclusions_queued_at_once_are_consumed_at_most_four_per_pro
             .join("+"),
         events.len(),
         proposals.len(),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_forced_inclusion_sealed_to_the_rollup_key_is_opened_and_consumed() {
+    let _serial = SERIAL.lock().await;
+    let secret = [0x42u8; 32];
+    let hex = format!("0x{}", alloy::hex::encode(secret));
+    let (net, traffic) = start_with(&[("SURGE_PRIVACY_FI_PRIVKEY", hex.clone())]).await;
+    net.raiko(
+        "devnet/config",
+        Some(serde_json::json!({ "fi_privkey": hex })),
+    )
+    .await;
+    let chain_id = net.l2.get_chain_id().await.unwrap();
+    let nonce = net
+        .l2
+        .get_transaction_count(accounts::address(STRANGER))
+        .await
+        .unwrap();
+    let txs = [0, 1].map(|i| forced::l2_transfer(STRANGER, chain_id, nonce + i, RECIPIENT));
+    let hashes: Vec<B256> = txs.iter().map(|t| *t.tx_hash()).collect();
+    let plain = forced::fi_payload(&txs);
+    assert_encoding(&plain, &forced::blob_of(&plain), &txs);
+    let rollup = support::forced_seal::public_key(secret);
+    let sealed = support::forced_seal::seal(&plain, &rollup, [0x17; 32]);
+    assert!(
+        !sealed.windows(32).any(|w| w == txs[0].tx_hash().as_slice()),
+        "sealed"
+    );
+
+    forced::save_forced_inclusion(&net, STRANGER, forced::blob_of(&sealed)).await;
+    let saved = Instant::now();
+    let deadline = saved + Duration::from_secs(60);
+    wait_until("both sealed transfers on L2", left(deadline), || async {
+        for hash in &hashes {
+            if l2_block_of(&net, *hash).await.is_none() {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+    let on_l2 = Instant::now();
+    wait_until(
+        "the sealed inclusion consumed by a landed proposal",
+        left(deadline),
+        || async { forced::queue(&net).await.0 >= 1 && landed_fi(&net).await >= 1 },
+    )
+    .await;
+    let consumed = consumed(&net).await;
+    assert_eq!(consumed.len(), 1, "{consumed:?}");
+    assert_eq!(consumed[0].num, 1, "{consumed:?}");
+    assert_fi_block(&net, consumed[0].first_block, &hashes).await;
+    let stats = net.raiko("devnet/stats", None).await;
+    assert!(stats["forced_derived"].as_u64() >= Some(1), "{stats}");
+    assert_eq!(stats["forced_empty"].as_u64(), Some(0), "{stats}");
+    assert_continuous(&net).await;
+    drop(traffic);
+    assert_none_due(&net).await;
+    println!(
+        "RESULT fi_sealed save_to_l2_ms={} save_to_landed_ms={}",
+        on_l2.duration_since(saved).as_millis(),
+        saved.elapsed().as_millis()
     );
 }

@@ -229,6 +229,16 @@ pub struct RealtimeArgs {
     )]
     pub surge_privacy_symmetric_key: Option<String>,
 
+    /// 32-byte hex secp256k1 secret that opens forced inclusions sealed to the rollup (scheme
+    /// 0x02); must be the one Raiko's host has, or unset when Raiko has none
+    #[arg(
+        long,
+        env = "SURGE_PRIVACY_FI_PRIVKEY",
+        value_name = "SURGE_PRIVACY_FI_PRIVKEY",
+        hide_env_values = true
+    )]
+    pub surge_privacy_fi_privkey: Option<String>,
+
     /// Sealed proposals proved at the same time (they still land strictly in order)
     #[arg(long, env = "MAX_PROPOSALS_IN_FLIGHT", value_name = "MAX_PROPOSALS_IN_FLIGHT", default_value = "3",
           value_parser = |r: &str| parse_bounded(r, 1, 32, "proposals"), hide_env_values = true)]
@@ -284,6 +294,8 @@ pub struct RealtimeConfig {
     pub prover: ProverConfig,
     /// The privacy-mode key, when blob payloads are encrypted.
     pub privacy_key: Option<Secret<[u8; 32]>>,
+    /// The secret that opens forced inclusions sealed to the rollup (scheme 0x02).
+    pub fi_privkey: Option<Secret<[u8; 32]>>,
     /// Proposals proved concurrently.
     pub max_in_flight: usize,
     /// Forced inclusions one proposal consumes at most.
@@ -317,6 +329,28 @@ fn parse_privacy_key(args: &RealtimeArgs) -> Result<Option<Secret<[u8; 32]>>, Co
     }
 }
 
+/// The forced-inclusion secret, checked to be a secp256k1 key: a wrong one is refused at
+/// start-up, not found out when an inclusion's block differs from Raiko's.
+fn parse_fi_privkey(args: &RealtimeArgs) -> Result<Option<Secret<[u8; 32]>>, ConfigError> {
+    let Some(raw) = &args.surge_privacy_fi_privkey else {
+        return Ok(None);
+    };
+    let raw = raw.trim();
+    let hex = raw.strip_prefix("0x").unwrap_or(raw);
+    let bytes = alloy::primitives::hex::decode(hex).ok();
+    let key = bytes.as_deref().map(<[u8; 32]>::try_from);
+    match key {
+        Some(Ok(key)) if alloy::signers::local::PrivateKeySigner::from_slice(&key).is_ok() => {
+            Ok(Some(Secret::new(key)))
+        }
+        _ => Err(ConfigError::Invalid {
+            var: "SURGE_PRIVACY_FI_PRIVKEY",
+            shown: describe_secret_input(raw),
+            expected: "a secp256k1 secret key: 32 bytes as 64 hex digits, 0x optional".into(),
+        }),
+    }
+}
+
 impl RealtimeConfig {
     /// Checks required values and cross-field rules.
     pub fn resolve(args: &RealtimeArgs) -> Result<Self, ConfigError> {
@@ -325,6 +359,7 @@ impl RealtimeConfig {
             expected: "set it to the L1 RealTimeInbox contract address (0x…)".into(),
         })?;
         let privacy_key = parse_privacy_key(args)?;
+        let fi_privkey = parse_fi_privkey(args)?;
         // Encryption adds its nonce and tag to the sealed (plaintext) payload.
         let max_payload_bytes = args.blobs_per_batch as usize * MAX_BLOB_PAYLOAD
             - if privacy_key.is_some() {
@@ -408,6 +443,7 @@ impl RealtimeConfig {
                 },
             },
             privacy_key,
+            fi_privkey,
             max_in_flight: args.max_proposals_in_flight as usize,
             fi_max_per_proposal: args.fi_max_per_proposal,
             bridge: BridgeConfig::resolve(&args.bridge)?,

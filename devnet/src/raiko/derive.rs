@@ -111,7 +111,10 @@ pub(super) async fn check_and_sign(raiko: &Raiko, req: &ProofRequest) -> Result<
             numbers.len()
         ));
     }
-    let key = raiko.state.lock().await.privacy_key;
+    let (key, fi_key) = {
+        let state = raiko.state.lock().await;
+        (state.privacy_key, state.fi_privkey)
+    };
     let raw = req.blobs.clone();
     let fi_offsets: Vec<u32> = fi_sources.iter().map(|s| s.blob_slice.offset).collect();
     let own_offset = source.blob_slice.offset;
@@ -125,7 +128,7 @@ pub(super) async fn check_and_sign(raiko: &Raiko, req: &ProofRequest) -> Result<
         let inclusions: Vec<forced::Inclusion> = fi_blobs
             .iter()
             .zip(&fi_offsets)
-            .map(|(blob, offset)| forced::open(blob, *offset, key))
+            .map(|(blob, offset)| forced::open(blob, *offset, (key, fi_key)))
             .collect();
         let manifest = open_source(own_blobs, own_offset, k, key)?;
         Ok::<_, String>((inclusions, manifest))

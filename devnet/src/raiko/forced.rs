@@ -100,16 +100,24 @@ pub(super) fn split(sources: &[Source]) -> Result<(&[Source], &Source), String> 
 }
 
 /// Derives one FI source from its (already hash-checked) blob. Scheme 0x01 opens with the
-/// stand-in's privacy key as the proposer's source does; the devnet has no FI private key, so
-/// scheme 0x02 is invalid, as it is for a Raiko host without `SURGE_PRIVACY_FI_PRIVKEY`.
-pub(super) fn open(blob: &Blob, offset: u32, key: Option<[u8; 32]>) -> Inclusion {
-    match manifest_txs(blob, offset as usize, key) {
+/// stand-in's privacy key as the proposer's source does, scheme 0x02 with its FI secret; without
+/// the key the inclusion is invalid, as it is for a Raiko host without it.
+pub(super) fn open(
+    blob: &Blob,
+    offset: u32,
+    keys: (Option<[u8; 32]>, Option<[u8; 32]>),
+) -> Inclusion {
+    match manifest_txs(blob, offset as usize, keys) {
         Ok(txs) => Inclusion::Valid(txs),
         Err(why) => Inclusion::Invalid(why),
     }
 }
 
-fn manifest_txs(blob: &Blob, offset: usize, key: Option<[u8; 32]>) -> Result<Vec<B256>, String> {
+fn manifest_txs(
+    blob: &Blob,
+    offset: usize,
+    (key, fi_key): (Option<[u8; 32]>, Option<[u8; 32]>),
+) -> Result<Vec<B256>, String> {
     let data = blob::decode(std::slice::from_ref(blob)).map_err(|e| e.to_string())?;
     let inner = slice(&data, offset)?;
     let raw = match payload::scheme(inner).map_err(|e| e.to_string())? {
@@ -120,7 +128,12 @@ fn manifest_txs(blob: &Blob, offset: usize, key: Option<[u8; 32]>) -> Result<Vec
                 .map_err(|e| format!("scheme 0x01: {e}"))?;
             payload::decompress(&compressed)
         }
-        (Scheme::Ecies, _) => return Err("scheme 0x02 and the devnet has no FI private key".into()),
+        (Scheme::Ecies, _) => {
+            let fi_key = fi_key.ok_or("scheme 0x02 and the stand-in has no FI secret")?;
+            let compressed = privacy::decrypt_forced(&payload::frame(inner), &fi_key)
+                .map_err(|e| format!("scheme 0x02: {e}"))?;
+            payload::decompress(&compressed)
+        }
     }
     .map_err(|e| e.to_string())?;
     let blocks = decode_blocks(&raw).map_err(|e| format!("manifest RLP: {e}"))?;
@@ -361,7 +374,7 @@ mod tests {
     }
 
     fn opens(payload: &[u8], offset: u32, key: Option<[u8; 32]>) -> Inclusion {
-        open(&blob_of(payload), offset, key)
+        open(&blob_of(payload), offset, (key, None))
     }
 
     fn valid(txs: &[TxEnvelope]) -> Inclusion {
@@ -461,7 +474,7 @@ mod tests {
         assert!(invalid(&bad_zlib, 0, None));
         let mut bad_version = blob_of(&good);
         bad_version[1] = 1;
-        assert!(!open(&bad_version, 0, None).is_valid());
+        assert!(!open(&bad_version, 0, (None, None)).is_valid());
         let sig = Signature::new(U256::from(1), U256::from(2), false);
         let blob_tx = TxEnvelope::from(TxEip4844::default().into_signed(sig));
         let with_blob_tx = manifest(1, &[blob_tx]).plaintext_payload();

@@ -18,7 +18,7 @@
 //!
 //! Test hooks: `POST /devnet/config` `{"proof_delay_ms": n, "fail": {"kind": "error"|"failed"|
 //! "status"|"http500"|"http429"|"timeout"|"not_drawn", "count": n, "status": <TaskStatus>},
-//! "rate_limit_per_min": n, "privacy_key": "0x…"}` sets the proving delay, injects failures
+//! "rate_limit_per_min": n, "privacy_key": "0x…", "fi_privkey": "0x…"}` sets the proving delay, injects failures
 //! (`status` answers the given TaskStatus value), limits requests per minute, and gives the key
 //! that opens privacy-mode (scheme 0x01) payloads. `GET /devnet/stats` counts derivations,
 //! the forced inclusions derived in them (`forced_derived`) and those of them that were invalid
@@ -102,6 +102,8 @@ pub struct RaikoState {
     cache_hits: u64,
     /// The privacy-mode key, to open scheme-0x01 payloads (`SURGE_PRIVACY_SYMMETRIC_KEY`).
     privacy_key: Option<[u8; 32]>,
+    /// The forced-inclusion secret, to open scheme-0x02 payloads (`SURGE_PRIVACY_FI_PRIVKEY`).
+    fi_privkey: Option<[u8; 32]>,
 }
 
 impl RaikoState {
@@ -246,6 +248,8 @@ struct Config {
     rate_limit_per_min: Option<usize>,
     /// 32-byte hex: open privacy-mode payloads with it.
     privacy_key: Option<B256>,
+    /// 32-byte hex secp256k1 secret: open forced inclusions sealed to it.
+    fi_privkey: Option<B256>,
 }
 
 async fn configure(State(raiko): State<Arc<Raiko>>, body: Body) -> Reply {
@@ -270,6 +274,9 @@ async fn configure(State(raiko): State<Arc<Raiko>>, body: Body) -> Reply {
     }
     if let Some(key) = config.privacy_key {
         state.privacy_key = Some(key.0);
+    }
+    if let Some(key) = config.fi_privkey {
+        state.fi_privkey = Some(key.0);
     }
     (
         StatusCode::OK,

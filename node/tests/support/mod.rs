@@ -5,6 +5,8 @@
 
 pub mod fault_proxy;
 pub mod forced;
+pub mod forced_checks;
+pub mod forced_seal;
 
 use std::{
     collections::HashMap,

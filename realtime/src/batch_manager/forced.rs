@@ -90,11 +90,15 @@ impl BatchManager {
         let (l1, l2) = (running.l1.clone(), running.l2.clone());
         let clock = running.cadence.clock;
         let beacon = self.setup.config.l1_beacon_url.clone();
-        let key = self.setup.config.privacy_key.as_ref().map(|k| *k.expose());
+        let config = &self.setup.config;
+        let keys = forced_inclusion::Keys {
+            symmetric: config.privacy_key.as_ref().map(|k| *k.expose()),
+            forced: config.fi_privkey.as_ref().map(|k| *k.expose()),
+        };
         // Boxed: the build future is large, and moving it would cost the task's stack.
         let work = Box::pin(async move {
             let (source, txs) =
-                forced_inclusion::fetch_blob(&clients.http, &beacon, &clock, &inclusion, key)
+                forced_inclusion::fetch_blob(&clients.http, &beacon, &clock, &inclusion, keys)
                     .await
                     .map_err(|e| {
                         forced().fetch_failures.inc();

@@ -94,6 +94,15 @@ impl RealtimeConfig {
                 (self.prover.flag == MOCK_ECDSA_FLAG).to_string(),
             ),
             ("SURGE_PRIVACY_MODE", self.privacy_key.is_some().to_string()),
+            (
+                "SURGE_PRIVACY_FI_PRIVKEY",
+                if self.fi_privkey.is_some() {
+                    "<redacted>"
+                } else {
+                    "unset"
+                }
+                .into(),
+            ),
             ("MAX_PROPOSALS_IN_FLIGHT", self.max_in_flight.to_string()),
             ("FI_MAX_PER_PROPOSAL", self.fi_max_per_proposal.to_string()),
         ]

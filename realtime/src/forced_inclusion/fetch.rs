@@ -84,14 +84,23 @@ pub enum FetchError {
     },
 }
 
+/// The keys an inclusion's payload may be sealed with, as Raiko's host has them.
+#[derive(Clone, Copy, Default)]
+pub struct Keys {
+    /// The privacy-mode AES key (scheme 0x01, `SURGE_PRIVACY_SYMMETRIC_KEY`).
+    pub symmetric: Option<[u8; 32]>,
+    /// The rollup's forced-inclusion secret (scheme 0x02, `SURGE_PRIVACY_FI_PRIVKEY`).
+    pub forced: Option<[u8; 32]>,
+}
+
 /// Fetches the blob of `inclusion` from the beacon API by the slot it was saved in, checks its
-/// versioned hash, and opens it as the derivation does (`key` opens scheme-0x01 payloads).
+/// versioned hash, and opens it as the derivation does with `keys`.
 pub async fn fetch_blob(
     http: &reqwest::Client,
     beacon: &url::Url,
     clock: &SlotClock,
     inclusion: &QueuedInclusion,
-    key: Option<[u8; 32]>,
+    keys: Keys,
 ) -> Result<(ForcedSource, Vec<alloy::consensus::TxEnvelope>), FetchError> {
     let slot = clock.slot_at(inclusion.saved_at);
     let url = format!(
@@ -140,7 +149,7 @@ pub async fn fetch_blob(
         })?;
         let manifest = Blob::try_from(found.as_ref())
             .ok()
-            .and_then(|blob| open(&blob, offset, key));
+            .and_then(|blob| open(&blob, offset, keys));
         Some((found, manifest))
     })
     .await
@@ -159,17 +168,17 @@ pub async fn fetch_blob(
 }
 
 /// The manifest in a blob, as Raiko's realtime guest reads a forced inclusion's: version-0 blob
-/// decoding, the slice at `offset`, the frame, the scheme (plaintext, or AES with the node's
-/// key), zlib, RLP. Any failure means no manifest (the inclusion's block is then empty), and,
+/// decoding, the slice at `offset`, the frame, the scheme (plaintext, AES with the privacy key,
+/// or ECIES with the forced-inclusion secret), zlib, RLP. Any failure means no manifest (the inclusion's block is then empty), and,
 /// as in Raiko's `DerivationSourceManifest::decode`, bytes after the manifest are ignored.
-fn open(found: &Blob, offset: u32, key: Option<[u8; 32]>) -> Option<DerivationSourceManifest> {
+fn open(found: &Blob, offset: u32, keys: Keys) -> Option<DerivationSourceManifest> {
     let data = blob::decode(std::slice::from_ref(found)).ok()?;
     let framed = data.get(offset as usize..)?;
     let body = unframe(framed)?;
-    let compressed = match (payload::scheme(body).ok()?, key) {
-        ((payload::Scheme::Plaintext, compressed), _) => compressed.to_vec(),
-        ((payload::Scheme::Aes256Gcm, _), Some(key)) => privacy::decrypt(framed, &key).ok()?,
-        _ => return None,
+    let compressed = match payload::scheme(body).ok()? {
+        (payload::Scheme::Plaintext, compressed) => compressed.to_vec(),
+        (payload::Scheme::Aes256Gcm, _) => privacy::decrypt(framed, &keys.symmetric?).ok()?,
+        (payload::Scheme::Ecies, _) => privacy::decrypt_forced(framed, &keys.forced?).ok()?,
     };
     let rlp = payload::decompress(&compressed).ok()?;
     DerivationSourceManifest::decode(&mut rlp.as_slice()).ok()
