@@ -437,5 +437,12 @@ mod tests {
             check(block(vec![not_an_anchor]), 100, 246, &[]).err(),
             Some(StopCause::NoAnchor)
         );
+        let mut forced = block(vec![anchor_tx(40, vec![])]);
+        forced.coinbase = Address::ZERO;
+        assert_eq!(
+            check(forced, 100, 246, &[]).err(),
+            Some(StopCause::ForcedInclusion),
+            "an inclusion's block is built again from the queue"
+        );
     }
 }

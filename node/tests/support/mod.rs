@@ -22,7 +22,7 @@ use alloy::{
     network::TxSignerSync,
     primitives::{Address, B256, TxKind, U256},
     providers::{DynProvider, Provider, ProviderBuilder},
-    rpc::types::{Filter, Log},
+    rpc::types::Log,
     sol_types::SolEvent,
 };
 use bindings::IRealTimeInbox::ProposedAndProved;
@@ -326,33 +326,29 @@ impl Network {
     }
 
     /// The inbox's `ProposedAndProved` logs so far, in chain order, with each decoded event.
+    /// Read from each canonical block's receipts, not `eth_getLogs`: after `evm_revert`, anvil's
+    /// log index still serves logs of dropped txs under the numbers they had, and misplaces txs
+    /// mined again (seen in full runs: a log whose parent the inbox never had, and a landed
+    /// proposal missing from the logs while the next one built on it).
     pub async fn landed_logs(&self) -> Vec<(Log, ProposedAndProved)> {
-        let filter = Filter::new()
-            .address(self.devnet.contracts.inbox)
-            .event_signature(ProposedAndProved::SIGNATURE_HASH)
-            .from_block(BlockNumberOrTag::Earliest)
-            .to_block(BlockNumberOrTag::Latest);
         let l1 = self.l1();
-        let logs = l1.get_logs(&filter).await.unwrap();
-        // After `evm_revert`, anvil still serves logs of txs it dropped, stamped with the hash of
-        // the block that now has that number (seen in a full run: a ProposedAndProved whose
-        // parent the inbox never had). A log counts only if its tx is in that canonical block.
-        let mut bodies: std::collections::HashMap<u64, Vec<B256>> = Default::default();
+        let head = l1.get_block_number().await.unwrap();
         let mut out = Vec::new();
-        for log in logs {
-            let number = log.block_number.unwrap();
-            if let std::collections::hash_map::Entry::Vacant(slot) = bodies.entry(number) {
-                let block = l1.get_block_by_number(number.into()).await.unwrap();
-                let hashes = block
-                    .map(|b| b.transactions.hashes().collect())
-                    .unwrap_or_default();
-                slot.insert(hashes);
+        for number in 0..=head {
+            let receipts = l1
+                .get_block_receipts(number.into())
+                .await
+                .unwrap()
+                .unwrap_or_default();
+            for log in receipts.iter().flat_map(|r| r.inner.logs()) {
+                if log.address() != self.devnet.contracts.inbox
+                    || log.topic0() != Some(&ProposedAndProved::SIGNATURE_HASH)
+                {
+                    continue;
+                }
+                let event = ProposedAndProved::decode_log(&log.inner).unwrap().data;
+                out.push((log.clone(), event));
             }
-            if !bodies[&number].contains(&log.transaction_hash.unwrap()) {
-                continue;
-            }
-            let event = ProposedAndProved::decode_log(&log.inner).unwrap().data;
-            out.push((log, event));
         }
         out
     }

@@ -14,7 +14,7 @@ use super::{
 };
 use crate::{
     block_build::BlockFrame,
-    forced_inclusion::{self, QueuedInclusion, metrics::forced},
+    forced_inclusion::{self, OpenProposal, QueuedInclusion, metrics::forced},
     proposal::L1Anchor,
 };
 
@@ -26,19 +26,19 @@ impl BatchManager {
     pub(super) fn next_forced(&self) -> Option<QueuedInclusion> {
         let queue = self.forced_queue.as_ref()?;
         self.setup.submitter.as_ref()?;
-        let taken = self.proposals.open_forced();
-        let own = self.proposals.open_blocks() - taken;
-        if own > 0 || taken as u64 >= self.setup.config.fi_max_per_proposal {
-            return None;
-        }
-        let next = [
-            Some(queue.head),
-            self.proposals.open_forced_through(),
-            self.forced_through.values().max().copied(),
-        ]
-        .into_iter()
-        .flatten()
-        .max()?;
+        let forced = self.proposals.open_forced();
+        let open = OpenProposal {
+            forced: forced as u64,
+            own: (self.proposals.open_blocks() - forced) as u64,
+            forced_through: self.proposals.open_forced_through(),
+        };
+        let sealed = self.forced_through.values().max().copied();
+        let next = forced_inclusion::next_index(
+            queue,
+            open,
+            sealed,
+            self.setup.config.fi_max_per_proposal,
+        )?;
         queue.at(next).cloned()
     }
 

@@ -62,6 +62,36 @@ impl ForcedQueue {
     }
 }
 
+/// What the open proposal holds, for choosing the next inclusion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OpenProposal {
+    /// Its inclusion blocks.
+    pub forced: u64,
+    /// Its blocks of the node's own.
+    pub own: u64,
+    /// The queue index after its last inclusion, if it has any.
+    pub forced_through: Option<u64>,
+}
+
+/// The queue index the next block must include, if any: inclusions go only at the start of a
+/// proposal (none once it has a block of its own), at most `max` per proposal, and after those
+/// already taken by the open proposal and the unlanded sealed ones (`sealed_through`).
+pub fn next_index(
+    queue: &ForcedQueue,
+    open: OpenProposal,
+    sealed_through: Option<u64>,
+    max: u64,
+) -> Option<u64> {
+    if open.own > 0 || open.forced >= max {
+        return None;
+    }
+    let next = [Some(queue.head), open.forced_through, sealed_through]
+        .into_iter()
+        .flatten()
+        .max()?;
+    (next < queue.tail).then_some(next)
+}
+
 /// What a proposal carries for one inclusion it consumes: its source as the inbox hashes it,
 /// and its blob, which the proof request must include.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,6 +168,32 @@ mod tests {
         assert_eq!(queue.at(7), None);
         assert_eq!(queue.oldest_due_at(), Some(4_605));
         assert_eq!(ForcedQueue::default().oldest_due_at(), None);
+    }
+
+    #[test]
+    fn the_next_inclusion_follows_those_taken_and_only_opens_a_proposal() {
+        let queue = ForcedQueue {
+            head: 5,
+            tail: 8,
+            delay_sec: 3_600,
+            entries: vec![entry(5), entry(6), entry(7)],
+        };
+        let fresh = OpenProposal::default();
+        assert_eq!(next_index(&queue, fresh, None, 4), Some(5));
+        // Taken by an unlanded proposal, then by the open one.
+        assert_eq!(next_index(&queue, fresh, Some(7), 4), Some(7));
+        let open = OpenProposal {
+            forced: 1,
+            own: 0,
+            forced_through: Some(6),
+        };
+        assert_eq!(next_index(&queue, open, None, 4), Some(6));
+        assert_eq!(next_index(&queue, open, None, 1), None, "at most max");
+        let own = OpenProposal { own: 1, ..open };
+        assert_eq!(next_index(&queue, own, None, 4), None, "only at the start");
+        assert_eq!(next_index(&queue, fresh, Some(8), 4), None, "all taken");
+        // The inbox's head passed what we took (consumed by someone else).
+        assert_eq!(next_index(&queue, fresh, Some(3), 4), Some(5));
     }
 
     #[test]
