@@ -25,7 +25,10 @@ use serde_json::Value;
 
 mod support;
 
-use support::{Confirm, L2_CHAIN_ID, OWNER_KEY, PROVER_KEY, hop_proof, u48, wallet_provider};
+use support::{
+    Confirm, DEVNET_FORCED_INCLUSIONS, L2_CHAIN_ID, OWNER_KEY, PROVER_KEY, deploy_inbox, hop_proof,
+    u48, wallet_provider,
+};
 
 const PCTG: u8 = 75;
 
@@ -122,32 +125,9 @@ impl L1 {
         let anvil = Anvil::start(&AnvilOptions::default()).unwrap();
         let provider = wallet_provider(&anvil, OWNER_KEY);
         let owner: Address = OWNER_KEY.parse::<PrivateKeySigner>().unwrap().address();
-        let prover = PROVER_KEY.parse::<PrivateKeySigner>().unwrap().address();
-
-        let ss = doubles::SignalService::deploy(&provider, owner)
-            .await
-            .unwrap();
-        let verifier = doubles::SurgeVerifier::deploy(&provider, 1, owner)
-            .await
-            .unwrap();
-        let dummy = doubles::ProofVerifierDummy::deploy(&provider, prover, L2_CHAIN_ID)
-            .await
-            .unwrap();
-        verifier.setVerifier(1, *dummy.address()).confirmed().await;
-        let inbox = doubles::RealTimeInbox::deploy(
-            &provider,
-            owner,
-            *verifier.address(),
-            *ss.address(),
-            PCTG,
-            devnet::deploy::FORCED_INCLUSION_DELAY_SEC,
-            devnet::deploy::FORCED_INCLUSION_FEE_GWEI,
-            devnet::deploy::FORCED_INCLUSION_FEE_DOUBLE_THRESHOLD,
-        )
-        .await
-        .unwrap();
-        let remote_ss = Address::repeat_byte(0x55);
-        ss.init(*inbox.address(), remote_ss).confirmed().await;
+        let (ss, dummy, inbox) = deploy_inbox(&provider, PCTG, DEVNET_FORCED_INCLUSIONS).await;
+        let ss = doubles::SignalService::new(ss, &provider);
+        let inbox = doubles::RealTimeInbox::new(inbox, &provider);
         let bridge = doubles::Bridge::deploy(&provider, owner, *ss.address())
             .await
             .unwrap();
@@ -158,12 +138,11 @@ impl L1 {
         let multicall = doubles::Multicall::deploy(&provider).await.unwrap();
         let genesis = B256::repeat_byte(0x99);
         inbox.activate(genesis).confirmed().await;
-        let (inbox, signal_service, bridge, multicall, dummy) = (
+        let (inbox, signal_service, bridge, multicall) = (
             *inbox.address(),
             *ss.address(),
             *bridge.address(),
             *multicall.address(),
-            *dummy.address(),
         );
         Self {
             provider,

@@ -25,7 +25,7 @@ use devnet::anvil::{Anvil, AnvilOptions};
 
 mod support;
 
-use support::{Confirm, L2_CHAIN_ID, OWNER_KEY, PROVER_KEY, u48, wallet_provider};
+use support::{Confirm, L2_CHAIN_ID, OWNER_KEY, PROVER_KEY, deploy_inbox, u48, wallet_provider};
 
 const PCTG: u8 = 75;
 /// Every entry left over is due at once.
@@ -48,35 +48,10 @@ impl L1 {
         let anvil = Anvil::start(&AnvilOptions::default()).unwrap();
         let provider = wallet_provider(&anvil, OWNER_KEY);
         let owner: Address = OWNER_KEY.parse::<PrivateKeySigner>().unwrap().address();
-        let prover = PROVER_KEY.parse::<PrivateKeySigner>().unwrap().address();
-        let ss = doubles::SignalService::deploy(&provider, owner)
-            .await
-            .unwrap();
-        let verifier = doubles::SurgeVerifier::deploy(&provider, 1, owner)
-            .await
-            .unwrap();
-        let dummy = doubles::ProofVerifierDummy::deploy(&provider, prover, L2_CHAIN_ID)
-            .await
-            .unwrap();
-        verifier.setVerifier(1, *dummy.address()).confirmed().await;
-        let inbox = doubles::RealTimeInbox::deploy(
-            &provider,
-            owner,
-            *verifier.address(),
-            *ss.address(),
-            PCTG,
-            DELAY,
-            FEE_GWEI,
-            THRESHOLD,
-        )
-        .await
-        .unwrap();
-        ss.init(*inbox.address(), Address::repeat_byte(0x55))
-            .confirmed()
-            .await;
+        let (_, dummy, inbox) = deploy_inbox(&provider, PCTG, (DELAY, FEE_GWEI, THRESHOLD)).await;
         Self {
-            inbox: *inbox.address(),
-            dummy: *dummy.address(),
+            inbox,
+            dummy,
             owner,
             provider,
             _anvil: anvil,

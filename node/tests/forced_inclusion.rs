@@ -21,9 +21,11 @@ use support::{
     Network, forced,
     forced_checks::{
         FI_MAX_PER_PROPOSAL, assert_continuous, assert_fi_block, assert_node_saw, assert_none_due,
-        consumed, l2_block_of, landed, landed_fi,
+        consumed, l2_block_of, landed_fi,
     },
-    keep_sending, sender, wait_until,
+    keep_sending,
+    landed::landed,
+    sender, wait_until,
 };
 
 /// The e2e tests here measure timing: one devnet at a time.
@@ -70,6 +72,40 @@ async fn start_with(
     (net, traffic)
 }
 
+/// The stranger's next two L2 transfers, signed.
+async fn two_transfers(net: &Network) -> [TxEnvelope; 2] {
+    let chain_id = net.l2.get_chain_id().await.unwrap();
+    let nonce = net
+        .l2
+        .get_transaction_count(accounts::address(STRANGER))
+        .await
+        .unwrap();
+    [0, 1].map(|i| forced::l2_transfer(STRANGER, chain_id, nonce + i, RECIPIENT))
+}
+
+/// Waits, within a minute of `saved`, until every tx of `hashes` is on L2 and a landed
+/// proposal consumed the inclusion; returns when the txs were seen on L2.
+async fn wait_on_l2_and_consumed(net: &Network, hashes: &[B256], saved: Instant) -> Instant {
+    let deadline = saved + Duration::from_secs(60);
+    wait_until("the inclusion's txs on L2", left(deadline), || async {
+        for hash in hashes {
+            if l2_block_of(net, *hash).await.is_none() {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+    let on_l2 = Instant::now();
+    wait_until(
+        "the inclusion consumed by a landed proposal",
+        left(deadline),
+        || async { forced::queue(net).await.0 >= 1 && landed_fi(net).await >= 1 },
+    )
+    .await;
+    on_l2
+}
+
 /// Cross-checks the test's encoder against the node's decoders (decoding only): the blob
 /// unpacks to the payload, and the payload is one block holding exactly `txs`.
 fn assert_encoding(payload: &[u8], blob: &Blob, txs: &[TxEnvelope]) {
@@ -85,13 +121,7 @@ fn assert_encoding(payload: &[u8], blob: &Blob, txs: &[TxEnvelope]) {
 async fn a_strangers_forced_inclusion_is_preconfirmed_proved_and_consumed_within_a_minute() {
     let _serial = SERIAL.lock().await;
     let (net, traffic) = start().await;
-    let chain_id = net.l2.get_chain_id().await.unwrap();
-    let nonce = net
-        .l2
-        .get_transaction_count(accounts::address(STRANGER))
-        .await
-        .unwrap();
-    let txs = [0, 1].map(|i| forced::l2_transfer(STRANGER, chain_id, nonce + i, RECIPIENT));
+    let txs = two_transfers(&net).await;
     let hashes: Vec<B256> = txs.iter().map(|t| *t.tx_hash()).collect();
     let payload = forced::fi_payload(&txs);
     let blob = forced::blob_of(&payload);
@@ -100,23 +130,7 @@ async fn a_strangers_forced_inclusion_is_preconfirmed_proved_and_consumed_within
     let sent = Instant::now();
     let receipt = forced::save_forced_inclusion(&net, STRANGER, blob).await;
     let saved = Instant::now();
-    let deadline = saved + Duration::from_secs(60);
-    wait_until("both transfers on L2", left(deadline), || async {
-        for hash in &hashes {
-            if l2_block_of(&net, *hash).await.is_none() {
-                return false;
-            }
-        }
-        true
-    })
-    .await;
-    let on_l2 = Instant::now();
-    wait_until(
-        "the inclusion consumed by a landed proposal",
-        left(deadline),
-        || async { forced::queue(&net).await.0 >= 1 && landed_fi(&net).await >= 1 },
-    )
-    .await;
+    let on_l2 = wait_on_l2_and_consumed(&net, &hashes, saved).await;
     let landed_at = Instant::now();
 
     let consumed = consumed(&net).await;
@@ -331,13 +345,7 @@ async fn a_forced_inclusion_sealed_to_the_rollup_key_is_opened_and_consumed() {
         Some(serde_json::json!({ "fi_privkey": hex })),
     )
     .await;
-    let chain_id = net.l2.get_chain_id().await.unwrap();
-    let nonce = net
-        .l2
-        .get_transaction_count(accounts::address(STRANGER))
-        .await
-        .unwrap();
-    let txs = [0, 1].map(|i| forced::l2_transfer(STRANGER, chain_id, nonce + i, RECIPIENT));
+    let txs = two_transfers(&net).await;
     let hashes: Vec<B256> = txs.iter().map(|t| *t.tx_hash()).collect();
     let plain = forced::fi_payload(&txs);
     assert_encoding(&plain, &forced::blob_of(&plain), &txs);
@@ -350,23 +358,7 @@ async fn a_forced_inclusion_sealed_to_the_rollup_key_is_opened_and_consumed() {
 
     forced::save_forced_inclusion(&net, STRANGER, forced::blob_of(&sealed)).await;
     let saved = Instant::now();
-    let deadline = saved + Duration::from_secs(60);
-    wait_until("both sealed transfers on L2", left(deadline), || async {
-        for hash in &hashes {
-            if l2_block_of(&net, *hash).await.is_none() {
-                return false;
-            }
-        }
-        true
-    })
-    .await;
-    let on_l2 = Instant::now();
-    wait_until(
-        "the sealed inclusion consumed by a landed proposal",
-        left(deadline),
-        || async { forced::queue(&net).await.0 >= 1 && landed_fi(&net).await >= 1 },
-    )
-    .await;
+    let on_l2 = wait_on_l2_and_consumed(&net, &hashes, saved).await;
     let consumed = consumed(&net).await;
     assert_eq!(consumed.len(), 1, "{consumed:?}");
     assert_eq!(consumed[0].num, 1, "{consumed:?}");

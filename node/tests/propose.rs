@@ -15,7 +15,11 @@ use alloy::{
 };
 use devnet::accounts::{self, PRECONFER_KEY};
 use serde_json::{Value, json};
-use support::{Network, keep_sending, message, sender, wait_until};
+use support::{
+    Network, keep_sending,
+    landed::{assert_continuous, assert_inbox_head_is_canonical, landed},
+    message, sender, wait_until,
+};
 
 /// The e2e tests here measure timing and pause L1 mining: one at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -53,87 +57,6 @@ async fn pooled(net: &Network) -> Vec<(B256, u64, u128, u128, u128)> {
             )
         })
         .collect()
-}
-
-/// The inbox's `ProposedAndProved` events so far, in chain order:
-/// (lastFinalizedBlockHash, checkpoint number, checkpoint hash, tx hash).
-async fn landed(net: &Network) -> Vec<(B256, u64, B256, B256)> {
-    net.landed_logs()
-        .await
-        .into_iter()
-        .map(|(log, e)| {
-            (
-                e.lastFinalizedBlockHash,
-                e.checkpoint.blockNumber.to::<u64>(),
-                e.checkpoint.blockHash,
-                log.transaction_hash.unwrap(),
-            )
-        })
-        .collect()
-}
-
-/// Where each `ProposedAndProved` log came from: (L1 block, its hash in the log, the canonical
-/// hash at that number now, whether the tx has a receipt). Printed when a check fails, to
-/// tell a node bug from logs an L1 node still serves for a block it replaced.
-async fn log_origins(net: &Network) -> Vec<(u64, B256, Option<B256>, bool)> {
-    let l1 = net.l1();
-    let logs = net.landed_logs().await;
-    let mut out = Vec::new();
-    for (log, _) in logs {
-        let number = log.block_number.unwrap_or_default();
-        let canonical = l1
-            .get_block_by_number(number.into())
-            .await
-            .unwrap()
-            .map(|b| b.header.hash);
-        let receipt = l1
-            .get_transaction_receipt(log.transaction_hash.unwrap_or_default())
-            .await
-            .unwrap()
-            .is_some();
-        out.push((
-            number,
-            log.block_hash.unwrap_or_default(),
-            canonical,
-            receipt,
-        ));
-    }
-    out
-}
-
-/// Asserts the landed chain starts at the inbox's genesis and every proposal builds on the
-/// previous one's checkpoint; returns it.
-async fn assert_continuous(net: &Network) -> Vec<(B256, u64, B256, B256)> {
-    let events = landed(net).await;
-    let mut parent = net.devnet.contracts.l2_genesis_hash;
-    let mut number = 0;
-    for (i, (last_finalized, cp_number, cp_hash, _)) in events.iter().enumerate() {
-        if *last_finalized != parent {
-            let origins = log_origins(net).await;
-            panic!(
-                "proposal {i} does not continue the previous one: {events:?}; log origins (L1 block, log's block hash, canonical hash, receipt): {origins:?}"
-            );
-        }
-        assert!(*cp_number > number, "checkpoints go up: {events:?}");
-        parent = *cp_hash;
-        number = *cp_number;
-    }
-    events
-}
-
-/// The last landed checkpoint is a block of the L2's canonical chain.
-async fn assert_inbox_head_is_canonical(net: &Network, events: &[(B256, u64, B256, B256)]) {
-    let (_, number, hash, _) = *events.last().unwrap();
-    let block = net
-        .l2
-        .get_block_by_number(number.into())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        block.header.hash, hash,
-        "the inbox's head is the L2's canonical chain"
-    );
 }
 
 /// Keeps L2 txs coming: one transfer per sender per call, nonces tracked by the caller.
@@ -680,13 +603,20 @@ async fn an_l1_reorg_that_takes_back_landed_proposals_resyncs_with_the_inbox() {
         landed(&net).await.len() >= before + 2
     })
     .await;
-    // The blocks holding the last proposals are replaced by a longer chain without them.
+    // The blocks holding the last proposals are replaced by a longer chain without them. The
+    // interval miner is paused meanwhile: a block it mines during the revert can carry state
+    // the revert took back (seen in full runs: a landed proposal building on one no canonical
+    // block holds).
+    l1.anvil_set_interval_mining(0).await.unwrap();
     let reverted: bool = l1
         .raw_request("evm_revert".into(), (snapshot,))
         .await
         .unwrap();
     assert!(reverted);
     l1.raw_request::<_, ()>("anvil_mine".into(), (3u64,))
+        .await
+        .unwrap();
+    l1.anvil_set_interval_mining(devnet::network::DEFAULT_L1_BLOCK_TIME)
         .await
         .unwrap();
     net.wait_for_log(

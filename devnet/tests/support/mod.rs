@@ -32,6 +32,53 @@ pub fn wallet_provider(anvil: &Anvil, key: &str) -> DynProvider {
         .erased()
 }
 
+/// The inbox's forced-inclusion settings: delay (s), base fee (gwei), doubling threshold.
+pub type ForcedInclusionSettings = (u16, u64, u64);
+
+/// The inbox's forced-inclusion settings as the devnet deploys them.
+pub const DEVNET_FORCED_INCLUSIONS: ForcedInclusionSettings = (
+    devnet::deploy::FORCED_INCLUSION_DELAY_SEC,
+    devnet::deploy::FORCED_INCLUSION_FEE_GWEI,
+    devnet::deploy::FORCED_INCLUSION_FEE_DOUBLE_THRESHOLD,
+);
+
+/// The inbox with its proof path, deployed by the owner and not activated yet:
+/// (SignalService, mock verifier, inbox). The SignalService is the inbox's.
+pub async fn deploy_inbox(
+    provider: &DynProvider,
+    pctg: u8,
+    (delay, fee, threshold): ForcedInclusionSettings,
+) -> (Address, Address, Address) {
+    let owner: Address = OWNER_KEY.parse::<PrivateKeySigner>().unwrap().address();
+    let prover = PROVER_KEY.parse::<PrivateKeySigner>().unwrap().address();
+    let ss = bindings::doubles::SignalService::deploy(provider, owner)
+        .await
+        .unwrap();
+    let verifier = bindings::doubles::SurgeVerifier::deploy(provider, 1, owner)
+        .await
+        .unwrap();
+    let dummy = bindings::doubles::ProofVerifierDummy::deploy(provider, prover, L2_CHAIN_ID)
+        .await
+        .unwrap();
+    verifier.setVerifier(1, *dummy.address()).confirmed().await;
+    let inbox = bindings::doubles::RealTimeInbox::deploy(
+        provider,
+        owner,
+        *verifier.address(),
+        *ss.address(),
+        pctg,
+        delay,
+        fee,
+        threshold,
+    )
+    .await
+    .unwrap();
+    ss.init(*inbox.address(), Address::repeat_byte(0x55))
+        .confirmed()
+        .await;
+    (*ss.address(), *dummy.address(), *inbox.address())
+}
+
 /// A uint48 protocol field.
 pub fn u48(n: u64) -> U48 {
     U48::from(n)

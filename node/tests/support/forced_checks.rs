@@ -11,7 +11,11 @@ use alloy::{
 };
 use common::anchor::GOLDEN_TOUCH_ADDRESS;
 
-use super::{Network, forced, wait_until};
+use super::{
+    Network, forced,
+    landed::{self, Landed},
+    wait_until,
+};
 
 /// The node's default `FI_MAX_PER_PROPOSAL`.
 pub const FI_MAX_PER_PROPOSAL: u16 = 4;
@@ -120,49 +124,11 @@ pub async fn assert_fi_block(net: &Network, number: u64, txs: &[B256]) {
     );
 }
 
-/// The inbox's `ProposedAndProved` events so far, in chain order:
-/// (lastFinalizedBlockHash, checkpoint number, checkpoint hash, tx hash).
-pub async fn landed(net: &Network) -> Vec<(B256, u64, B256, B256)> {
-    net.landed_logs()
-        .await
-        .into_iter()
-        .map(|(log, e)| {
-            (
-                e.lastFinalizedBlockHash,
-                e.checkpoint.blockNumber.to::<u64>(),
-                e.checkpoint.blockHash,
-                log.transaction_hash.unwrap(),
-            )
-        })
-        .collect()
-}
-
-/// Asserts the landed chain starts at the inbox's genesis and every proposal builds on the
-/// previous one's checkpoint, and that the last checkpoint is canonical on L2; returns it.
-pub async fn assert_continuous(net: &Network) -> Vec<(B256, u64, B256, B256)> {
-    let events = landed(net).await;
-    let mut parent = net.devnet.contracts.l2_genesis_hash;
-    let mut number = 0;
-    for (i, (last_finalized, cp_number, cp_hash, _)) in events.iter().enumerate() {
-        assert_eq!(
-            *last_finalized, parent,
-            "proposal {i} does not continue the previous one: {events:?}"
-        );
-        assert!(*cp_number > number, "checkpoints go up: {events:?}");
-        parent = *cp_hash;
-        number = *cp_number;
-    }
-    let (_, number, hash, _) = *events.last().unwrap();
-    let block = net
-        .l2
-        .get_block_by_number(number.into())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        block.header.hash, hash,
-        "the inbox's head is the L2's canonical chain"
-    );
+/// Asserts the landed chain is continuous from the inbox's genesis and ends on the L2's
+/// canonical chain; returns it.
+pub async fn assert_continuous(net: &Network) -> Vec<Landed> {
+    let events = landed::assert_continuous(net).await;
+    landed::assert_inbox_head_is_canonical(net, &events).await;
     events
 }
 

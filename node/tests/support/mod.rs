@@ -7,6 +7,7 @@ pub mod fault_proxy;
 pub mod forced;
 pub mod forced_checks;
 pub mod forced_seal;
+pub mod landed;
 
 use std::{
     collections::HashMap,
