@@ -152,6 +152,12 @@ impl Proposals {
         })
     }
 
+    /// Whether the open proposal holds forced-inclusion blocks only: it seals once it has a
+    /// block of its own.
+    pub fn awaits_own_block(&self) -> bool {
+        self.open_forced() > 0 && self.open_blocks() == self.open_forced()
+    }
+
     /// Gas limit without the anchor of the open proposal's parent, when the proposal starts
     /// with a forced inclusion (whose block has that parent's header limit).
     pub fn open_forced_gas_limit(&self) -> Option<u64> {

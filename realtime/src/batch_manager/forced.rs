@@ -8,8 +8,8 @@ use common::{anchor::ANCHOR_GAS_LIMIT, work::spawn_reporting};
 use spawned_concurrency::tasks::Context;
 
 use super::{
-    BatchManager, choose_anchor,
-    io::{self, AnchorChoice, BlockContent, BuildFailure, Observation, TickError},
+    BatchManager,
+    io::{self, BlockContent, BuildFailure, Observation, TickError},
     protocol::Built,
 };
 use crate::{
@@ -54,14 +54,7 @@ impl BatchManager {
             return self.tick_done(ctx);
         };
         let i = self.proposals.open_forced() as u64;
-        let anchor = match self.proposals.open_anchor() {
-            Some(anchor) => AnchorChoice::Known(anchor),
-            None => AnchorChoice::Fetch(choose_anchor(
-                seen.l1_head,
-                self.last_anchor,
-                self.setup.config.anchor_lag,
-            )),
-        };
+        let anchor = self.anchor_choice(seen.l1_head);
         let parent = seen.parent;
         let gas_limit = forced_inclusion::block_gas_limit(parent.number, parent.facts.gas_limit, i);
         let frame = BlockFrame {

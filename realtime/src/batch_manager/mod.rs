@@ -424,6 +424,20 @@ impl Handler<Tick> for BatchManager {
     }
 }
 
+impl BatchManager {
+    /// The anchor of the next block: the open proposal's, or a new proposal's at the L1 head.
+    fn anchor_choice(&self, l1_head: u64) -> io::AnchorChoice {
+        match self.proposals.open_anchor() {
+            Some(anchor) => io::AnchorChoice::Known(anchor),
+            None => io::AnchorChoice::Fetch(choose_anchor(
+                l1_head,
+                self.last_anchor,
+                self.setup.config.anchor_lag,
+            )),
+        }
+    }
+}
+
 /// The anchor of a new proposal: `ANCHOR_L1_HEIGHT_LAG` behind the L1 head, never before the
 /// previous anchor (the Anchor contract ignores a lower number), and at least
 /// `MIN_ANCHOR_OFFSET` below the head.

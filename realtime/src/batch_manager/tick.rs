@@ -9,14 +9,12 @@ use common::{
     work::{TaskPanicked, spawn_reporting},
 };
 
-use super::io::{
-    AnchorChoice, BlockContent, BlockUserOps, BuildFailure, BuiltBlock, Observation, TickError,
-};
+use super::io::{BlockContent, BlockUserOps, BuildFailure, BuiltBlock, Observation, TickError};
 use spawned_concurrency::tasks::{Context, Handler};
 
 use super::record::{TxOutcomes, block_signals};
 use super::{
-    BatchManager, Head, UnknownOutcome, choose_anchor,
+    BatchManager, Head, UnknownOutcome,
     phase::{self, Action, Event, Unknown},
 };
 use crate::{
@@ -113,7 +111,7 @@ impl BatchManager {
         if self.seal_due && self.slot_free() {
             let sealed = self.proposals.seal(SealReason::Slot);
             // A proposal of forced inclusions only waits for a block of its own, then seals.
-            self.seal_due = sealed.is_empty() && self.proposals.open_blocks() > 0;
+            self.seal_due = self.proposals.awaits_own_block();
             self.hand_over(sealed);
         }
         self.publish();
@@ -228,8 +226,7 @@ impl BatchManager {
             return self.build_forced(seen, inclusion, ctx);
         }
         // A proposal holding only forced inclusions needs a block of the node's own to seal.
-        let needs_own_block = self.proposals.open_forced() > 0
-            && self.proposals.open_blocks() == self.proposals.open_forced();
+        let needs_own_block = self.proposals.awaits_own_block();
         let view = TickView {
             pending_txs: seen.pool.len(),
             timestamp: seen.now,
@@ -257,14 +254,7 @@ impl BatchManager {
             self.tick_done(ctx);
             return;
         };
-        let anchor = match self.proposals.open_anchor() {
-            Some(anchor) => AnchorChoice::Known(anchor),
-            None => AnchorChoice::Fetch(choose_anchor(
-                seen.l1_head,
-                self.last_anchor,
-                self.setup.config.anchor_lag,
-            )),
-        };
+        let anchor = self.anchor_choice(seen.l1_head);
         let frame = BlockFrame {
             chain_id: running.l2_chain_id,
             anchor_contract: self.setup.config.anchor,

@@ -167,7 +167,8 @@ impl Handler<Poll> for ChainMonitor {
             Chain::L2 => None,
         };
         let shown = endpoint.display();
-        let work = async move { observe(&endpoint, provider, inbox, tip).await };
+        let delay = self.forced.as_ref().map(|q| q.delay_sec);
+        let work = async move { observe(&endpoint, provider, (inbox, delay), tip).await };
         // A poll that panicked is a failed poll: retried after the usual backoff.
         spawn_reporting(ctx.clone(), work, move |outcome| Polled {
             chain,
@@ -203,7 +204,7 @@ fn decode_all(logs: &[Log]) -> Vec<LandedProposal> {
 async fn observe(
     endpoint: &RpcEndpoint,
     provider: Option<DynProvider>,
-    inbox: Option<Address>,
+    (inbox, forced_delay): (Option<Address>, Option<u64>),
     tip: Option<BlockNumHash>,
 ) -> Result<Observation, RpcError> {
     let provider = match provider {
@@ -256,7 +257,7 @@ async fn observe(
     } else {
         None
     };
-    let forced = forced_inclusion::read_queue(endpoint, &provider, inbox).await;
+    let forced = forced_inclusion::read_queue(endpoint, &provider, inbox, forced_delay).await;
     Ok(Observation {
         provider,
         head,

@@ -15,18 +15,26 @@ use common::{
 use super::{ForcedQueue, ForcedSource, QueuedInclusion, READ_AHEAD};
 use crate::slot_clock::SlotClock;
 
-/// Reads `head`, `tail`, the delay and the first waiting inclusions.
+/// Reads `head`, `tail` and the first waiting inclusions, and the delay unless it is known
+/// (the inbox's config does not change).
 pub async fn read_queue(
     endpoint: &RpcEndpoint,
     provider: &DynProvider,
     inbox: Address,
+    delay_sec: Option<u64>,
 ) -> Result<ForcedQueue, RpcError> {
     let contract = IRealTimeInbox::new(inbox, provider);
     let state = endpoint
         .call(contract.getForcedInclusionState().call())
         .await?;
     let (head, tail) = (state.head.to::<u64>(), state.tail.to::<u64>());
-    let config = endpoint.call(contract.getConfig().call()).await?;
+    let delay_sec = match delay_sec {
+        Some(delay) => delay,
+        None => {
+            let config = endpoint.call(contract.getConfig().call()).await?;
+            u64::from(config.forcedInclusionDelay)
+        }
+    };
     let entries = if tail > head {
         let count = (tail - head).min(READ_AHEAD);
         let read = endpoint
@@ -56,7 +64,7 @@ pub async fn read_queue(
     Ok(ForcedQueue {
         head,
         tail,
-        delay_sec: u64::from(config.forcedInclusionDelay),
+        delay_sec,
         entries,
     })
 }

@@ -66,20 +66,25 @@ pub(super) async fn prove(
         .await
         .map_err(|e| ProofFailure::Payload(e.to_string()))?;
     let hashes = sidecar::versioned_hashes(&commitments);
-    // Blobs are 128 KiB each: gathered on a blocking thread, never by value on a task's stack.
-    let (forced, own) = (record.forced.clone(), blobs.clone());
-    let (mut sources, all_blobs) = tokio::task::spawn_blocking(move || {
-        let (sources, mut all) = forced_sources(&forced)?;
-        for blob in own.iter() {
-            all.push(Blob::ZERO);
-            if let Some(last) = all.last_mut() {
-                last.copy_from_slice(blob.as_slice());
+    let (mut sources, all_blobs) = if record.forced.is_empty() {
+        (Vec::new(), blobs.clone())
+    } else {
+        // Blobs are 128 KiB each: gathered on a blocking thread, never by value on a task's
+        // stack.
+        let (forced, own) = (record.forced.clone(), blobs.clone());
+        tokio::task::spawn_blocking(move || {
+            let (sources, mut all) = forced_sources(&forced)?;
+            for blob in own.iter() {
+                all.push(Blob::ZERO);
+                if let Some(last) = all.last_mut() {
+                    last.copy_from_slice(blob.as_slice());
+                }
             }
-        }
-        Ok::<_, ProofFailure>((sources, all))
-    })
-    .await
-    .map_err(|e| ProofFailure::Payload(format!("gathering the proposal's blobs: {e}")))??;
+            Ok::<_, ProofFailure>((sources, Arc::new(all)))
+        })
+        .await
+        .map_err(|e| ProofFailure::Payload(format!("gathering the proposal's blobs: {e}")))??
+    };
     sources.push(SourceJson {
         is_forced_inclusion: false,
         blob_slice: BlobSliceJson {
@@ -97,7 +102,7 @@ pub(super) async fn prove(
         basefee_sharing_pctg: settings.basefee_sharing_pctg,
         signal_slots: record.signal_slots.iter().map(|s| s.0).collect(),
         sources,
-        blobs: Arc::new(all_blobs),
+        blobs: all_blobs,
         checkpoint: CheckpointJson {
             block_number: record.checkpoint.number,
             block_hash: record.checkpoint.hash,
