@@ -31,7 +31,9 @@ impl EndpointHealth {
         }
     }
 
-    /// Why this endpoint does not count as up at `now`, or `None` if it answered recently.
+    /// Why this endpoint does not count as up at `now`, or `None` if its last poll was answered
+    /// and that answer is recent. A failed poll counts at once, so an outage shows within one
+    /// poll interval (the heartbeat) instead of after `stale_after`.
     pub fn problem(&self, label: &str, now: Instant, stale_after: Duration) -> Option<String> {
         let error = self
             .last_error
@@ -39,6 +41,12 @@ impl EndpointHealth {
             .map(|e| format!("; last error: {e}"))
             .unwrap_or_default();
         match self.last_ok {
+            Some(at) if self.consecutive_failures > 0 => Some(format!(
+                "{label} endpoint {} failed its last {} polls (answered {} s ago{error})",
+                self.endpoint,
+                self.consecutive_failures,
+                now.duration_since(at).as_secs()
+            )),
             Some(at) if now.duration_since(at) <= stale_after => None,
             Some(at) => Some(format!(
                 "{label} endpoint {} has not answered for {} s ({} failed polls{error})",
@@ -92,6 +100,31 @@ pub struct Settlement {
     pub open_proposal_blocks: usize,
     /// Time since the open proposal's first block was preconfirmed, ms.
     pub open_proposal_age_ms: Option<u64>,
+    /// Whether blocks can be built right now.
+    pub production: BlockProduction,
+}
+
+/// Whether the batch manager can build blocks: failed ticks in a row and why the last failed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct BlockProduction {
+    /// Ticks in a row that could not build the block they meant to (a chain endpoint, the
+    /// pool or the driver failed); 0 after a tick that worked.
+    pub failed_ticks: u32,
+    /// What the last failed tick hit, with its cause label.
+    pub last_error: Option<String>,
+}
+
+impl BlockProduction {
+    /// Why blocks are not being preconfirmed right now, if they are not.
+    pub fn problem(&self) -> Option<String> {
+        (self.failed_ticks > 0).then(|| {
+            format!(
+                "blocks: the last {} ticks could not build a block ({}); pending txs wait in the pool and are built once it works again",
+                self.failed_ticks,
+                self.last_error.as_deref().unwrap_or("unknown")
+            )
+        })
+    }
 }
 
 /// The prover as the Prover actor sees it.
@@ -107,6 +140,9 @@ pub struct ProverStatus {
     pub seconds_since_answer: Option<u64>,
     /// Its last failure.
     pub last_error: Option<String>,
+    /// Its last answer refused work (HTTP 429 or 503: over its rate limit or capacity); the
+    /// node waits before asking again.
+    pub refusing: bool,
 }
 
 impl Default for ProverStatus {
@@ -117,6 +153,7 @@ impl Default for ProverStatus {
             consecutive_failures: 0,
             seconds_since_answer: None,
             last_error: None,
+            refusing: false,
         }
     }
 }
@@ -124,13 +161,20 @@ impl Default for ProverStatus {
 impl ProverStatus {
     /// Why the node cannot settle right now, if the prover is why.
     pub fn problem(&self) -> Option<String> {
-        (!self.up).then(|| {
+        let why = if !self.up {
             format!(
-                "prover: Raiko did not answer the last {} requests (last error: {}); blocks are still preconfirmed, proposals wait for proofs",
+                "Raiko did not answer the last {} requests (last error: {})",
                 self.consecutive_failures,
                 self.last_error.as_deref().unwrap_or("none")
             )
-        })
+        } else if self.refusing {
+            "Raiko refuses requests for now (HTTP 429/503: over its rate limit or capacity)".into()
+        } else {
+            return None;
+        };
+        Some(format!(
+            "prover: {why}; blocks are still preconfirmed, proposals wait for proofs"
+        ))
     }
 }
 
@@ -209,6 +253,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_prover_that_is_down_or_refusing_work_is_a_problem() {
+        let mut prover = ProverStatus::default();
+        assert_eq!(prover.problem(), None);
+        prover.refusing = true;
+        assert!(prover.problem().unwrap().contains("refuses requests"));
+        prover.up = false;
+        prover.consecutive_failures = 3;
+        assert!(
+            prover
+                .problem()
+                .unwrap()
+                .contains("did not answer the last 3")
+        );
+    }
+
+    #[test]
+    fn block_production_is_a_problem_from_the_first_failed_tick() {
+        let mut production = BlockProduction::default();
+        assert_eq!(production.problem(), None);
+        production.failed_ticks = 1;
+        production.last_error = Some("driver_unavailable: connection refused".into());
+        let problem = production.problem().unwrap();
+        assert!(problem.starts_with("blocks: the last 1 ticks"), "{problem}");
+        assert!(problem.contains("connection refused"), "{problem}");
+    }
+
+    #[test]
     fn a_forced_inclusion_is_a_problem_once_it_has_waited_half_its_delay() {
         let status = ForcedInclusionStatus {
             head: 3,
@@ -233,7 +304,7 @@ mod tests {
     }
 
     #[test]
-    fn an_endpoint_is_up_only_while_its_last_answer_is_recent() {
+    fn an_endpoint_is_up_only_while_its_last_poll_was_answered_recently() {
         let now = Instant::now();
         let mut h = EndpointHealth::new("http://127.0.0.1:1".into());
         h.consecutive_failures = 3;
@@ -246,6 +317,9 @@ mod tests {
         assert!(problem.contains("connection refused"));
 
         h.last_ok = Some(now);
+        let failing = h.problem("L1", now, Duration::from_secs(10)).unwrap();
+        assert!(failing.contains("failed its last 3 polls"), "{failing}");
+        h.consecutive_failures = 0;
         assert_eq!(h.problem("L1", now, Duration::from_secs(10)), None);
         let later = now + Duration::from_secs(11);
         assert!(

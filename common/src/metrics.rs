@@ -17,6 +17,8 @@ pub struct CommonMetrics {
     pub chain_head: IntGaugeVec,
     /// Failed JSON-RPC polls per endpoint (`l1`, `l2`).
     pub rpc_failures: IntCounterVec,
+    /// 1 while the endpoint's last poll was answered, 0 from its first failed one (`l1`, `l2`).
+    pub endpoint_up: IntGaugeVec,
     /// 1 for the fork this process runs once it is active.
     pub fork_active: IntGaugeVec,
 }
@@ -65,6 +67,11 @@ fn global() -> &'static Global {
             rpc_failures: counter(
                 "rpc_poll_failures_total",
                 "Failed polls of a JSON-RPC endpoint",
+                &["endpoint"],
+            ),
+            endpoint_up: gauge(
+                "endpoint_up",
+                "1 while the JSON-RPC endpoint's last poll was answered",
                 &["endpoint"],
             ),
             fork_active: gauge("fork_active", "1 once the fork runs", &["fork"]),

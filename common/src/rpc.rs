@@ -16,7 +16,16 @@ pub enum RpcError {
         /// The timeout.
         timeout_ms: u64,
     },
-    /// The transport or the node returned an error.
+    /// No JSON-RPC answer came back: the connection was refused or broke, or HTTP failed. A
+    /// request sent may still have reached the node.
+    #[error("{endpoint}: {message}")]
+    Unreachable {
+        /// The endpoint, redacted.
+        endpoint: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The node returned an error, or an answer that could not be read.
     #[error("{endpoint}: {message}")]
     Failed {
         /// The endpoint, redacted.
@@ -24,6 +33,15 @@ pub enum RpcError {
         /// What went wrong.
         message: String,
     },
+}
+
+/// Whether `error` is alloy's transport failing (no JSON-RPC answer), as opposed to the node
+/// answering with an error.
+fn transport_failed(error: &(dyn std::error::Error + 'static)) -> bool {
+    matches!(
+        error.downcast_ref::<alloy::transports::TransportError>(),
+        Some(alloy::transports::RpcError::Transport(_))
+    )
 }
 
 /// Shows scheme, host and port only: paths, queries and credentials often carry API keys.
@@ -78,12 +96,16 @@ impl RpcEndpoint {
     }
 
     /// Runs `call` with this endpoint's timeout, mapping errors to [`RpcError`].
-    pub async fn call<T, E: std::error::Error>(
+    pub async fn call<T, E: std::error::Error + 'static>(
         &self,
         call: impl IntoFuture<Output = Result<T, E>>,
     ) -> Result<T, RpcError> {
         match tokio::time::timeout(self.timeout, call.into_future()).await {
             Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) if transport_failed(&e) => Err(RpcError::Unreachable {
+                endpoint: self.display(),
+                message: error_chain(&e),
+            }),
             Ok(Err(e)) => Err(RpcError::Failed {
                 endpoint: self.display(),
                 message: error_chain(&e),
@@ -112,6 +134,24 @@ impl RpcEndpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_transport_failure_is_unreachable_and_a_node_error_is_failed() {
+        let endpoint = RpcEndpoint::new(
+            Url::parse("http://127.0.0.1:1").unwrap(),
+            Duration::from_secs(1),
+        );
+        let refused = alloy::transports::TransportErrorKind::custom_str("connection refused");
+        let answer = endpoint.call(async { Err::<(), _>(refused) }).await;
+        assert!(
+            matches!(answer, Err(RpcError::Unreachable { .. })),
+            "{answer:?}"
+        );
+        let node_error: alloy::transports::TransportError =
+            alloy::transports::RpcError::local_usage_str("nonce too low");
+        let answer = endpoint.call(async { Err::<(), _>(node_error) }).await;
+        assert!(matches!(answer, Err(RpcError::Failed { .. })), "{answer:?}");
+    }
 
     #[test]
     fn redaction_keeps_host_and_port_only() {

@@ -68,7 +68,7 @@ pub async fn run(cli: Cli) -> Result<(), NodeError> {
     let shutdown = termination()?;
     tokio::pin!(shutdown);
     let config = CommonConfig::resolve(&cli.common)?;
-    common::faults::arm(cli.faults.inject_panic.clone().unwrap_or_default());
+    common::faults::arm(&cli.faults);
     let plan = config.fork.plan(unix_now())?;
     let realtime_config = RealtimeConfig::resolve(&cli.realtime)?;
     let effective: Vec<String> = config

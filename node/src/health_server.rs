@@ -184,6 +184,7 @@ fn not_ready_reasons(state: &HealthState) -> Vec<String> {
                     .problems(Instant::now(), state.stale_after),
             );
             reasons.extend(state.prover.borrow().problem());
+            reasons.extend(state.settlement.borrow().production.problem());
             reasons
         }
     }

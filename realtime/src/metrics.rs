@@ -27,6 +27,8 @@ pub struct PreconfMetrics {
     pub open_proposal_age_seconds: Gauge,
     /// Blocks in the open proposal.
     pub open_proposal_blocks: IntGauge,
+    /// 1 while ticks build the blocks they mean to, 0 from the first one that could not.
+    pub block_production_up: IntGauge,
     /// Blocks preconfirmed before a restart and taken back into the open proposal.
     pub blocks_recovered: IntCounter,
     /// Blocks preconfirmed before a restart that could not be proposed any more, by cause.
@@ -116,6 +118,14 @@ pub fn preconf() -> &'static PreconfMetrics {
                 r,
                 IntGauge::new("open_proposal_blocks", "Blocks in the open proposal")
                     .expect("valid metric definition"),
+            ),
+            block_production_up: register(
+                r,
+                IntGauge::new(
+                    "block_production_up",
+                    "1 while ticks build their blocks; 0 from the first tick an endpoint, the pool or the driver failed",
+                )
+                .expect("valid metric definition"),
             ),
             blocks_recovered: register(
                 r,

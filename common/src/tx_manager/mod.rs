@@ -280,6 +280,7 @@ impl TxManager {
 
     /// Publishes a prepared tx and watches it until it is mined (replacing it as needed).
     pub async fn publish(&mut self, prepared: Prepared) -> Result<Included, TxError> {
+        crate::faults::pause(crate::faults::FaultPoint::Broadcast).await;
         self.watch(prepared.entry, prepared.body, Published::Not)
             .await
     }
@@ -400,7 +401,9 @@ impl TxManager {
         let accepted_elsewhere = backups.iter().any(|r| r.is_ok());
         match main {
             Ok(_) => Ok(()),
-            Err(RpcError::Timeout { .. }) if accepted_elsewhere => Ok(()),
+            Err(RpcError::Timeout { .. } | RpcError::Unreachable { .. }) if accepted_elsewhere => {
+                Ok(())
+            }
             Err(RpcError::Failed { ref message, .. })
                 if accepted_elsewhere
                     && matches!(Refusal::classify(message), Refusal::Other(_)) =>
@@ -409,7 +412,8 @@ impl TxManager {
             }
             Err(e) => {
                 let refusal = match e {
-                    RpcError::Timeout { .. } => Refusal::NoAnswer,
+                    // The request may have reached the node: watch for the tx, publish again.
+                    RpcError::Timeout { .. } | RpcError::Unreachable { .. } => Refusal::NoAnswer,
                     e => Refusal::classify(&e.to_string()),
                 };
                 metrics()

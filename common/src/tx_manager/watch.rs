@@ -141,7 +141,7 @@ impl TxManager {
                 if answer == Err(Refusal::NoAnswer) {
                     tracing::warn!(
                         nonce,
-                        "L1 did not answer the publication in time; watching for the tx and publishing it again"
+                        "L1 did not answer the publication (no answer in time, or no connection); watching for the tx and publishing it again"
                     );
                 }
                 match watch.published(answer) {

@@ -16,6 +16,7 @@ use common::{
     basefee::{self, ParentFacts},
     driver::{DriverError, InsertedBlock},
     engine::{EngineError, PoolQuery},
+    faults::{self, FaultPoint},
     rpc::RpcError,
 };
 use tokio::time::Instant;
@@ -83,6 +84,12 @@ pub enum TickError {
 }
 
 impl TickError {
+    /// Whether the tick failed because something the node needs did not work (an endpoint, the
+    /// pool, the driver, its own store), rather than because of what the txs do.
+    pub fn stops_production(&self) -> bool {
+        !matches!(self, TickError::AllLeftOut | TickError::AssertionFailed(_))
+    }
+
     /// Label for the failure metric.
     pub fn cause(&self) -> &'static str {
         match self {
@@ -231,7 +238,13 @@ pub enum AnchorChoice {
     /// The open proposal's anchor.
     Known(L1Anchor),
     /// A new proposal's: this L1 block number, to be fetched.
-    Fetch(u64),
+    Fetch {
+        /// The block to anchor to.
+        number: u64,
+        /// The previous block's anchor, kept when L1 cannot be reached (the Anchor contract
+        /// accepts a repeated anchor, so blocks go on while L1 is away).
+        previous: Option<L1Anchor>,
+    },
 }
 
 /// A block the driver inserted.
@@ -350,17 +363,29 @@ pub async fn build(
     } = content;
     frame.anchor = match anchor {
         AnchorChoice::Known(anchor) => anchor,
-        AnchorChoice::Fetch(number) => {
-            let block = clients
+        AnchorChoice::Fetch { number, previous } => {
+            let read = clients
                 .l1
                 .call(l1.get_block_by_number(BlockNumberOrTag::Number(number)))
-                .await
-                .map_err(TickError::L1)?
-                .ok_or_else(|| TickError::Missing(format!("L1 block {number} is missing")))?;
-            L1Anchor {
-                number,
-                hash: block.header.hash,
-                state_root: block.header.state_root,
+                .await;
+            match (read, previous) {
+                (Ok(Some(block)), _) => L1Anchor {
+                    number,
+                    hash: block.header.hash,
+                    state_root: block.header.state_root,
+                },
+                (Ok(None), _) => {
+                    return Err(TickError::Missing(format!("L1 block {number} is missing")).into());
+                }
+                (
+                    Err(error @ (RpcError::Unreachable { .. } | RpcError::Timeout { .. })),
+                    Some(previous),
+                ) => {
+                    tracing::warn!(%error, anchor = previous.number,
+                        "L1 does not answer; the new proposal keeps the previous block's anchor");
+                    previous
+                }
+                (Err(error), _) => return Err(TickError::L1(error).into()),
             }
         }
     };
@@ -409,6 +434,7 @@ pub async fn build(
     let started = Instant::now();
     match clients.driver.preconf_blocks(&assembled.request).await {
         Ok(inserted) => {
+            faults::pause(FaultPoint::PreconfAnswered).await;
             let driver_time = started.elapsed();
             if let (Some(ask), Some(iteration)) = (&clients.credible_layer, iteration) {
                 ask.committed(

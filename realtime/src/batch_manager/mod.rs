@@ -37,7 +37,7 @@ pub use clients::Clients;
 use common::{
     backoff::Backoff,
     basefee,
-    health::Settlement,
+    health::{BlockProduction, Settlement},
     ids::ProposalId,
     secret::Secret,
     supervisor::{ChildLink, Handle, Subscriber},
@@ -147,7 +147,11 @@ pub struct BatchManager {
     start_retry: Backoff,
     /// The last L2 head we verified.
     head: Option<Head>,
+    /// The number of the last block's anchor.
     last_anchor: u64,
+    /// The last block's anchor as read from L1, when this run read it: a new proposal that
+    /// anchors on the same block needs no L1 read, so blocks go on while L1 does not answer.
+    known_anchor: Option<L1Anchor>,
     proposals: Proposals,
     idle_ticks: u64,
     /// What it is doing between messages ([`phase::next`] moves it).
@@ -181,6 +185,10 @@ pub struct BatchManager {
     /// Unlanded sealed proposals that consume forced inclusions: the queue index after their
     /// last one.
     forced_through: BTreeMap<ProposalId, u64>,
+    /// Why the running tick could not build its block (set by `fail`, read when it ends).
+    tick_failure: Option<String>,
+    /// Whether blocks can be built, as `/readyz` and `/status` show it.
+    production: BlockProduction,
 }
 
 impl BatchManager {
@@ -200,6 +208,7 @@ impl BatchManager {
             running: None,
             head: None,
             last_anchor: 0,
+            known_anchor: None,
             idle_ticks: 0,
             phase: Phase::Starting,
             failed_rewind: None,
@@ -215,6 +224,8 @@ impl BatchManager {
             rewind: None,
             forced_queue: None,
             forced_through: BTreeMap::new(),
+            tick_failure: None,
+            production: BlockProduction::default(),
         }
         .with_unlanded_from_store()
     }
@@ -427,13 +438,16 @@ impl Handler<Tick> for BatchManager {
 impl BatchManager {
     /// The anchor of the next block: the open proposal's, or a new proposal's at the L1 head.
     fn anchor_choice(&self, l1_head: u64) -> io::AnchorChoice {
-        match self.proposals.open_anchor() {
-            Some(anchor) => io::AnchorChoice::Known(anchor),
-            None => io::AnchorChoice::Fetch(choose_anchor(
-                l1_head,
-                self.last_anchor,
-                self.setup.config.anchor_lag,
-            )),
+        if let Some(anchor) = self.proposals.open_anchor() {
+            return io::AnchorChoice::Known(anchor);
+        }
+        let number = choose_anchor(l1_head, self.last_anchor, self.setup.config.anchor_lag);
+        match self.known_anchor {
+            Some(known) if known.number == number => io::AnchorChoice::Known(known),
+            _ => io::AnchorChoice::Fetch {
+                number,
+                previous: self.known_anchor,
+            },
         }
     }
 }

@@ -1,6 +1,10 @@
 //! What the batch manager is doing between two messages, and the pure rules that move it: a
 //! tick starts only when nothing else runs, a rollback asked for mid-tick follows the tick, and
-//! a block whose driver answer was lost holds building back for a few ticks at most.
+//! a block whose driver answer was lost holds building back for a few ticks at most; block
+//! production counts as failing from the first tick that could not build and as working again
+//! after the first that could.
+
+use common::health::BlockProduction;
 
 /// The batch manager's phase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,9 +108,33 @@ pub(super) fn still_unknown(ticks_waited: u32) -> Unknown {
     }
 }
 
+/// Block production after a tick that ended with `failure` (`None`: it worked).
+pub(super) fn production_after(
+    before: BlockProduction,
+    failure: Option<String>,
+) -> BlockProduction {
+    match failure {
+        None => BlockProduction::default(),
+        Some(error) => BlockProduction {
+            failed_ticks: before.failed_ticks.saturating_add(1),
+            last_error: Some(error),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{Action::*, Event::*, Phase::*, *};
+
+    #[test]
+    fn production_fails_from_the_first_failed_tick_and_works_after_the_first_good_one() {
+        let once = production_after(BlockProduction::default(), Some("driver: refused".into()));
+        assert_eq!(once.failed_ticks, 1);
+        let twice = production_after(once, Some("pool: reset".into()));
+        assert_eq!(twice.failed_ticks, 2);
+        assert_eq!(twice.last_error.as_deref(), Some("pool: reset"));
+        assert_eq!(production_after(twice, None), BlockProduction::default());
+    }
 
     #[test]
     fn ticks_wait_for_the_start_and_for_an_l1_head() {

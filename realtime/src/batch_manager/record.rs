@@ -47,8 +47,12 @@ impl BatchManager {
             .set(age_ms.unwrap_or(0) as f64 / 1_000.0);
         m.open_proposal_blocks
             .set(i64::try_from(blocks).unwrap_or(i64::MAX));
+        m.block_production_up
+            .set(i64::from(self.production.failed_ticks == 0));
         let head = self.head.map(|h| h.number);
+        let production = self.production.clone();
         self.setup.settlement.send_modify(|s| {
+            s.production = production;
             s.preconfirmed_head = head.or(s.preconfirmed_head);
             s.open_proposal_blocks = blocks;
             s.open_proposal_age_ms = age_ms;
@@ -72,6 +76,7 @@ impl BatchManager {
                 self.hand_over(sealed);
             }
             self.last_anchor = anchor.number;
+            self.known_anchor = Some(anchor);
             let mut sealed = self.proposals.push(anchor, block, None);
             if signals {
                 // As when it was built: a block with user ops is proposed at once, and later
@@ -130,6 +135,7 @@ impl BatchManager {
             timestamp: block.manifest.timestamp,
         });
         self.last_anchor = anchor.number;
+        self.known_anchor = Some(anchor);
         self.idle_ticks = 0;
         let carries_ops = !block.user_ops.is_empty() || !block.returns.is_empty();
         let hold = self.setup.config.bridge.return_hold.as_secs();

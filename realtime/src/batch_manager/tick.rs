@@ -108,6 +108,10 @@ impl BatchManager {
     /// Ends the tick: the open proposal is sealed if this tick was the last that makes the
     /// next L1 slot, and what it looks like now is published.
     fn finish_tick(&mut self) {
+        self.production = phase::production_after(
+            std::mem::take(&mut self.production),
+            self.tick_failure.take(),
+        );
         if self.seal_due && self.slot_free() {
             let sealed = self.proposals.seal(SealReason::Slot);
             // A proposal of forced inclusions only waits for a block of its own, then seals.
@@ -129,6 +133,9 @@ impl BatchManager {
             .block_failures
             .with_label_values(&[error.cause()])
             .inc();
+        if error.stops_production() {
+            self.tick_failure = Some(format!("{}: {error}", error.cause()));
+        }
         tracing::warn!(%error, cause = error.cause(), "{what}; block production resumes on the next tick");
         self.tick_done(ctx);
     }

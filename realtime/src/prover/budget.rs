@@ -75,6 +75,8 @@ pub struct Health {
     pub last_ok: Option<Instant>,
     /// The last failure.
     pub last_error: Option<String>,
+    /// The last answer was a 429/503: Raiko takes no work for now.
+    pub refusing: bool,
 }
 
 impl Health {
@@ -85,9 +87,10 @@ impl Health {
                 self.consecutive_failures += 1;
                 self.last_error = Some(why.clone());
             }
-            _ => {
+            answer => {
                 self.consecutive_failures = 0;
                 self.last_ok = Some(now);
+                self.refusing = matches!(answer, Answer::RateLimited(_));
             }
         }
     }
@@ -144,5 +147,8 @@ mod tests {
         assert!(health.up());
         health.record(&Answer::RateLimited(None), now);
         assert!(health.up(), "a 429 is an answer");
+        assert!(health.refusing, "but a refusal of work");
+        health.record(&Answer::Pending("registered".into()), now);
+        assert!(!health.refusing);
     }
 }

@@ -22,6 +22,7 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use alloy::primitives::Bytes;
 use budget::{Budget, Health};
 use common::{
+    faults::{self, FaultPoint},
     health::ProverStatus,
     ids::ProposalId,
     rpc::redact_url,
@@ -154,6 +155,7 @@ impl Prover {
             consecutive_failures: self.health.consecutive_failures,
             seconds_since_answer: self.health.last_ok.map(|t| t.elapsed().as_secs()),
             last_error: self.health.last_error.clone(),
+            refusing: self.health.refusing,
         };
         self.setup.status.send_replace(status);
     }
@@ -307,10 +309,14 @@ impl Prover {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(Duration::from_secs);
-            match response.text().await {
+            let answer = match response.text().await {
                 Ok(text) => wire::interpret(status, &text, retry_after),
                 Err(e) => Answer::Transient(common::rpc::error_chain(&e)),
+            };
+            if matches!(answer, Answer::Pending(_)) {
+                faults::pause(FaultPoint::Proving).await;
             }
+            answer
         }
     }
 }
