@@ -10,109 +10,20 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use alloy::{
-    primitives::{B256, U256},
-    providers::{DynProvider, Provider},
-    sol_types::SolCall,
-};
-use bindings::doubles;
+use alloy::{primitives::B256, providers::Provider};
 use serde_json::{Value, json};
-use support::{Network, message, sender};
+use support::{
+    Network, message, sender,
+    traffic::{Rng, Traffic, all_in_blocks, op_until_final, seed, send_ping},
+};
 
 /// One devnet at a time: they run many processes on 2 cores.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// A small xorshift generator: the trial's random moments, replayable from the printed seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    /// Milliseconds in `low..high`.
-    fn between(&mut self, low: u64, high: u64) -> Duration {
-        Duration::from_millis(low + self.next() % (high - low))
-    }
-}
-
-fn seed() -> u64 {
-    std::env::var("RESTART_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-                | 1
-        })
-}
-
-/// Sends a transfer from each of `senders` every `every` until stopped; the hashes sent.
-fn keep_sending(
-    l2: DynProvider,
-    senders: usize,
-    every: Duration,
-) -> (
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<Vec<B256>>,
-) {
-    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let mut sent = Vec::new();
-        let mut nonces = vec![0u64; senders];
-        loop {
-            if !matches!(
-                stopped.try_recv(),
-                Err(tokio::sync::oneshot::error::TryRecvError::Empty)
-            ) {
-                return sent;
-            }
-            for (i, nonce) in nonces.iter_mut().enumerate() {
-                let (hash, _) = support::send_transfer_on(&l2, sender(i), *nonce).await;
-                sent.push(hash);
-                *nonce += 1;
-            }
-            tokio::time::sleep(every).await;
-        }
-    });
-    (stop, task)
-}
-
-/// A user op that pings the L2 counter straight from the Multicall; its id.
-async fn send_ping(net: &Network, amount: u64) -> u64 {
-    let data = doubles::PingL1::pingCall {
-        _amount: U256::from(amount),
-    }
-    .abi_encode();
-    let ping = net.devnet.contracts.ping_l1;
-    let response = net
-        .surge(
-            "surge_sendUserOp",
-            json!({"submitter": ping, "calldata": alloy::primitives::Bytes::from(data)}),
-        )
-        .await;
-    response["result"]
-        .as_u64()
-        .unwrap_or_else(|| panic!("no id: {response}"))
-}
-
-/// Every distinct status of op `id` until it is final.
-async fn until_final(net: &Network, id: u64, within: Duration) -> Vec<Value> {
-    support::poll_final(net, &format!("op {id}"), within, || async move {
-        Some(net.surge("surge_txStatus", json!({"userOpId": id})).await["result"].clone())
-    })
-    .await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ten_sigkills_under_traffic_take_back_no_preconfirmed_block_and_lose_nothing() {
     let _serial = SERIAL.lock().await;
-    let seed = seed();
+    let seed = seed("RESTART_SEED");
     let mut rng = Rng(seed);
     println!("RESULT restart seed={seed} (replay with RESTART_SEED={seed})");
     // 4 s L1 slots and 1 s heartbeats: the open proposal holds a few preconfirmed blocks at
@@ -124,7 +35,7 @@ async fn ten_sigkills_under_traffic_take_back_no_preconfirmed_block_and_lose_not
         Duration::from_secs(30),
     )
     .await;
-    let (stop, traffic) = keep_sending(net.l2.clone(), 3, Duration::from_millis(700));
+    let traffic = Traffic::start(net.l2.clone(), 3, Duration::from_millis(700));
     let mut promised: Vec<(u64, B256)> = Vec::new();
     let mut ops = Vec::new();
     let mut downtime = Vec::new();
@@ -145,25 +56,12 @@ async fn ten_sigkills_under_traffic_take_back_no_preconfirmed_block_and_lose_not
         net.kill9_and_restart().await;
         downtime.push(killed.elapsed());
     }
-    drop(stop);
-    let sent = traffic.await.unwrap();
+    let sent = traffic.stop().await;
     // Every tx the L2 accepted ends in a block.
-    let deadline = Instant::now() + Duration::from_secs(90);
-    for hash in &sent {
-        while net
-            .l2
-            .get_transaction_receipt(*hash)
-            .await
-            .unwrap()
-            .is_none()
-        {
-            assert!(Instant::now() < deadline, "tx {hash} never got a block");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
+    all_in_blocks(&net.l2, &sent, Duration::from_secs(90)).await;
     let mut finals = Vec::new();
     for &id in &ops {
-        let seen = until_final(&net, id, Duration::from_secs(120)).await;
+        let seen = op_until_final(&net, id, Duration::from_secs(120)).await;
         finals.push(seen.last().unwrap()["status"].clone());
         assert!(
             seen.iter().all(|s| s["status"] != "Rejected"),
@@ -261,7 +159,7 @@ async fn a_restart_with_proposals_to_resubmit_is_ready_at_once_and_they_land() {
         }
     };
     raiko(120_000).await;
-    let (stop, traffic) = keep_sending(net.l2.clone(), 1, Duration::from_millis(500));
+    let traffic = Traffic::start(net.l2.clone(), 1, Duration::from_millis(500));
     let deadline = Instant::now() + Duration::from_secs(60);
     while net.metric("preconfer_proposals_in_flight", "").await < 2.0 {
         assert!(
@@ -270,8 +168,7 @@ async fn a_restart_with_proposals_to_resubmit_is_ready_at_once_and_they_land() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    drop(stop);
-    traffic.await.unwrap();
+    traffic.stop().await;
     let landed_before = landed(&net).await;
     raiko(0).await;
     let started = Instant::now();

@@ -3,11 +3,14 @@
 
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod chaos_checks;
 pub mod fault_proxy;
 pub mod forced;
 pub mod forced_checks;
 pub mod forced_seal;
 pub mod landed;
+pub mod tcp_proxy;
+pub mod traffic;
 
 use std::{
     collections::HashMap,
@@ -277,6 +280,33 @@ impl Network {
         let from = self.logs.lock().unwrap().len();
         self.node = launch(&self.env, self._dir.path(), &self.logs);
         from
+    }
+
+    /// Stops the node with SIGTERM (as an operator's restart does), waits for it to exit, and
+    /// starts it again on the same data and environment; returns where its log lines start.
+    pub fn stop_and_relaunch(&mut self) -> usize {
+        let pid = self.node.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.node.try_wait().unwrap().is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "the node did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.logs
+            .lock()
+            .unwrap()
+            .push(Value::String("---- restart ----".into()));
+        let from = self.logs.lock().unwrap().len();
+        self.node = launch(&self.env, self._dir.path(), &self.logs);
+        from
+    }
+
+    /// The node's `surge_*` JSON-RPC URL.
+    pub fn surge_url(&self) -> String {
+        self.env["BRIDGE_RPC_URL"].clone()
     }
 
     /// The node's health server base URL.
