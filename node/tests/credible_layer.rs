@@ -112,12 +112,18 @@ async fn wait_block_of(net: &Network, hash: B256, within: Duration) -> u64 {
     block_of(&net.l2, hash).await.unwrap_or_default()
 }
 
-/// Sends poke and transferOwnership from the owner, and a transfer from `other`, at once.
-/// Returns (poke, transfer of ownership, other's transfer).
+/// Sends poke and transferOwnership from the owner, and a transfer from `other`, at once, right
+/// after a block (so the next tick takes all three). Returns (poke, transfer of ownership,
+/// other's transfer).
 async fn violate(net: &Network, other: &'static str) -> (B256, B256, B256) {
     let target = net.devnet.contracts.ownable_target;
     let owner_nonce = nonce(&net.l2, OWNABLE_OWNER_KEY).await;
-    let other_nonce = nonce(&net.l2, other).await;
+    let mut other_nonce = nonce(&net.l2, other).await;
+    // A tick that starts while the three are being sent could take some and leave the rest
+    // for the next block: send them just after one.
+    let (pacer, _) = net.send_transfer(other, other_nonce).await;
+    wait_block_of(net, pacer, Duration::from_secs(30)).await;
+    other_nonce += 1;
     let poke = OwnableTarget::pokeCall {}.abi_encode();
     let steal = OwnableTarget::transferOwnershipCall {
         _newOwner: accounts::address(other),
@@ -145,6 +151,10 @@ async fn assert_enforced(net: &Network, other: &'static str) -> u64 {
     let (poke, steal, transfer) = violate(net, other).await;
     let poke_block = wait_block_of(net, poke, Duration::from_secs(30)).await;
     let transfer_block = wait_block_of(net, transfer, Duration::from_secs(30)).await;
+    assert_eq!(
+        poke_block, transfer_block,
+        "the owner's earlier tx and the other sender's tx are preconfirmed in the same block"
+    );
     // Other traffic makes blocks (a block only for the held tx is not built).
     let traffic = support::keep_sending(net, sender(5), Duration::from_millis(300));
     let head = net.l2_head().await;
