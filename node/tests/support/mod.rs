@@ -273,11 +273,15 @@ impl Network {
     pub fn kill9_and_relaunch(&mut self) -> usize {
         self.node.kill().unwrap(); // SIGKILL
         self.node.wait().unwrap();
-        self.logs
-            .lock()
-            .unwrap()
-            .push(Value::String("---- restart ----".into()));
-        let from = self.logs.lock().unwrap().len();
+        self.relaunch()
+    }
+
+    /// Starts the node again after it exited; returns where the new process' log lines start.
+    fn relaunch(&mut self) -> usize {
+        let mut logs = self.logs.lock().unwrap();
+        logs.push(Value::String("---- restart ----".into()));
+        let from = logs.len();
+        drop(logs);
         self.node = launch(&self.env, self._dir.path(), &self.logs);
         from
     }
@@ -295,13 +299,7 @@ impl Network {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        self.logs
-            .lock()
-            .unwrap()
-            .push(Value::String("---- restart ----".into()));
-        let from = self.logs.lock().unwrap().len();
-        self.node = launch(&self.env, self._dir.path(), &self.logs);
-        from
+        self.relaunch()
     }
 
     /// The node's `surge_*` JSON-RPC URL.

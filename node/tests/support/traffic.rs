@@ -30,11 +30,6 @@ impl Rng {
     pub fn between(&mut self, low: u64, high: u64) -> Duration {
         Duration::from_millis(low + self.next() % (high - low))
     }
-
-    /// One of `items`.
-    pub fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[(self.next() % items.len() as u64) as usize]
-    }
 }
 
 /// The seed in `var`, or one from the clock.
