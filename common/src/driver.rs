@@ -197,6 +197,24 @@ struct HeaderAnswer {
     parent_hash: B256,
 }
 
+impl PreconfAnswer {
+    fn inserted(self) -> InsertedBlock {
+        let h = self.block_header;
+        InsertedBlock {
+            number: h.number,
+            hash: h.hash,
+            state_root: h.state_root,
+            parent_hash: h.parent_hash,
+        }
+    }
+}
+
+/// Reads a `preconfBlocks` answer body as [`DriverClient::preconf_blocks`] does (public so the
+/// fuzz targets reach the parser without a driver).
+pub fn parse_inserted(body: &[u8]) -> Result<InsertedBlock, serde_json::Error> {
+    serde_json::from_slice::<PreconfAnswer>(body).map(PreconfAnswer::inserted)
+}
+
 /// A number as a JSON number or a 0x-hex string (geth headers use hex).
 fn quantity<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     #[derive(Deserialize)]
@@ -242,13 +260,7 @@ impl DriverClient {
         let answer: PreconfAnswer = self
             .send(PRECONF, Some(body), self.timeouts.preconf)
             .await?;
-        let h = answer.block_header;
-        Ok(InsertedBlock {
-            number: h.number,
-            hash: h.hash,
-            state_root: h.state_root,
-            parent_hash: h.parent_hash,
-        })
+        Ok(answer.inserted())
     }
 
     /// Rolls the L2 back so that `new_head` is the head. Idempotent, so retried within the budget.

@@ -209,6 +209,11 @@ fn decode_eip1559(json: &str) -> Option<TxEnvelope> {
     if quantity(j.ty)? != U256::from(2) {
         return None;
     }
+    // alloy reads `v` even when `yParity` decides, and refuses the tx if `v` is not a 64-bit
+    // quantity: so must this path, or it would accept what alloy refuses.
+    if let Some(v) = j.v {
+        u64::try_from(quantity(v)?).ok()?;
+    }
     let parity = match u8::try_from(quantity(j.y_parity.or(j.v)?)?).ok()? {
         0 => false,
         1 => true,

@@ -179,14 +179,20 @@ pub async fn fetch_blob(
 /// decoding, the slice at `offset`, the frame, the scheme (plaintext, AES with the privacy key,
 /// or ECIES with the forced-inclusion secret), zlib, RLP. Any failure means no manifest (the inclusion's block is then empty), and,
 /// as in Raiko's `DerivationSourceManifest::decode`, bytes after the manifest are ignored.
-fn open(found: &Blob, offset: u32, keys: Keys) -> Option<DerivationSourceManifest> {
+pub fn open(found: &Blob, offset: u32, keys: Keys) -> Option<DerivationSourceManifest> {
     let data = blob::decode(std::slice::from_ref(found)).ok()?;
     let framed = data.get(offset as usize..)?;
     let body = unframe(framed)?;
+    // The privacy functions read a frame strictly (the size word's high 24 bytes zero), so
+    // they get the body re-framed as Raiko sliced it, not the blob's own frame.
     let compressed = match payload::scheme(body).ok()? {
         (payload::Scheme::Plaintext, compressed) => compressed.to_vec(),
-        (payload::Scheme::Aes256Gcm, _) => privacy::decrypt(framed, &keys.symmetric?).ok()?,
-        (payload::Scheme::Ecies, _) => privacy::decrypt_forced(framed, &keys.forced?).ok()?,
+        (payload::Scheme::Aes256Gcm, _) => {
+            privacy::decrypt(&payload::frame(body), &keys.symmetric?).ok()?
+        }
+        (payload::Scheme::Ecies, _) => {
+            privacy::decrypt_forced(&payload::frame(body), &keys.forced?).ok()?
+        }
     };
     let rlp = payload::decompress(&compressed).ok()?;
     DerivationSourceManifest::decode(&mut rlp.as_slice()).ok()

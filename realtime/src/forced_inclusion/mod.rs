@@ -15,7 +15,7 @@ use alloy::primitives::{B256, Bytes};
 use common::{anchor::ANCHOR_GAS_LIMIT, codec::manifest::DerivationSourceManifest};
 use serde::{Deserialize, Serialize};
 
-pub use fetch::{FetchError, Keys, fetch_blob, read_queue};
+pub use fetch::{FetchError, Keys, fetch_blob, open, read_queue};
 
 /// One waiting inclusion, as the inbox stores it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,7 +11,11 @@ use alloy::{
     providers::{DynProvider, Provider},
 };
 use bindings::IRealTimeInbox;
-use common::{ids::UserOpId, rpc::RpcEndpoint};
+use common::{
+    faults::{self, FaultPoint},
+    ids::UserOpId,
+    rpc::RpcEndpoint,
+};
 use jsonrpsee::{
     RpcModule,
     server::{BatchRequestConfig, Server, ServerConfig, ServerHandle},
@@ -201,6 +205,54 @@ const TX_STATUS_SHAPE: &str = r#"{"userOpId": <number>} or {"txHash": "0x<32 byt
 
 const RETURN_SHAPE: &str = r#"[{"from": "0x<L2 address>", "to": "0x<L2 address>", "data": "0x<hex>", "value"?: <number or string>}]"#;
 
+/// What `surge_txStatus` asks about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxStatusQuery {
+    /// A user op by id (wins when a hash is given too).
+    UserOp(u64),
+    /// A tx by hash.
+    Tx(B256),
+}
+
+// The params readers are public so the fuzz targets reach them without a server.
+
+/// Reads `surge_sendUserOp`'s params.
+pub fn send_user_op_params(params: &Params) -> Result<UserOp, ErrorObjectOwned> {
+    let request: SendUserOp = by_name(params, SEND_SHAPE)?;
+    Ok(UserOp {
+        submitter: request.submitter,
+        calldata: request.calldata,
+    })
+}
+
+/// Reads `surge_userOpStatus`'s params: `[<user op id>]`.
+pub fn user_op_status_params(params: &Params) -> Result<u64, ErrorObjectOwned> {
+    params.one().map_err(|e| {
+        error(
+            INVALID_PARAMS,
+            format!("Invalid params: {}; expected [<user op id>]", e.message()),
+        )
+    })
+}
+
+/// Reads `surge_txStatus`'s params.
+pub fn tx_status_params(params: &Params) -> Result<TxStatusQuery, ErrorObjectOwned> {
+    let request: TxStatusRequest = by_name(params, TX_STATUS_SHAPE)?;
+    match (request.user_op_id, request.tx_hash) {
+        (Some(id), _) => Ok(TxStatusQuery::UserOp(id)),
+        (None, Some(hash)) => Ok(TxStatusQuery::Tx(hash)),
+        (None, None) => Err(error(
+            INVALID_PARAMS,
+            format!("Invalid params: expected {TX_STATUS_SHAPE}"),
+        )),
+    }
+}
+
+/// Reads `surge_simulateReturnMessage`'s params (its `value` is read by [`ReturnCall::value`]).
+pub fn return_call_params(params: &Params) -> Result<ReturnCall, ErrorObjectOwned> {
+    by_name(params, RETURN_SHAPE)
+}
+
 /// A tracked tx's status as JSON, with the node's note (e.g. that it was held back) when it
 /// has one.
 fn tracked(statuses: &StatusStore, hash: B256) -> Result<Option<Value>, ErrorObjectOwned> {
@@ -235,17 +287,14 @@ pub fn module(state: RpcState) -> RpcModule<RpcState> {
     let registered = [
         module
             .register_async_method("surge_sendUserOp", |params, state, _| async move {
-                let request: SendUserOp = by_name(&params, SEND_SHAPE)?;
+                let op = send_user_op_params(&params)?;
                 if let Some(reason) = &state.disabled {
                     return Err(error(SERVER_ERROR, reason.clone()));
                 }
-                let op = UserOp {
-                    submitter: request.submitter,
-                    calldata: request.calldata,
-                };
                 let id = state.statuses.intake(op.clone()).await.map_err(|e| {
                     error(SERVER_ERROR, format!("Failed to queue user operation: {e}"))
                 })?;
+                faults::pause(FaultPoint::UserOpStored).await;
                 // Durable already: if nobody simulates it now, the next start does.
                 let _ = state.accepted.send(Accepted { id, op });
                 Ok::<u64, ErrorObjectOwned>(id.0)
@@ -253,29 +302,20 @@ pub fn module(state: RpcState) -> RpcModule<RpcState> {
             .map(|_| ()),
         module
             .register_method("surge_userOpStatus", |params, state, _| {
-                let id: u64 = params.one().map_err(|e| {
-                    error(
-                        INVALID_PARAMS,
-                        format!("Invalid params: {}; expected [<user op id>]", e.message()),
-                    )
-                })?;
-                stored(&state.statuses, id)
+                stored(&state.statuses, user_op_status_params(&params)?)
             })
             .map(|_| ()),
         module
             .register_async_method("surge_txStatus", |params, state, _| async move {
-                let request: TxStatusRequest = by_name(&params, TX_STATUS_SHAPE)?;
-                match (request.user_op_id, request.tx_hash) {
-                    (Some(id), _) => to_json(&stored(&state.statuses, id)?),
-                    (None, Some(hash)) => match (tracked(&state.statuses, hash)?, &state.chain) {
-                        (Some(status), _) => Ok(status),
-                        (None, Some(chain)) => to_json(&chain.status(hash).await?),
-                        (None, None) => Err(error(NOT_FOUND, "Transaction not found")),
-                    },
-                    (None, None) => Err(error(
-                        INVALID_PARAMS,
-                        format!("Invalid params: expected {TX_STATUS_SHAPE}"),
-                    )),
+                match tx_status_params(&params)? {
+                    TxStatusQuery::UserOp(id) => to_json(&stored(&state.statuses, id)?),
+                    TxStatusQuery::Tx(hash) => {
+                        match (tracked(&state.statuses, hash)?, &state.chain) {
+                            (Some(status), _) => Ok(status),
+                            (None, Some(chain)) => to_json(&chain.status(hash).await?),
+                            (None, None) => Err(error(NOT_FOUND, "Transaction not found")),
+                        }
+                    }
                 }
             })
             .map(|_| ()),
@@ -283,7 +323,7 @@ pub fn module(state: RpcState) -> RpcModule<RpcState> {
             .register_async_method(
                 "surge_simulateReturnMessage",
                 |params, state, _| async move {
-                    let call: ReturnCall = by_name(&params, RETURN_SHAPE)?;
+                    let call = return_call_params(&params)?;
                     match &state.returns {
                         Some(sim) => sim.simulate(call).await,
                         None => Err(error(

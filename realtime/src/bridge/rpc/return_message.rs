@@ -81,6 +81,13 @@ pub struct ReturnSim {
     pub facts: OnceCell<(DynProvider, DynProvider, ReturnRoute)>,
 }
 
+impl ReturnCall {
+    /// The call's value: a JSON number, a decimal string or a 0x-hex string (absent: zero).
+    pub fn value(&self) -> Result<U256, ErrorObjectOwned> {
+        parse_value(&self.value)
+    }
+}
+
 /// A value given as a JSON number, a decimal string or a 0x-hex string.
 fn parse_value(value: &Option<Value>) -> Result<U256, ErrorObjectOwned> {
     let invalid = |v: &Value| {
@@ -179,7 +186,7 @@ impl ReturnSim {
     /// `{message, signalSlot}` of the first answer, `messages`: every answer in order, and
     /// `assumed`: what the prediction ran after.
     pub async fn simulate(&self, call: ReturnCall) -> Result<Value, ErrorObjectOwned> {
-        let value = parse_value(&call.value)?;
+        let value = call.value()?;
         let (l1, l2, route) = self.facts().await?;
         let request = TransactionRequest::default()
             .with_from(call.from)
