@@ -3,9 +3,9 @@
 //! stalls, answers 5xx, answers slowly, or goes away for 30 s. For each, the node keeps
 //! preconfirming where the protocol allows, names the degraded part in `/readyz` and its metric
 //! at the first tick (or proof request) that meets the fault (plus the endpoint's call timeout, for a stall), recovers by itself once the
-//! fault ends, and loses nothing: every tx the L2 accepted is in a block, the user op sent before
-//! the fault is executed, and the proposals on L1 form one unbroken chain up to the blocks with
-//! the traffic.
+//! fault ends, and loses nothing: no preconfirmed block is taken back and no proposal given up,
+//! every tx the L2 accepted is in a block, the user op sent before the fault is executed, and the
+//! proposals on L1 form one unbroken chain up to the blocks with the traffic.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
@@ -79,6 +79,8 @@ struct Scenario {
 
 /// What a scenario measured.
 struct Outcome {
+    /// The L2 head when the fault ended: a preconfirmation that must still hold at the end.
+    promised: (u64, alloy::primitives::B256),
     noticed: Option<Duration>,
     blocks_during: u64,
     recovered: Duration,
@@ -145,6 +147,28 @@ async fn run(scenario: Scenario) {
         .map(|a| a["restarts"].as_u64().unwrap_or(0))
         .sum();
     assert!(net.node_alive(), "{}: the node exited", scenario.name);
+    // No preconfirmation was taken back: the head at the fault's end is still canonical, and
+    // no proposal was given up (that rolls the L2 back to the inbox's head).
+    let (number, hash) = outcome.promised;
+    let now = net
+        .l2
+        .get_block_by_number(number.into())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        now.header.hash, hash,
+        "{}: block {number} was taken back",
+        scenario.name
+    );
+    let abandoned = net
+        .logs
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| support::message(l).starts_with("proposals abandoned"))
+        .count();
+    assert_eq!(abandoned, 0, "{}: proposals were abandoned", scenario.name);
     println!(
         "RESULT fault {} endpoint={:?} fault={:?} lasted_ms={} noticed_ms={} blocks_during={} recovered_ms={} txs={} landed={} actor_restarts={restarts}",
         scenario.name,
@@ -217,6 +241,13 @@ async fn inject(net: &Network, proxy: &TcpProxy, scenario: &Scenario) -> Outcome
             scenario.lasts
         );
     }
+    let head = net
+        .l2
+        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+        .await
+        .unwrap()
+        .unwrap()
+        .header;
     proxy.set(TcpFault::Pass);
     let lifted = Instant::now();
     // The chain monitor retries a down endpoint at least every 5 s.
@@ -225,6 +256,7 @@ async fn inject(net: &Network, proxy: &TcpProxy, scenario: &Scenario) -> Outcome
     })
     .await;
     Outcome {
+        promised: (head.number, head.hash),
         noticed,
         blocks_during,
         recovered: lifted.elapsed(),
