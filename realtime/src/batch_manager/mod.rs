@@ -10,6 +10,7 @@
 //! L2 head before anything else is built; a head that moved under us is reorged back to the last
 //! head we verified (foreign blocks on top) or adopted (our blocks were removed).
 
+mod anchor;
 mod clients;
 mod credible;
 mod cross_chain;
@@ -33,6 +34,7 @@ use alloy::{
     providers::DynProvider,
     signers::local::PrivateKeySigner,
 };
+pub use anchor::choose_anchor;
 pub use clients::Clients;
 use common::{
     backoff::Backoff,
@@ -65,9 +67,6 @@ use crate::{
     slot_clock::SlotClock,
     submitter::protocol::Submit,
 };
-
-/// Blocks kept between the anchor and the L1 head (`blockhash` needs a past block).
-const MIN_ANCHOR_OFFSET: u64 = 2;
 
 /// What the BatchManager needs to run.
 #[derive(Clone)]
@@ -435,33 +434,6 @@ impl Handler<Tick> for BatchManager {
     }
 }
 
-impl BatchManager {
-    /// The anchor of the next block: the open proposal's, or a new proposal's at the L1 head.
-    fn anchor_choice(&self, l1_head: u64) -> io::AnchorChoice {
-        if let Some(anchor) = self.proposals.open_anchor() {
-            return io::AnchorChoice::Known(anchor);
-        }
-        let number = choose_anchor(l1_head, self.last_anchor, self.setup.config.anchor_lag);
-        match self.known_anchor {
-            Some(known) if known.number == number => io::AnchorChoice::Known(known),
-            _ => io::AnchorChoice::Fetch {
-                number,
-                previous: self.known_anchor,
-            },
-        }
-    }
-}
-
-/// The anchor of a new proposal: `ANCHOR_L1_HEIGHT_LAG` behind the L1 head, never before the
-/// previous anchor (the Anchor contract ignores a lower number), and at least
-/// `MIN_ANCHOR_OFFSET` below the head.
-pub fn choose_anchor(l1_head: u64, last_anchor: u64, lag: u64) -> u64 {
-    l1_head
-        .saturating_sub(lag)
-        .max(last_anchor)
-        .min(l1_head.saturating_sub(MIN_ANCHOR_OFFSET))
-}
-
 impl Handler<ProposalSettled> for BatchManager {
     async fn handle(&mut self, settled: ProposalSettled, _: &Context<Self>) {
         match settled.how {
@@ -487,18 +459,5 @@ impl Handler<ForcedInclusions> for BatchManager {
 impl Handler<L1Head> for BatchManager {
     async fn handle(&mut self, L1Head(head): L1Head, _: &Context<Self>) {
         self.l1_head = Some(head.number);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn anchor_lags_never_goes_back_and_stays_below_the_head() {
-        assert_eq!(choose_anchor(100, 0, 8), 92);
-        assert_eq!(choose_anchor(100, 95, 8), 95);
-        assert_eq!(choose_anchor(100, 99, 8), 98);
-        assert_eq!(choose_anchor(3, 0, 8), 0);
     }
 }
