@@ -150,14 +150,9 @@ async fn run(scenario: Scenario) {
     // No preconfirmation was taken back: the head at the fault's end is still canonical, and
     // no proposal was given up (that rolls the L2 back to the inbox's head).
     let (number, hash) = outcome.promised;
-    let now = net
-        .l2
-        .get_block_by_number(number.into())
-        .await
-        .unwrap()
-        .unwrap();
     assert_eq!(
-        now.header.hash, hash,
+        net.l2_hash_at(number).await,
+        Some(hash),
         "{}: block {number} was taken back",
         scenario.name
     );
@@ -241,13 +236,7 @@ async fn inject(net: &Network, proxy: &TcpProxy, scenario: &Scenario) -> Outcome
             scenario.lasts
         );
     }
-    let head = net
-        .l2
-        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
-        .await
-        .unwrap()
-        .unwrap()
-        .header;
+    let promised = net.l2_head_block().await;
     proxy.set(TcpFault::Pass);
     let lifted = Instant::now();
     // The chain monitor retries a down endpoint at least every 5 s.
@@ -256,7 +245,7 @@ async fn inject(net: &Network, proxy: &TcpProxy, scenario: &Scenario) -> Outcome
     })
     .await;
     Outcome {
-        promised: (head.number, head.hash),
+        promised,
         noticed,
         blocks_during,
         recovered: lifted.elapsed(),

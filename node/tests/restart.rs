@@ -10,7 +10,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use alloy::{primitives::B256, providers::Provider};
+use alloy::primitives::B256;
 use serde_json::{Value, json};
 use support::{
     Network, message, sender,
@@ -44,14 +44,7 @@ async fn ten_sigkills_under_traffic_take_back_no_preconfirmed_block_and_lose_not
             ops.push(send_ping(&net, trial + 1).await);
         }
         tokio::time::sleep(rng.between(1_500, 6_000)).await;
-        let head = net
-            .l2
-            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
-            .await
-            .unwrap()
-            .unwrap()
-            .header;
-        promised.push((head.number, head.hash));
+        promised.push(net.l2_head_block().await);
         let killed = Instant::now();
         net.kill9_and_restart().await;
         downtime.push(killed.elapsed());
@@ -71,13 +64,7 @@ async fn ten_sigkills_under_traffic_take_back_no_preconfirmed_block_and_lose_not
     // No block preconfirmed before a kill was taken back.
     let mut taken_back = Vec::new();
     for (number, hash) in &promised {
-        let now = net
-            .l2
-            .get_block_by_number((*number).into())
-            .await
-            .unwrap()
-            .map(|b| b.header.hash);
-        if now != Some(*hash) {
+        if net.l2_hash_at(*number).await != Some(*hash) {
             taken_back.push(*number);
         }
     }

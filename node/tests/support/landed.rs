@@ -1,7 +1,7 @@
 //! The landed chain as the inbox's `ProposedAndProved` events tell it, and the checks every
 //! proposing e2e test makes on it.
 
-use alloy::{primitives::B256, providers::Provider};
+use alloy::primitives::B256;
 
 use super::Network;
 
@@ -45,14 +45,9 @@ pub async fn assert_continuous(net: &Network) -> Vec<Landed> {
 /// The last landed checkpoint is a block of the L2's canonical chain.
 pub async fn assert_inbox_head_is_canonical(net: &Network, events: &[Landed]) {
     let (_, number, hash, _) = *events.last().unwrap();
-    let block = net
-        .l2
-        .get_block_by_number(number.into())
-        .await
-        .unwrap()
-        .unwrap();
     assert_eq!(
-        block.header.hash, hash,
+        net.l2_hash_at(number).await,
+        Some(hash),
         "the inbox's head is the L2's canonical chain"
     );
 }

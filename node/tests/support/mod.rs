@@ -502,6 +502,27 @@ impl Network {
         self.l2.get_block_number().await.unwrap()
     }
 
+    /// The L2 head as (number, hash): a preconfirmation that must hold later.
+    pub async fn l2_head_block(&self) -> (u64, B256) {
+        let head = self
+            .l2
+            .get_block_by_number(BlockNumberOrTag::Latest)
+            .await
+            .unwrap()
+            .unwrap()
+            .header;
+        (head.number, head.hash)
+    }
+
+    /// The hash of L2 block `number` now (`None`: the L2 has no such block).
+    pub async fn l2_hash_at(&self, number: u64) -> Option<B256> {
+        self.l2
+            .get_block_by_number(number.into())
+            .await
+            .unwrap()
+            .map(|b| b.header.hash)
+    }
+
     /// A JSON-RPC call to the node's `surge_*` server; the whole response object.
     pub async fn surge(&self, method: &str, params: Value) -> Value {
         reqwest::Client::new()
