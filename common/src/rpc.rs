@@ -35,6 +35,17 @@ pub enum RpcError {
     },
 }
 
+impl RpcError {
+    /// Whether no answer came back (a timeout, or the connection failed): a request sent may
+    /// still have reached the node and acted.
+    pub fn no_answer(&self) -> bool {
+        matches!(
+            self,
+            RpcError::Timeout { .. } | RpcError::Unreachable { .. }
+        )
+    }
+}
+
 /// Whether `error` is alloy's transport failing (no JSON-RPC answer), as opposed to the node
 /// answering with an error.
 fn transport_failed(error: &(dyn std::error::Error + 'static)) -> bool {
@@ -147,10 +158,12 @@ mod tests {
             matches!(answer, Err(RpcError::Unreachable { .. })),
             "{answer:?}"
         );
+        assert!(answer.unwrap_err().no_answer());
         let node_error: alloy::transports::TransportError =
             alloy::transports::RpcError::local_usage_str("nonce too low");
         let answer = endpoint.call(async { Err::<(), _>(node_error) }).await;
         assert!(matches!(answer, Err(RpcError::Failed { .. })), "{answer:?}");
+        assert!(!answer.unwrap_err().no_answer());
     }
 
     #[test]

@@ -401,9 +401,7 @@ impl TxManager {
         let accepted_elsewhere = backups.iter().any(|r| r.is_ok());
         match main {
             Ok(_) => Ok(()),
-            Err(RpcError::Timeout { .. } | RpcError::Unreachable { .. }) if accepted_elsewhere => {
-                Ok(())
-            }
+            Err(e) if e.no_answer() && accepted_elsewhere => Ok(()),
             Err(RpcError::Failed { ref message, .. })
                 if accepted_elsewhere
                     && matches!(Refusal::classify(message), Refusal::Other(_)) =>
@@ -411,10 +409,10 @@ impl TxManager {
                 Ok(())
             }
             Err(e) => {
-                let refusal = match e {
-                    // The request may have reached the node: watch for the tx, publish again.
-                    RpcError::Timeout { .. } | RpcError::Unreachable { .. } => Refusal::NoAnswer,
-                    e => Refusal::classify(&e.to_string()),
+                // The request may have reached the node: watch for the tx, publish again.
+                let refusal = match e.no_answer() {
+                    true => Refusal::NoAnswer,
+                    false => Refusal::classify(&e.to_string()),
                 };
                 metrics()
                     .publish_errors

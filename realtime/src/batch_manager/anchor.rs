@@ -9,12 +9,17 @@ use super::{BatchManager, io::AnchorChoice};
 const MIN_ANCHOR_OFFSET: u64 = 2;
 
 impl BatchManager {
+    /// The number of the last block's anchor.
+    fn last_anchor(&self) -> u64 {
+        self.known_anchor.map_or(self.start_anchor, |a| a.number)
+    }
+
     /// The anchor of the next block: the open proposal's, or a new proposal's at the L1 head.
     pub(super) fn anchor_choice(&self, l1_head: u64) -> AnchorChoice {
         if let Some(anchor) = self.proposals.open_anchor() {
             return AnchorChoice::Known(anchor);
         }
-        let number = choose_anchor(l1_head, self.last_anchor, self.setup.config.anchor_lag);
+        let number = choose_anchor(l1_head, self.last_anchor(), self.setup.config.anchor_lag);
         match self.known_anchor {
             Some(known) if known.number == number => AnchorChoice::Known(known),
             _ => AnchorChoice::Fetch {

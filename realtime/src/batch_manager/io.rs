@@ -377,10 +377,7 @@ pub async fn build(
                 (Ok(None), _) => {
                     return Err(TickError::Missing(format!("L1 block {number} is missing")).into());
                 }
-                (
-                    Err(error @ (RpcError::Unreachable { .. } | RpcError::Timeout { .. })),
-                    Some(previous),
-                ) => {
+                (Err(error), Some(previous)) if error.no_answer() => {
                     tracing::warn!(%error, anchor = previous.number,
                         "L1 does not answer; the new proposal keeps the previous block's anchor");
                     previous

@@ -146,10 +146,10 @@ pub struct BatchManager {
     start_retry: Backoff,
     /// The last L2 head we verified.
     head: Option<Head>,
-    /// The number of the last block's anchor.
-    last_anchor: u64,
-    /// The last block's anchor as read from L1, when this run read it: a new proposal that
-    /// anchors on the same block needs no L1 read, so blocks go on while L1 does not answer.
+    /// The anchor number of the L2 head at start, until this run anchors a block.
+    start_anchor: u64,
+    /// The last block's anchor, once this run anchored one: a new proposal that anchors on the
+    /// same block needs no L1 read, and keeps it when L1 does not answer.
     known_anchor: Option<L1Anchor>,
     proposals: Proposals,
     idle_ticks: u64,
@@ -206,7 +206,7 @@ impl BatchManager {
             link,
             running: None,
             head: None,
-            last_anchor: 0,
+            start_anchor: 0,
             known_anchor: None,
             idle_ticks: 0,
             phase: Phase::Starting,
@@ -348,7 +348,7 @@ impl Handler<Started> for BatchManager {
                 Duration::ZERO
             }
         };
-        self.last_anchor = facts.last_anchor;
+        self.start_anchor = facts.last_anchor;
         // A newer head from the chain monitor may have come while the facts were read.
         self.l1_head = self.l1_head.max(Some(facts.l1_head));
         let cadence = Cadence {

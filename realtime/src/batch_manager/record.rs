@@ -75,7 +75,6 @@ impl BatchManager {
                 let sealed = self.proposals.seal(SealReason::Rebuilt);
                 self.hand_over(sealed);
             }
-            self.last_anchor = anchor.number;
             self.known_anchor = Some(anchor);
             let mut sealed = self.proposals.push(anchor, block, None);
             if signals {
@@ -134,7 +133,6 @@ impl BatchManager {
             hash: inserted.hash,
             timestamp: block.manifest.timestamp,
         });
-        self.last_anchor = anchor.number;
         self.known_anchor = Some(anchor);
         self.idle_ticks = 0;
         let carries_ops = !block.user_ops.is_empty() || !block.returns.is_empty();
