@@ -18,7 +18,7 @@ use support::{
     Network,
     chaos_checks::{self, Ledger},
     message,
-    traffic::{Rng, Traffic, readyz, seed},
+    traffic::{Rng, Traffic, ping_calldata, readyz, seed},
 };
 
 /// Where a trial kills the node.
@@ -226,11 +226,9 @@ fn restart_marker(net: &Network) -> usize {
 
 /// Sends one ping op; its id, or `None` when the node died before answering.
 async fn send_op(url: String, ping: Address, trial: usize) -> Option<u64> {
-    let data = alloy::sol_types::SolCall::abi_encode(&bindings::doubles::PingL1::pingCall {
-        _amount: alloy::primitives::U256::from(trial + 1),
-    });
+    let calldata = ping_calldata(trial as u64 + 1);
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": "surge_sendUserOp",
-        "params": {"submitter": ping, "calldata": alloy::primitives::Bytes::from(data)}});
+        "params": {"submitter": ping, "calldata": calldata}});
     let answer: Value = reqwest::Client::new()
         .post(url)
         .json(&body)

@@ -18,6 +18,7 @@ use devnet::{
 use doubles::FlashSwapL2::Message;
 use serde_json::{Value, json};
 
+pub use crate::support::traffic::{op_status as status, op_until_final as until_final, send_op_to};
 use crate::support::{Network, message};
 
 alloy::sol! {
@@ -78,45 +79,12 @@ pub fn ping(net: &Network, amount: u64) -> UserOp {
     UserOp {
         target: net.devnet.contracts.ping_l1,
         value: U256::ZERO,
-        data: doubles::PingL1::pingCall {
-            _amount: U256::from(amount),
-        }
-        .abi_encode()
-        .into(),
+        data: crate::support::traffic::ping_calldata(amount),
     }
 }
 
 pub async fn send_op(net: &Network, calldata: Bytes) -> u64 {
     send_op_to(net, net.devnet.contracts.user_ops_submitter, calldata).await
-}
-
-/// `surge_sendUserOp` of a call to `submitter` (any L1 contract); the op's id.
-pub async fn send_op_to(net: &Network, submitter: Address, calldata: Bytes) -> u64 {
-    let response = net
-        .surge(
-            "surge_sendUserOp",
-            json!({"submitter": submitter, "calldata": calldata}),
-        )
-        .await;
-    response["result"]
-        .as_u64()
-        .unwrap_or_else(|| panic!("no id: {response}"))
-}
-
-pub async fn status(net: &Network, id: u64) -> Value {
-    let response = net.surge("surge_txStatus", json!({"userOpId": id})).await;
-    response
-        .get("result")
-        .cloned()
-        .unwrap_or_else(|| panic!("no status for {id}: {response}"))
-}
-
-/// Polls until the op's status is final; returns every distinct status seen, in order.
-pub async fn until_final(net: &Network, id: u64, within: Duration) -> Vec<Value> {
-    crate::support::poll_final(net, &format!("op {id}"), within, || async move {
-        Some(status(net, id).await)
-    })
-    .await
 }
 
 /// Polls until the op's status is `want`.

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use alloy::{
-    primitives::{B256, U256},
+    primitives::{Address, B256, Bytes, U256},
     providers::{DynProvider, Provider},
     sol_types::SolCall,
 };
@@ -107,17 +107,26 @@ pub async fn all_in_blocks(l2: &DynProvider, hashes: &[B256], within: Duration) 
     }
 }
 
-/// A user op that pings the L2 counter straight from the Multicall; its id.
-pub async fn send_ping(net: &Network, amount: u64) -> u64 {
-    let data = doubles::PingL1::pingCall {
+/// The calldata of `PingL1.ping(amount)`: an op that pings the L2 counter from the Multicall.
+pub fn ping_calldata(amount: u64) -> Bytes {
+    doubles::PingL1::pingCall {
         _amount: U256::from(amount),
     }
-    .abi_encode();
-    let ping = net.devnet.contracts.ping_l1;
+    .abi_encode()
+    .into()
+}
+
+/// A user op that pings the L2 counter straight from the Multicall; its id.
+pub async fn send_ping(net: &Network, amount: u64) -> u64 {
+    send_op_to(net, net.devnet.contracts.ping_l1, ping_calldata(amount)).await
+}
+
+/// `surge_sendUserOp` of a call to `submitter` (any L1 contract); the op's id.
+pub async fn send_op_to(net: &Network, submitter: Address, calldata: Bytes) -> u64 {
     let response = net
         .surge(
             "surge_sendUserOp",
-            json!({"submitter": ping, "calldata": alloy::primitives::Bytes::from(data)}),
+            json!({"submitter": submitter, "calldata": calldata}),
         )
         .await;
     response["result"]
@@ -125,10 +134,19 @@ pub async fn send_ping(net: &Network, amount: u64) -> u64 {
         .unwrap_or_else(|| panic!("no id: {response}"))
 }
 
+/// `surge_txStatus` of op `id`, as the node answers it.
+pub async fn op_status(net: &Network, id: u64) -> Value {
+    let response = net.surge("surge_txStatus", json!({"userOpId": id})).await;
+    response
+        .get("result")
+        .cloned()
+        .unwrap_or_else(|| panic!("no status for {id}: {response}"))
+}
+
 /// Every distinct status of op `id` until it is final.
 pub async fn op_until_final(net: &Network, id: u64, within: Duration) -> Vec<Value> {
     super::poll_final(net, &format!("op {id}"), within, || async move {
-        Some(net.surge("surge_txStatus", json!({"userOpId": id})).await["result"].clone())
+        Some(op_status(net, id).await)
     })
     .await
 }
